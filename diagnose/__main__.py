@@ -1,0 +1,5 @@
+"""Entry point for `python -m diagnose`."""
+
+from diagnose.cli import main
+
+main()

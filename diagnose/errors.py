@@ -1,0 +1,27 @@
+"""The one error type users see: a single clear line and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+# Exit codes are part of the command-line contract.
+EXIT_BAD_INPUT = 2
+
+
+class DiagnoseError(Exception):
+    """A failure to report to the user as one line: what, where, and what to do."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def input_error(path: str, what: str, fix: str | None = None, line: int | None = None) -> DiagnoseError:
+    """Build the standard bad-input message: `PATH[:LINE]: WHAT; FIX`."""
+    where = f"{path}:{line}" if line is not None else path
+    text = f"{where}: {what}"
+    if fix:
+        text += f"; {fix}"
+    return DiagnoseError(text)

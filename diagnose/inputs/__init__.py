@@ -1,0 +1,1 @@
+"""Readers: one per input format, and format detection."""

@@ -1,0 +1,253 @@
+"""Turning a perf script parse into a Profile: which event, frame names and kinds, capture facts."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from diagnose.errors import DiagnoseError
+from diagnose.inputs.perf_script import FrameRec, PartialParse
+from diagnose.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread
+from diagnose.symbols import display_name
+
+# Events that measure CPU time; the first present is analysed unless --event says otherwise.
+CPU_TIME_EVENTS = ("cpu-clock", "task-clock", "cycles", "cpu-cycles", "cpu_core/cycles/", "cpu_atom/cycles/",
+                   "ref-cycles")
+# Events whose period is in nanoseconds, so that the sampling frequency follows from it.
+NANOSECOND_EVENTS = ("cpu-clock", "task-clock")
+_USER_PSEUDO_MODULES = {b"[vdso]", b"[vdso32]", b"[vdsox32]", b"[vsyscall]", b"[heap]", b"[stack]", b"[anon]",
+                        b"[uprobes]", b"[jit]", b"[unknown]"}
+_KO = (b".ko", b".ko.xz", b".ko.zst", b".ko.gz")
+
+
+def event_base(event: str) -> str:
+    """"cpu-clock:ppp" -> "cpu-clock"; "cpu_core/cycles/u" -> "cpu_core/cycles/"."""
+    base = event.split(":", 1)[0]
+    if base.count("/") >= 2:
+        base = base[: base.rindex("/") + 1]
+    return base
+
+
+def choose_event(events: dict[str, int], requested: str | None) -> str | None:
+    """The event to analyse: the requested one, else a CPU-time event, else the most sampled."""
+    named = {e: n for e, n in events.items() if e}
+    if requested is not None:
+        for e in named:
+            if e == requested or event_base(e) == requested:
+                return e
+        have = ", ".join(sorted(named)) or "none"
+        raise DiagnoseError(f"no samples of event {requested!r} in the input (events present: {have}); "
+                            f"pass one of those to --event")
+    if not named:
+        return None
+    for wanted in CPU_TIME_EVENTS:
+        candidates = [e for e in named if event_base(e) == wanted]
+        if candidates:
+            return max(candidates, key=lambda e: named[e])
+    return max(named, key=lambda e: named[e])
+
+
+def frame_kind(module: bytes, kernel_address: bool) -> Kind:
+    if module.startswith(b"[") and module not in _USER_PSEUDO_MODULES:
+        return "kernel"  # [kernel.kallsyms], [nf_conntrack], [bpf_prog], ...
+    base = module.rsplit(b"/", 1)[-1]
+    if base.startswith(b"vmlinux") or base.endswith(_KO):
+        return "kernel"
+    if module == b"[unknown]" or module == b"inlined":
+        return "kernel" if kernel_address else "user"
+    return "user"
+
+
+class _FrameTable:
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.ids: dict[Frame, int] = {}
+
+    def add(self, frame: Frame) -> int:
+        fid = self.ids.get(frame)
+        if fid is None:
+            fid = self.ids[frame] = len(self.frames)
+            self.frames.append(frame)
+        return fid
+
+
+def _decode(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: str | None) -> Profile:
+    events = {_decode(e): st.samples for e, st in parse.events.items()}
+    chosen = choose_event(events, requested_event)
+    chosen_b = chosen.encode() if chosen is not None else None
+    keep = {chosen_b, b""} if chosen_b is not None else {b""}
+
+    table = _FrameTable()
+    threads: dict[tuple[bytes, bytes | None, bytes], int] = {}
+    thread_list: list[Thread] = []
+    per_rec: dict[tuple[int, bool, bytes | None], tuple[int, ...]] = {}
+    stacks: dict[tuple[int, tuple[int, ...]], Stack] = {}
+    recs = parse.frames
+
+    def convert(fid: int, is_java: bool, module_override: bytes | None) -> tuple[int, ...]:
+        key = (fid, is_java, module_override)
+        got = per_rec.get(key)
+        if got is None:
+            rec: FrameRec = recs[fid]
+            module = module_override if module_override is not None else rec.module
+            kind = frame_kind(module, rec.kernel_address)
+            mod = "" if module == b"[unknown]" else _decode(module)
+            names = display_name(_decode(rec.func), mod, is_java)
+            # perf lists an inline chain "A->B->C" outermost first; in root-first order it stays so.
+            got = tuple(table.add(Frame(n, mod, kind)) for n in names)
+            per_rec[key] = got
+        return got
+
+    total = stackless = 0
+    for (thread_key, event, _strict, fids), (n, weight) in parse.counts.items():
+        if event not in keep:
+            continue
+        t = threads.get(thread_key)
+        if t is None:
+            comm, pid, tid = thread_key
+            t = threads[thread_key] = len(thread_list)
+            thread_list.append(Thread(_decode(comm), int(pid) if pid else None, int(tid) if tid else None))
+        is_java = thread_key[0] == b"java"
+        frame_ids: list[int] = []
+        # fids are leaf first. perf prints an "(inlined)" frame just before the function it was
+        # inlined into, so walking root first, that function comes first and lends its module.
+        containing_module: bytes | None = None
+        converted: list[tuple[int, ...]] = []
+        for fid in reversed(fids):
+            rec = recs[fid]
+            if rec.module != b"inlined":
+                containing_module = rec.module
+                converted.append(convert(fid, is_java, None))
+            else:
+                converted.append(convert(fid, is_java, containing_module))
+        # `converted` is root first; within each entry names are outermost first.
+        for part in converted:
+            frame_ids.extend(part)
+        key = (t, tuple(frame_ids))
+        st = stacks.get(key)
+        if st is None:
+            stacks[key] = Stack(t, key[1], n, weight)
+        else:
+            st.samples += n
+            st.weight += weight
+        total += n
+        if not frame_ids:
+            stackless += n
+
+    capture = CaptureInfo(source=source, format=fmt, event=chosen, events=events, total_samples=total,
+                          stackless_samples=stackless)
+    apply_header(capture, parse.header, chosen)
+    st_chosen = parse.events.get(chosen_b) if chosen_b is not None else None
+    if st_chosen is not None:
+        capture.time_first, capture.time_last = st_chosen.time_min, st_chosen.time_max
+        if capture.frequency_hz is None and chosen is not None and event_base(chosen) in NANOSECOND_EVENTS \
+                and st_chosen.samples and st_chosen.period > st_chosen.samples:
+            capture.frequency_hz = round(1e9 / (st_chosen.period / st_chosen.samples), 2)
+            capture.frequency_source = "period"
+    settle_duration(capture)
+    return Profile(table.frames, thread_list, list(stacks.values()), capture)
+
+
+_HEADER_FIELD = re.compile(r"^#\s*([a-zA-Z][\w ]*?)\s*:\s*(.*)$")
+
+
+def apply_header(capture: CaptureInfo, header: list[bytes], event: str | None) -> None:
+    """Capture facts from `perf script --header` lines."""
+    for raw in header:
+        line = _decode(raw)
+        m = _HEADER_FIELD.match(line)
+        if not m:
+            continue
+        key, value = m.group(1).strip().lower(), m.group(2).strip()
+        if key == "cmdline":
+            capture.command = value
+        elif key == "hostname":
+            capture.hostname = value
+        elif key == "os release":
+            capture.os_release = value
+        elif key == "perf version":
+            capture.perf_version = value
+        elif key == "nrcpus online":
+            capture.cpus_online = _int(value)
+        elif key == "cpudesc":
+            capture.cpu_model = value
+        elif key in ("captured on",):
+            capture.captured_on = value
+        elif key == "event":
+            _event_header(capture, value, event)
+
+
+def _event_header(capture: CaptureInfo, value: str, event: str | None) -> None:
+    name = re.search(r"name = ([^,]+)", value)
+    if not name or event is None:
+        return
+    hname = name.group(1).strip()
+    if hname != event and event_base(hname) != event_base(event):
+        return
+    freq = re.search(r"\{ sample_period, sample_freq \} = (\d+)", value) or re.search(r"sample_freq = (\d+)", value)
+    if freq and (re.search(r"\bfreq = 1\b", value) or "sample_freq =" in value and "sample_period" not in value):
+        capture.frequency_hz = float(freq.group(1))
+        capture.frequency_source = "header"
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text.split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def command_duration(command: str | None) -> float | None:
+    """`perf record ... -- sleep 30` states the capture's wall-clock length."""
+    if not command:
+        return None
+    try:
+        args = shlex.split(command)
+    except ValueError:
+        args = command.split()
+    if len(args) >= 2 and args[-2].rsplit("/", 1)[-1] == "sleep":
+        try:
+            return float(args[-1])
+        except ValueError:
+            return None
+    return None
+
+
+def settle_duration(capture: CaptureInfo) -> None:
+    """Duration: as the recording command states it, else from the sample time stamps
+    (span plus one sampling interval, so that n evenly spaced samples span n intervals)."""
+    if capture.duration_s is not None:
+        return
+    stated = command_duration(capture.command)
+    if stated is not None:
+        capture.duration_s, capture.duration_source = stated, "perf record command"
+        return
+    if capture.time_first is not None and capture.time_last is not None:
+        span = capture.time_last - capture.time_first
+        if capture.frequency_hz:
+            span += 1.0 / capture.frequency_hz
+        if span > 0:
+            capture.duration_s, capture.duration_source = round(span, 6), "sample time stamps"
+
+
+def pids_from_command(command: str | None) -> list[int]:
+    if not command:
+        return []
+    args = command.split()
+    for i, a in enumerate(args):
+        value = None
+        if a in ("-p", "--pid") and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith("--pid="):
+            value = a.split("=", 1)[1]
+        if value:
+            try:
+                return [int(x) for x in value.split(",") if x]
+            except ValueError:
+                return []
+    return []
+

@@ -1,0 +1,98 @@
+"""Wires the stages together: input -> parse -> profile -> (call graph, summaries, findings).
+The command line only parses arguments and calls these functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from diagnose.analysis import Analysis
+from diagnose.collapse import CollapseOptions, fold, folded_text
+from diagnose.errors import DiagnoseError
+from diagnose.inputs.folded import read_folded
+from diagnose.inputs.perf_data import stream_perf_script
+from diagnose.inputs.perf_profile import build_profile
+from diagnose.inputs.perf_reader import parse_chunks
+from diagnose.inputs.perf_script import PartialParse
+from diagnose.inputs.source import InputSource, TruncatedGzip, detect, read_chunks
+from diagnose.profile import Profile
+
+
+def _perf_text(source: InputSource) -> Iterator[bytes]:
+    if source.format == "perf-data":
+        return stream_perf_script(source.path)
+    return read_chunks(source.path)
+
+
+def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: bool) -> list[str]:
+    out = []
+    for w in sorted(parse.warnings.values(), key=lambda w: (w.line or 0)):
+        where = f"{source.path}:{w.line}" if w.line is not None else source.path
+        more = f" ({w.count} lines like it)" if w.count > 1 else ""
+        out.append(f"{where}: skipped {w.message}{more}")
+    if truncated_gzip:
+        out.append(f"{source.path}: the compressed data ends early; analysed what could be read")
+    if parse.unterminated_line is not None:
+        out.append(f"{source.path}:{parse.unterminated_line}: the input ends inside a sample (was perf killed?); "
+                   f"analysed up to there, the last sample may miss its outer frames")
+    return out
+
+
+def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
+              jobs: int | None = None) -> tuple[PartialParse, list[str]]:
+    parse, truncated = parse_chunks(_perf_text(source), keep_unknown_addresses, jobs)
+    if not parse.counts and not parse.events:
+        if parse.warnings:
+            first = min(parse.warnings.values(), key=lambda w: w.line or 0)
+            raise DiagnoseError(f"{source.path}:{first.line}: no samples could be read ({first.message}); "
+                                f"expected `perf script` output")
+    return parse, parse_warnings(parse, source, truncated)
+
+
+def resolve(path: str) -> InputSource:
+    source = detect(path)
+    if source.format == "capture-dir":
+        from diagnose.capture_dir import stacks_file
+
+        inner = stacks_file(path)
+        inner_source = detect(inner)
+        inner_source.path = inner
+        return inner_source
+    return source
+
+
+def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[bytes, list[str]]:
+    source = resolve(path)
+    if source.format == "folded":
+        profile = read_folded(read_chunks(source.path), source.path)
+        from diagnose.report.folded import profile_folded
+
+        return profile_folded(profile), profile.capture.warnings
+    parse, warnings = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
+    return folded_text(fold(parse, opts)), warnings
+
+
+def load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:
+    source = resolve(path)
+    if source.format == "folded":
+        if event is not None:
+            raise DiagnoseError(f"{path}: folded stacks carry no event names, so --event cannot apply; drop it")
+        return read_folded(read_chunks(source.path), source.path)
+    parse, warnings = read_perf(source, jobs=jobs)
+    profile = build_profile(parse, source.path, source.format, event)
+    profile.capture.warnings.extend(warnings)
+    if parse.unterminated_line is not None:
+        profile.capture.truncated = True
+    if profile.capture.event is not None and len([e for e in profile.capture.events if e]) > 1:
+        others = ", ".join(f"{e} ({n})" for e, n in profile.capture.events.items() if e and e != profile.capture.event)
+        profile.capture.warnings.append(f"analysing event {profile.capture.event}; also present: {others} "
+                                        f"(choose with --event)")
+    return profile
+
+
+def analyze(path: str, event: str | None = None, jobs: int | None = None) -> Analysis:
+    from diagnose.callgraph import build_call_graph
+    from diagnose.summary import summarize
+
+    profile = load_profile(path, event=event, jobs=jobs)
+    graph = build_call_graph(profile)
+    return Analysis(profile=profile, graph=graph, summary=summarize(profile, graph))

@@ -1,0 +1,1 @@
+"""Renderers: each turns an Analysis into text (terminal, JSON, Markdown, SVG)."""

@@ -1,0 +1,113 @@
+"""The versioned JSON report (schema diagnose.report/v1). Other tools read it: fields are only
+ever added, never renamed or removed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from diagnose import __version__
+from diagnose.analysis import Analysis
+from diagnose.profile import cores_used
+from diagnose.stats import Share
+from diagnose.summary import GroupRow, TreeNode
+
+SCHEMA = "diagnose.report/v1"
+
+
+def _r(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def _share(share: Share) -> dict[str, Any]:
+    lo, hi = share.interval
+    return {"share": _r(share.value), "ci95": [_r(lo), _r(hi)]}
+
+
+def _group(row: GroupRow) -> dict[str, Any]:
+    out: dict[str, Any] = dict(row.key)
+    out.update({"label": row.label, "samples": row.share.k, **_share(row.share), "cores": _r(row.cores, 4)})
+    return out
+
+
+def _tree(analysis: Analysis, node: TreeNode) -> dict[str, Any]:
+    f = analysis.profile.frames[node.frame]
+    n = analysis.profile.stack_samples
+    return {"name": f.name, "module": f.module, "kind": f.kind, "samples": node.samples,
+            "share": _r(node.samples / n if n else 0.0),
+            "children": [_tree(analysis, c) for c in node.sorted_children()]}
+
+
+def report_dict(analysis: Analysis) -> dict[str, Any]:
+    p, s = analysis.profile, analysis.summary
+    cap = p.capture
+    pids = sorted({t.pid for t in p.threads if t.pid is not None})
+    capture = {
+        "source": cap.source,
+        "format": cap.format,
+        "event": cap.event,
+        "events": cap.events,
+        "total_samples": cap.total_samples,
+        "stack_samples": p.stack_samples,
+        "stackless_samples": cap.stackless_samples,
+        "frequency_hz": cap.frequency_hz,
+        "frequency_source": cap.frequency_source,
+        "duration_s": _r(cap.duration_s),
+        "duration_source": cap.duration_source,
+        "cores_used": _r(s.cores_used, 4),
+        "processes": [_group(r) for r in s.processes] if s.processes else [{"pid": pid} for pid in pids],
+        "threads": [_group(r) for r in s.threads],
+        "command": cap.command,
+        "hostname": cap.hostname,
+        "os_release": cap.os_release,
+        "perf_version": cap.perf_version,
+        "cpus_online": cap.cpus_online,
+        "cpu_model": cap.cpu_model,
+        "captured_on": cap.captured_on,
+        "kernel_frames_known": cap.kernel_frames_known,
+        "truncated": cap.truncated,
+        "warnings": cap.warnings,
+        "environment": cap.environment,
+    }
+    n = p.stack_samples
+    freq, dur = cap.frequency_hz, cap.duration_s
+    functions = []
+    for row in s.functions:
+        functions.append({
+            "name": row.name,
+            "module": row.module,
+            "kind": row.kind,
+            "self_samples": row.self.k,
+            "inclusive_samples": row.inclusive.k,
+            "self_share": _r(row.self.value),
+            "self_ci95": [_r(x) for x in row.self.interval],
+            "inclusive_share": _r(row.inclusive.value),
+            "inclusive_ci95": [_r(x) for x in row.inclusive.interval],
+            "inclusive_cores": _r(cores_used(row.inclusive.k, freq, dur), 4),
+        })
+    profile = {
+        "total_samples": p.total_samples,
+        "stack_samples": n,
+        "share_denominator": "stack_samples",
+        "unique_stacks": len(p.stacks),
+        "function_count": len(functions),
+        "functions": functions,
+        "split": {
+            "by_leaf": {r.label: {"samples": r.share.k, **_share(r.share), "cores": _r(r.cores, 4)} for r in s.kernel_user},
+            "in_kernel": {"samples": s.in_kernel.k, **_share(s.in_kernel)},
+        },
+        "modules": [_group(r) for r in s.modules],
+        "threads": [_group(r) for r in s.threads],
+        "call_trees": [_tree(analysis, t) for t in s.trees],
+    }
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "diagnose", "version": __version__},
+        "capture": capture,
+        "profile": profile,
+        "findings": [f.to_dict() for f in analysis.findings],
+    }
+
+
+def render_json(analysis: Analysis) -> str:
+    return json.dumps(report_dict(analysis), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,203 @@
+"""Measurements of a profile that every report shows: function shares with intervals, the
+kernel/user, module, thread and process splits, CPU cores used, and call-chain trees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from diagnose.profile import Profile, cores_used
+from diagnose.stats import Share
+
+# A frame whose single heaviest callee holds this much of its samples adds nothing to a tree.
+PASS_THROUGH = 0.9
+TREE_ROOTS = 3
+TREE_MIN_SHARE = 0.01
+TREE_MAX_DEPTH = 10
+TREE_MAX_CHILDREN = 5
+
+
+@dataclass(frozen=True)
+class FunctionRow:
+    frame: int
+    name: str
+    module: str
+    kind: str
+    self: Share
+    inclusive: Share
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """Samples of one group (a module, a thread, a process, kernel or user)."""
+
+    label: str
+    share: Share
+    cores: float | None = None
+    key: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class TreeNode:
+    frame: int
+    samples: int = 0
+    children: dict[int, TreeNode] = field(default_factory=dict)
+
+    def sorted_children(self) -> list[TreeNode]:
+        return sorted(self.children.values(), key=lambda c: -c.samples)
+
+
+@dataclass
+class Summary:
+    profile: Profile
+    functions: list[FunctionRow]
+    kernel_user: list[GroupRow]
+    in_kernel: Share
+    modules: list[GroupRow]
+    threads: list[GroupRow]
+    processes: list[GroupRow]
+    cores_used: float | None
+    trees: list[TreeNode]
+
+    @property
+    def denominator(self) -> int:
+        return self.profile.stack_samples
+
+    def top_self(self, n: int) -> list[FunctionRow]:
+        return sorted(self.functions, key=lambda r: (-r.self.k, -r.inclusive.k, r.name))[:n]
+
+    def top_inclusive(self, n: int) -> list[FunctionRow]:
+        return self.functions[:n]
+
+
+def summarize(profile: Profile, graph: nx.DiGraph) -> Summary:
+    n = profile.stack_samples
+    inc, slf = profile.inclusive_counts(), profile.self_counts()
+    functions = [
+        FunctionRow(i, f.name, f.module, f.kind, Share(slf[i], n), Share(inc[i], n))
+        for i, f in enumerate(profile.frames) if inc[i] > 0
+    ]
+    functions.sort(key=lambda r: (-r.inclusive.k, -r.self.k, r.name, r.module))
+    cap = profile.capture
+    freq, dur = cap.frequency_hz, cap.duration_s
+
+    kernel_leaf = user_leaf = in_kernel = 0
+    modules: dict[str, int] = {}
+    for s in profile.stacks:
+        if not s.frames:
+            continue
+        leaf = profile.frames[s.frames[-1]]
+        if leaf.kind == "kernel":
+            kernel_leaf += s.samples
+        else:
+            user_leaf += s.samples
+        if any(profile.frames[f].kind == "kernel" for f in s.frames):
+            in_kernel += s.samples
+        mod = leaf.module or ("[kernel]" if leaf.kind == "kernel" else "[unknown]")
+        modules[mod] = modules.get(mod, 0) + s.samples
+    kernel_user = [GroupRow("kernel", Share(kernel_leaf, n), cores_used(kernel_leaf, freq, dur)),
+                   GroupRow("user", Share(user_leaf, n), cores_used(user_leaf, freq, dur))]
+    module_rows = [GroupRow(m, Share(k, n), cores_used(k, freq, dur), {"module": m})
+                   for m, k in sorted(modules.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    total = profile.total_samples
+    per_thread: dict[int, int] = {}
+    for s in profile.stacks:
+        per_thread[s.thread] = per_thread.get(s.thread, 0) + s.samples
+    thread_rows = []
+    per_process: dict[tuple[int | None, str], int] = {}
+    for t, k in sorted(per_thread.items(), key=lambda kv: -kv[1]):
+        th = profile.threads[t]
+        label = th.comm if th.tid is None else f"{th.comm} {th.tid}"
+        thread_rows.append(GroupRow(label, Share(k, total), cores_used(k, freq, dur),
+                                    {"comm": th.comm, "pid": th.pid, "tid": th.tid}))
+        if th.pid is not None:
+            key = (th.pid, "")
+            per_process[key] = per_process.get(key, 0) + k
+    process_rows = []
+    for (pid, _), k in sorted(per_process.items(), key=lambda kv: -kv[1]):
+        comm = _process_comm(profile, pid)
+        process_rows.append(GroupRow(f"{comm} {pid}", Share(k, total), cores_used(k, freq, dur),
+                                     {"pid": pid, "comm": comm}))
+
+    return Summary(
+        profile=profile, functions=functions, kernel_user=kernel_user, in_kernel=Share(in_kernel, n),
+        modules=module_rows, threads=thread_rows, processes=process_rows,
+        cores_used=cores_used(total, freq, dur), trees=call_trees(profile, graph),
+    )
+
+
+def _process_comm(profile: Profile, pid: int | None) -> str:
+    """The main thread's name (tid == pid), else the name most of its threads carry."""
+    names: dict[str, int] = {}
+    for th in profile.threads:
+        if th.pid == pid:
+            if th.tid == pid:
+                return th.comm
+            names[th.comm] = names.get(th.comm, 0) + 1
+    return max(names, key=lambda c: names[c]) if names else "?"
+
+
+# -- call-chain trees ---------------------------------------------------------------------
+
+def callee_tree(profile: Profile, root: int) -> TreeNode:
+    """Everything called below `root`, merged over all the places it is called from. Each
+    sample is counted once per node: below the outermost occurrence of `root` in its stack."""
+    top = TreeNode(root)
+    for s in profile.stacks:
+        fr = s.frames
+        try:
+            pos = fr.index(root)
+        except ValueError:
+            continue
+        n = s.samples
+        top.samples += n
+        node = top
+        for f in fr[pos + 1: pos + 1 + TREE_MAX_DEPTH]:
+            child = node.children.get(f)
+            if child is None:
+                child = node.children[f] = TreeNode(f)
+            child.samples += n
+            node = child
+    return top
+
+
+def prune(node: TreeNode, min_samples: int, depth: int = 0) -> TreeNode:
+    kept = {}
+    if depth < TREE_MAX_DEPTH:
+        for child in node.sorted_children()[:TREE_MAX_CHILDREN]:
+            if child.samples >= min_samples:
+                kept[child.frame] = prune(child, min_samples, depth + 1)
+    return TreeNode(node.frame, node.samples, kept)
+
+
+def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -> list[int]:
+    """The hottest frames worth a tree: by inclusive share, skipping frames that only pass
+    their samples on to one callee (thread starts, main, event-loop shells)."""
+    inc = profile.inclusive_counts()
+    n = profile.stack_samples
+    if n == 0:
+        return []
+    chosen: list[int] = []
+    shown: set[int] = set()
+    for f in sorted(range(len(inc)), key=lambda i: -inc[i]):
+        if inc[f] < TREE_MIN_SHARE * n or len(chosen) >= limit:
+            break
+        if f in shown:
+            continue
+        heaviest = max((d["samples"] for _, _, d in graph.out_edges(f, data=True)), default=0)
+        if heaviest >= PASS_THROUGH * inc[f]:
+            continue
+        chosen.append(f)
+        # Frames at the top of this tree are visible already: no tree of their own.
+        tree = callee_tree(profile, f)
+        for child in tree.children.values():
+            if child.samples >= 0.8 * inc[child.frame]:
+                shown.add(child.frame)
+    return chosen
+
+
+def call_trees(profile: Profile, graph: nx.DiGraph) -> list[TreeNode]:
+    min_samples = max(1, int(TREE_MIN_SHARE * profile.stack_samples))
+    return [prune(callee_tree(profile, f), min_samples) for f in entry_points(profile, graph)]
