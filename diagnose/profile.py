@@ -58,6 +58,8 @@ class CaptureInfo:
     total_samples: int = 0
     stackless_samples: int = 0
     command: str | None = None
+    # Processes the recording was attached to (perf record -p), when the input says.
+    target_pids: list[int] = field(default_factory=list)
     hostname: str | None = None
     os_release: str | None = None
     perf_version: str | None = None

@@ -13,7 +13,7 @@ from diagnose.stats import Share
 # A frame whose single heaviest callee holds this much of its samples adds nothing to a tree.
 PASS_THROUGH = 0.9
 TREE_ROOTS = 3
-TREE_MIN_SHARE = 0.01
+TREE_MIN_SHARE = 0.005
 TREE_MAX_DEPTH = 10
 TREE_MAX_CHILDREN = 5
 
@@ -173,29 +173,50 @@ def prune(node: TreeNode, min_samples: int, depth: int = 0) -> TreeNode:
 
 
 def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -> list[int]:
-    """The hottest frames worth a tree: by inclusive share, skipping frames that only pass
-    their samples on to one callee (thread starts, main, event-loop shells)."""
+    """The frames worth a tree of their own: where a thread's time crosses into another module
+    (application -> libc, libc -> kernel, interpreter -> codec library), hottest first.
+    Skipped: frames that pass nearly all their samples to one callee (thread starts, event-loop
+    shells), and frames already visible in a chosen tree."""
     inc = profile.inclusive_counts()
     n = profile.stack_samples
     if n == 0:
         return []
+    frames = profile.frames
+    entered = [0] * len(frames)
+    for s in profile.stacks:
+        prev: str | None = None
+        seen: set[int] = set()
+        for f in s.frames:
+            module = frames[f].module
+            if prev is not None and module != prev and f not in seen:
+                entered[f] += s.samples
+                seen.add(f)
+            prev = module
+    min_samples = max(1, int(TREE_MIN_SHARE * n))
+    candidates = [f for f in range(len(frames)) if inc[f] >= min_samples]
+    candidates.sort(key=lambda f: (-(entered[f] * 2 >= inc[f]), -inc[f], f))
     chosen: list[int] = []
-    shown: set[int] = set()
-    for f in sorted(range(len(inc)), key=lambda i: -inc[i]):
-        if inc[f] < TREE_MIN_SHARE * n or len(chosen) >= limit:
+    visible: dict[int, int] = {}
+    for f in candidates:
+        if len(chosen) >= limit:
             break
-        if f in shown:
+        if visible.get(f, 0) >= 0.8 * inc[f]:
             continue
         heaviest = max((d["samples"] for _, _, d in graph.out_edges(f, data=True)), default=0)
         if heaviest >= PASS_THROUGH * inc[f]:
             continue
+        tree = prune(callee_tree(profile, f), min_samples)
+        if not tree.children:
+            continue  # a tree of one line says no more than the function tables
         chosen.append(f)
-        # Frames at the top of this tree are visible already: no tree of their own.
-        tree = callee_tree(profile, f)
-        for child in tree.children.values():
-            if child.samples >= 0.8 * inc[child.frame]:
-                shown.add(child.frame)
+        _mark_visible(tree, visible)
     return chosen
+
+
+def _mark_visible(node: TreeNode, visible: dict[int, int]) -> None:
+    visible[node.frame] = max(visible.get(node.frame, 0), node.samples)
+    for child in node.children.values():
+        _mark_visible(child, visible)
 
 
 def call_trees(profile: Profile, graph: nx.DiGraph) -> list[TreeNode]:

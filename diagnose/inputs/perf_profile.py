@@ -78,6 +78,8 @@ def _decode(b: bytes) -> str:
 def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: str | None) -> Profile:
     events = {_decode(e): st.samples for e, st in parse.events.items()}
     chosen = choose_event(events, requested_event)
+    if chosen is None and not parse.counts:
+        chosen = header_event(parse.header)  # a capture without samples still names its event
     chosen_b = chosen.encode() if chosen is not None else None
     keep = {chosen_b, b""} if chosen_b is not None else {b""}
 
@@ -152,6 +154,14 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
     return Profile(table.frames, thread_list, list(stacks.values()), capture)
 
 
+def header_event(header: list[bytes]) -> str | None:
+    for raw in header:
+        m = re.match(r"^#\s*event\s*:\s*name = ([^,]+)", _decode(raw))
+        if m:
+            return m.group(1).strip()
+    return None
+
+
 _HEADER_FIELD = re.compile(r"^#\s*([a-zA-Z][\w ]*?)\s*:\s*(.*)$")
 
 
@@ -165,6 +175,7 @@ def apply_header(capture: CaptureInfo, header: list[bytes], event: str | None) -
         key, value = m.group(1).strip().lower(), m.group(2).strip()
         if key == "cmdline":
             capture.command = value
+            capture.target_pids = pids_from_command(value)
         elif key == "hostname":
             capture.hostname = value
         elif key == "os release":

@@ -31,7 +31,7 @@ _HEAD = re.compile(
 _FRAME = re.compile(rb"^\s*(\w+)\s*(.+) \((\S*)\)")
 _OFFSET = re.compile(rb"\+0x[\da-f]+$")
 # x86-64 and arm64 kernels live in the top half of the address space.
-_KERNEL_ADDRESS = re.compile(rb"^ffff[89a-f][0-9a-f]{12}$")
+_KERNEL_ADDRESS = re.compile(rb"^ffff[89a-f][0-9a-f]{11}$")
 
 BODY_CACHE_LIMIT = 200_000
 LINE_CACHE_LIMIT = 500_000

@@ -27,6 +27,8 @@ CHUNK_BYTES = 4 * 1024 * 1024
 # as perf/inferno expect). The frame line after it: "<hex address> <symbol> (<dso>)".
 _EVENT_LINE = re.compile(rb"^\s*\S.*?\s+(?:\d+/)?\d+\s+.*?\S+:(?:\s|$)")
 _FRAME_LINE = re.compile(rb"^\s*[0-9a-fA-F]+\s+\S.* \(\S*\)")
+# Lines of the header `perf script --header` prints.
+_PERF_HEADER = re.compile(rb"^#\s*(?:event|cmdline|perf version|captured on)\s*:")
 _FOLDED_LINE = re.compile(rb"^\S.*?\s+\d+(?:\.\d*)?(?:\s+\d+(?:\.\d*)?)?\s*$")
 
 
@@ -163,9 +165,11 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
         lines = lines[:-1]  # the last one may be cut
     first_line_no: int | None = None
     first: bytes | None = None
+    perf_header = False
     for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped or stripped.startswith(b"#"):
+            perf_header = perf_header or _PERF_HEADER.match(stripped) is not None
             continue
         first_line_no, first = i + 1, line.rstrip(b"\r")
         nxt = _next_data_line(lines, i + 1)
@@ -177,6 +181,8 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
         if _FOLDED_LINE.match(first) and not first[:1].isspace():
             return "folded", first_line_no, first
         return None, first_line_no, first
+    if perf_header:
+        return "perf-script", None, None  # `perf script --header` of a capture without samples
     return None, first_line_no, first
 
 

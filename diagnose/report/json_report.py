@@ -41,7 +41,7 @@ def _tree(analysis: Analysis, node: TreeNode) -> dict[str, Any]:
 def report_dict(analysis: Analysis) -> dict[str, Any]:
     p, s = analysis.profile, analysis.summary
     cap = p.capture
-    pids = sorted({t.pid for t in p.threads if t.pid is not None})
+    pids = sorted({t.pid for t in p.threads if t.pid is not None} or set(cap.target_pids))
     capture = {
         "source": cap.source,
         "format": cap.format,
@@ -57,6 +57,7 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
         "cores_used": _r(s.cores_used, 4),
         "processes": [_group(r) for r in s.processes] if s.processes else [{"pid": pid} for pid in pids],
         "threads": [_group(r) for r in s.threads],
+        "target_pids": cap.target_pids,
         "command": cap.command,
         "hostname": cap.hostname,
         "os_release": cap.os_release,

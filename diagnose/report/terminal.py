@@ -53,6 +53,9 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
         procs = ", ".join(f"{r.label} ({_cores(r.cores)} cores)" if r.cores is not None else r.label
                           for r in s.processes[:6])
         rows.append(("Processes", f"{len(s.processes)}: {procs}"))
+    elif cap.target_pids:
+        rows.append(("Processes", f"{len(cap.target_pids)} recorded (pids {', '.join(map(str, cap.target_pids))}); "
+                                  f"the samples carry thread ids only"))
     rows.append(("Threads", str(len(s.threads))))
     if cap.os_release or cap.cpu_model:
         host = ", ".join(x for x in (cap.hostname, cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
@@ -78,7 +81,8 @@ def _function_table(title: str, rows, which: str, denominator: int) -> Table:
         name = Text(r.name)
         if r.kind == "kernel":
             name.append(" [k]", style="yellow")
-        t.add_row(str(i), name, _module_label(r.module), pct(main.value), _ci(main), f"{main.k:,}", pct(second.value))
+        t.add_row(str(i), name, Text(_module_label(r.module)), pct(main.value), _ci(main), f"{main.k:,}",
+                  pct(second.value))
     return t
 
 
@@ -91,7 +95,7 @@ def _group_table(title: str, rows, label: str, with_cores: bool) -> Table:
     if with_cores:
         t.add_column("cores", justify="right")
     for r in rows:
-        cells = [r.label, pct(r.share.value), _ci(r.share), f"{r.share.k:,}"]
+        cells: list[str | Text] = [Text(r.label), pct(r.share.value), _ci(r.share), f"{r.share.k:,}"]
         if with_cores:
             cells.append(_cores(r.cores))
         t.add_row(*cells)
@@ -105,10 +109,16 @@ def renderables(analysis: Analysis) -> list:
     ov.add_column(style="bold")
     ov.add_column(overflow="fold")
     for k, v in overview_rows(analysis):
-        ov.add_row(k, v)
+        ov.add_row(k, Text(v))
     out.append(Panel(ov, title="Capture overview", title_align="left", box=box.ROUNDED))
     if p.stack_samples == 0:
-        out.append(Text("No samples with a call chain: nothing to break down.", style="bold red"))
+        cap = p.capture
+        if cap.total_samples == 0:
+            why = ("No samples: the recorded processes did not run on a CPU during the capture (idle or blocked), "
+                   "or perf could not sample them. Nothing to break down.")
+        else:
+            why = f"None of the {cap.total_samples:,} samples has a call chain (recorded without -g?): nothing to break down."
+        out.append(Text(why, style="bold"))
     else:
         note = Text(f"Shares are of the {p.stack_samples:,} samples with a call chain; 95% CI is the Wilson "
                     f"interval (a share from few samples is uncertain).", style="dim")

@@ -1,0 +1,41 @@
+# Two commands from a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+# The virtual environment. Debian ships venv's pip bootstrap separately (python3-venv):
+# install it when we can (root), or say exactly what to run.
+$(BIN)/python:
+	@if ! $(PYTHON) -c 'import ensurepip' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing python3-venv (Debian keeps venv's pip bootstrap there)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  else \
+	    echo "error: $(PYTHON) cannot create a virtual environment; run: sudo apt-get install python3-venv" >&2; \
+	    exit 2; \
+	  fi; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/diagnose analyze fixtures/aiortc-call.perf.txt.gz
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,50 @@
+"""Shared test helpers: paths to fixtures and to ../shared, and running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+SHARED = ROOT.parent / "shared"
+PEER = SHARED / "peer-suites"
+
+
+def require_peer_suite() -> Path:
+    if not PEER.is_dir():
+        pytest.skip(f"the peer conformance suite is not here ({PEER}); it sits beside the clone in CI")
+    return PEER
+
+
+def fixture(name: str) -> Path:
+    path = FIXTURES / name
+    assert path.exists(), f"missing fixture {path}"
+    return path
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120,
+            prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `diagnose` command (python -m diagnose) and capture its output."""
+    full_env = dict(os.environ)
+    full_env.setdefault("COLUMNS", "120")
+    if env:
+        full_env.update(env)
+    return subprocess.run([*(prefix or []), sys.executable, "-m", "diagnose", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *must_contain: str) -> str:
+    """Bad input: exit code 2, exactly one line on stderr, no traceback, nothing on stdout."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for text in must_contain:
+        assert text in lines[0], (text, lines[0])
+    assert proc.stdout == ""
+    return lines[0]

@@ -1,0 +1,102 @@
+"""Bad input: one clear line naming the file (and line), exit code 2, never a traceback.
+A capture cut off by a killed perf is analysed up to the cut, with a one-line warning."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_one_line_error, fixture, run_cli
+
+COMMANDS = [("analyze",), ("analyze", "--format", "json"), ("collapse",)]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c))
+def test_empty_file(tmp_path: Path, cmd: tuple[str, ...]) -> None:
+    p = tmp_path / "empty.txt"
+    p.write_bytes(b"")
+    assert_one_line_error(run_cli(*cmd, str(p)), str(p), "empty")
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c))
+def test_binary_garbage(tmp_path: Path, cmd: tuple[str, ...]) -> None:
+    p = tmp_path / "garbage.bin"
+    p.write_bytes(bytes(range(256)) * 64 + os.urandom(4096))
+    assert_one_line_error(run_cli(*cmd, str(p)), str(p), "binary")
+
+
+def test_unknown_text_format_names_the_line(tmp_path: Path) -> None:
+    p = tmp_path / "notes.txt"
+    p.write_text("# a comment\n\nThis is a shopping list, not a profile.\nmilk\n")
+    line = assert_one_line_error(run_cli("analyze", str(p)), f"{p}:3", "unknown format")
+    assert "perf script" in line
+
+
+def test_missing_file() -> None:
+    assert_one_line_error(run_cli("analyze", "/nonexistent/capture.txt"), "/nonexistent/capture.txt", "no such file")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    p = tmp_path / "secret.txt"
+    shutil.copy(fixture("original-report-shape.perf.txt.gz"), p)
+    p.chmod(0)
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # root reads anything: drop the capabilities that let it
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+    assert_one_line_error(run_cli("analyze", str(p), prefix=prefix), str(p), "permission denied")
+
+
+def test_directory_that_is_not_a_capture_folder(tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("analyze", str(tmp_path)), str(tmp_path), "directory")
+
+
+def test_folded_count_not_a_number(tmp_path: Path) -> None:
+    p = tmp_path / "s.folded"
+    p.write_text("a;b 1\na;c 2\na;d three\n")
+    assert_one_line_error(run_cli("collapse", str(p)), f"{p}:3")
+
+
+def test_capture_cut_off_mid_sample_is_analysed_with_one_warning(tmp_path: Path) -> None:
+    raw = gzip.decompress(fixture("iperf3-udp-recv.perf.txt.gz").read_bytes())
+    full_samples = raw.count(b"\n\n")
+    cut = raw[: raw.rindex(b"\n\n", 0, len(raw) // 2) + 40]  # inside a sample, mid-line
+    p = tmp_path / "killed.txt"
+    p.write_bytes(cut)
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and "ends inside a sample" in warnings[0] and str(p) in warnings[0]
+    import json
+
+    report = json.loads(proc.stdout)
+    assert report["capture"]["truncated"] is True
+    assert 0 < report["capture"]["total_samples"] < full_samples
+
+
+def test_truncated_gzip_is_analysed_up_to_the_cut(tmp_path: Path) -> None:
+    data = fixture("socat-unix-ipc.perf.txt.gz").read_bytes()
+    p = tmp_path / "cut.txt.gz"
+    p.write_bytes(data[: len(data) // 2])
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "compressed data ends early" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_event_is_a_clear_error() -> None:
+    path = str(fixture("stress-ng-malloc.perf.txt.gz"))
+    assert_one_line_error(run_cli("analyze", path, "--event", "cache-misses"), "cache-misses", "--event")
+
+
+def test_output_to_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    out = tmp_path / "no" / "such" / "dir" / "r.json"
+    proc = run_cli("analyze", str(fixture("stress-ng-malloc.perf.txt.gz")), "--format", "json", "-o", str(out))
+    assert_one_line_error(proc, str(out))
+    assert not out.exists()
