@@ -3,24 +3,20 @@ The command line only parses arguments and calls these functions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from diagnose.analysis import Analysis
 from diagnose.collapse import CollapseOptions, fold, folded_text
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.folded import read_folded
 from diagnose.inputs.perf_data import stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
-from diagnose.inputs.perf_reader import parse_chunks
+from diagnose.inputs.perf_reader import parse_chunks, parse_file
 from diagnose.inputs.perf_script import PartialParse
 from diagnose.inputs.source import InputSource, TruncatedGzip, detect, read_chunks
 from diagnose.profile import Profile
 
-
-def _perf_text(source: InputSource) -> Iterator[bytes]:
-    if source.format == "perf-data":
-        return stream_perf_script(source.path)
-    return read_chunks(source.path)
+if TYPE_CHECKING:
+    from diagnose.analysis import Analysis
 
 
 def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: bool) -> list[str]:
@@ -39,7 +35,10 @@ def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: boo
 
 def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
               jobs: int | None = None) -> tuple[PartialParse, list[str]]:
-    parse, truncated = parse_chunks(_perf_text(source), keep_unknown_addresses, jobs)
+    if source.format == "perf-data":
+        parse, truncated = parse_chunks(stream_perf_script(source.path), keep_unknown_addresses, jobs)
+    else:
+        parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
     if not parse.counts and not parse.events:
         if parse.warnings:
             first = min(parse.warnings.values(), key=lambda w: w.line or 0)
@@ -90,6 +89,7 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None) -
 
 
 def analyze(path: str, event: str | None = None, jobs: int | None = None) -> Analysis:
+    from diagnose.analysis import Analysis
     from diagnose.callgraph import build_call_graph
     from diagnose.summary import summarize
 

@@ -261,5 +261,6 @@ def test_memory_grows_with_unique_stacks_not_input_size(tmp_path: Path, monkeypa
     parser.feed(text, 0, 1, last=True)
     assert len(parser._body_cache) <= 51
     assert len(parser._line_cache) <= 101 + 2
-    assert len(parser.out.counts) == 1
-    assert parser.out.counts[next(iter(parser.out.counts))][0] == 2000
+    out = parser.finish()
+    assert len(out.counts) == 1
+    assert out.counts[next(iter(out.counts))][0] == 2000

@@ -143,9 +143,9 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
     capture = CaptureInfo(source=source, format=fmt, event=chosen, events=events, total_samples=total,
                           stackless_samples=stackless)
     apply_header(capture, parse.header, chosen)
+    capture.time_first, capture.time_last = parse.time_min, parse.time_max
     st_chosen = parse.events.get(chosen_b) if chosen_b is not None else None
     if st_chosen is not None:
-        capture.time_first, capture.time_last = st_chosen.time_min, st_chosen.time_max
         if capture.frequency_hz is None and chosen is not None and event_base(chosen) in NANOSECOND_EVENTS \
                 and st_chosen.samples and st_chosen.period > st_chosen.samples:
             capture.frequency_hz = round(1e9 / (st_chosen.period / st_chosen.samples), 2)

@@ -27,14 +27,23 @@ _HEAD = re.compile(
     rb"(?:\[(?P<cpu>\d+)\]\s+)?(?:(?P<time>\d+\.\d+):\s*)?(?:(?P<period>\d+)\s+)?"
     rb"(?:(?P<event>\S+?):(?=\s|$))?\s*(?P<tail>.*?)\s*$"
 )
+# The common sample line, which ends with its event name: who (comm [pid/]tid), time, period, event.
+_FAST_HEAD = re.compile(rb"^(\S.*?\s+(?:\d+/+)?\d+)\s+(?:\[\d+\]\s+)?(?:(\d+\.\d+):\s*)?(?:(\d+)\s+)?(\S+):\s*$")
+# The start of a sample: its sample line (as _FAST_HEAD) and its leaf frame line. The callers'
+# lines follow, up to the blank line that ends the sample.
+_SAMPLE_START = re.compile(
+    rb"(\S[^\n]*?[ \t]+(?:\d+/+)?\d+)[ \t]+(?:\[\d+\][ \t]+)?(?:(\d+\.\d+):[ \t]*)?(?:(\d+)[ \t]+)?"
+    rb"(\S+):[ \t]*\n([^\n]+)"
+)
+_WHO = re.compile(rb"^\s*(\S.*?)\s+(?:(\d+)/+)?(\d+)$")
 # The frame line, matched as stackcollapse-perf.pl matches it: address, symbol, (dso).
 _FRAME = re.compile(rb"^\s*(\w+)\s*(.+) \((\S*)\)")
 _OFFSET = re.compile(rb"\+0x[\da-f]+$")
-# x86-64 and arm64 kernels live in the top half of the address space.
-_KERNEL_ADDRESS = re.compile(rb"^ffff[89a-f][0-9a-f]{11}$")
 
-BODY_CACHE_LIMIT = 200_000
-LINE_CACHE_LIMIT = 500_000
+_HEADER_FENCE = b"# ========"
+
+BODY_CACHE_LIMIT = 20_000
+LINE_CACHE_LIMIT = 100_000
 
 # Sentinel frame ids in a parsed body.
 _BAD = -1
@@ -59,8 +68,6 @@ class EventStats:
     samples: int = 0
     stackless: int = 0
     period: int = 0
-    time_min: float | None = None
-    time_max: float | None = None
 
 
 # (thread (comm, pid, tid), event, strict, frame ids leaf first). `strict` marks a sample
@@ -80,6 +87,9 @@ class PartialParse:
     warnings: dict[str, Warning_] = field(default_factory=dict)
     # Set on the parser that saw the last chunk when the input ends inside a sample.
     unterminated_line: int | None = None
+    # The first and last sample time stamps (all events: they are recorded together).
+    time_min: float | None = None
+    time_max: float | None = None
 
 
 class ChunkParser:
@@ -88,41 +98,108 @@ class ChunkParser:
     def __init__(self, keep_unknown_addresses: bool = False) -> None:
         self.keep_addrs = keep_unknown_addresses
         self.out = PartialParse()
-        self._frame_ids: dict[FrameRec, int] = {}
+        self._frame_ids: dict[tuple[bytes, bytes, bool] | tuple[bytes, bytes, bool, bytes], int] = {}
         self._line_cache: dict[bytes, int] = {}
+        # (symbol without offset, "(dso)", kernel address?) -> frame id, for _quick_frame_id.
+        self._symbol_ids: dict[tuple[bytes, bytes, bool], int] = {}
         self._body_cache: dict[bytes, tuple[int, ...] | None] = {}
+        # (who, event, strict, leaf id, caller ids) -> [samples, period sum]; see finish().
+        self._raw_counts: dict[tuple[bytes, bytes, bool, int, tuple[int, ...]], list[int]] = {}
 
     # -- frames -------------------------------------------------------------------------
 
     def _frame_id(self, line: bytes) -> int:
-        """Parse one frame line into an interned frame id, or _BAD if it is not a frame line."""
+        """Parse one frame line into an interned frame id, or _BAD if it is not a frame line.
+        The common shape "<addr> <symbol>[+0x<off>] (<dso>)" is split with string methods;
+        anything else goes through the expression stackcollapse-perf.pl uses."""
+        parts = line.split()
+        if len(parts) == 3:
+            pc, func, mod = parts
+            # "<addr> <symbol> (<dso>)", spaced exactly as perf prints it.
+            if mod[:1] == b"(" and mod[-1:] == b")" and pc.isalnum() and line.endswith(b" " + func + b" " + mod):
+                module = mod[1:-1]
+                if b"(" not in module and b")" not in module:
+                    k = func.rfind(b"+0x")
+                    if k > 0:
+                        off = func[k + 3:]
+                        if off and not off.strip(b"0123456789abcdef"):
+                            func = func[:k]
+                    return self._intern(pc, func, module)
+        s = line.lstrip()
+        sp = s.find(b" ")
+        j = s.rfind(b" (")
+        if sp > 0 and j > sp and s.endswith(b")"):
+            pc = s[:sp]
+            module = s[j + 2:-1]
+            func = s[sp + 1:j].lstrip()
+            if not func or not pc.isalnum() or b" " in module or b"(" in module or b")" in module \
+                    or b"\t" in module:
+                return self._frame_id_regex(line)
+        else:
+            return self._frame_id_regex(line)
+        k = func.rfind(b"+0x")
+        if k > 0:
+            off = func[k + 3:]
+            if off and not off.strip(b"0123456789abcdef"):
+                func = func[:k]
+        return self._intern(pc, func, module)
+
+    def _frame_id_regex(self, line: bytes) -> int:
         m = _FRAME.match(line)
         if m is None:
             return _BAD
         pc, func, module = m.groups()
-        func = _OFFSET.sub(b"", func)
-        kaddr = bool(_KERNEL_ADDRESS.match(pc))
-        keep_pc = pc if (self.keep_addrs and func == b"[unknown]") else None
-        rec = FrameRec(func, module, kaddr, keep_pc)
-        fid = self._frame_ids.get(rec)
+        return self._intern(pc, _OFFSET.sub(b"", func), module)
+
+    def _intern(self, pc: bytes, func: bytes, module: bytes) -> int:
+        # Only an unknown module (or an inlined frame) needs the address to tell kernel from user code.
+        kaddr = (module == b"[unknown]" or module == b"inlined") and len(pc) == 16 and pc[:4] == b"ffff" and pc[4] in b"89abcdef"
+        if self.keep_addrs and func == b"[unknown]":
+            key = (func, module, kaddr, pc)
+        else:
+            key = (func, module, kaddr)
+        fid = self._frame_ids.get(key)
         if fid is None:
             fid = len(self.out.frames)
-            self._frame_ids[rec] = fid
-            self.out.frames.append(rec)
+            self._frame_ids[key] = fid
+            self.out.frames.append(FrameRec(func, module, kaddr, key[3] if len(key) > 3 else None))
+            if len(key) == 3 and b" " not in func:
+                self._symbol_ids[(func, b"(" + module + b")", kaddr)] = fid
         return fid
 
-    def _body_ids(self, body: bytes) -> tuple[int, ...] | None:
-        """Frame ids (leaf first) of a sample body, or None when a line is not a frame line.
-        The leaf line is looked up on its own: its address changes from sample to sample
-        (wherever in the function the CPU was), while the callers' return addresses repeat."""
-        nl = body.find(b"\n")
-        if nl < 0:
-            return self._lines_ids(body)
-        leaf = self._line_cache.get(body[:nl])
-        if leaf is None or leaf == _BAD:
-            return self._lines_ids(body)
-        rest = self._lines_ids(body[nl + 1:])
-        return None if rest is None else (leaf, *rest)
+    def _line_id(self, line: bytes) -> int:
+        fid = self._line_cache.get(line)
+        if fid is None:
+            if len(self._line_cache) > LINE_CACHE_LIMIT:
+                self._line_cache.clear()
+            fid = self._quick_frame_id(line)
+            if fid is None:
+                fid = self._frame_id(line) if line[:1].isspace() or not _HEAD.match(line) else _BAD
+            self._line_cache[line] = fid
+        return fid
+
+    def _quick_frame_id(self, line: bytes) -> int | None:
+        """A frame line seen before except for its address and offset (the sampled instruction
+        moved within the function): found by symbol and module alone. None: parse it."""
+        parts = line.split()
+        if len(parts) != 3:
+            return None
+        pc, sym, mod = parts
+        # Spaced exactly as perf prints it: indent, address, one space, symbol, one space, (dso).
+        if len(line) - len(line.lstrip()) + len(pc) + len(sym) + len(mod) + 2 != len(line):
+            return None
+        k = sym.rfind(b"+0x")
+        if k > 0 and not sym[k + 3:].strip(b"0123456789abcdef") and k + 3 < len(sym):
+            sym = sym[:k]
+        if mod == b"([unknown])" or mod == b"(inlined)":
+            if self.keep_addrs:
+                return None
+            key = (sym, mod, len(pc) == 16 and pc[:4] == b"ffff" and pc[4] in b"89abcdef")
+        elif self.keep_addrs and sym == b"[unknown]":
+            return None
+        else:
+            key = (sym, mod, False)
+        return self._symbol_ids.get(key)
 
     def _lines_ids(self, body: bytes) -> tuple[int, ...] | None:
         cached = self._body_cache.get(body, False)
@@ -148,34 +225,35 @@ class ChunkParser:
 
     # -- samples ------------------------------------------------------------------------
 
-    def _count(self, head: re.Match[bytes], ids: tuple[int, ...], chunk_index: int, offset: int) -> None:
+    def _count(self, head: re.Match[bytes], ids: tuple[int, ...], chunk_index: int, order: int) -> None:
+        """Count one sample read by the careful path (full sample-line expression)."""
         comm, pid, tid, _cpu, time, period, event, tail = head.groups()
         event = event or b""
         strict = time is not None and not tail and bool(event)
-        events = self.out.events
-        st = events.get(event)
-        if st is None:
-            st = events[event] = EventStats(first_seen=(chunk_index, offset))
-        if strict and st.first_strict is None:
-            st.first_strict = (chunk_index, offset)
-        st.samples += 1
+        who = head.string[head.start("comm"):head.end("tid")]
+        self._add(who, event, strict, time, period, -2 if not ids else ids[0], ids[1:], chunk_index, order)
+
+    def _add(self, who: bytes, event: bytes, strict: bool, time: bytes | None, period: bytes | None,
+             leaf: int, rest: tuple[int, ...], chunk_index: int, order: int) -> None:
         p = int(period) if period else 1
-        st.period += p
-        if not ids:
-            st.stackless += 1
-        if time is not None:
-            t = float(time)
-            if st.time_min is None or t < st.time_min:
-                st.time_min = t
-            if st.time_max is None or t > st.time_max:
-                st.time_max = t
-        key = ((comm, pid, tid), event, strict, ids)
-        c = self.out.counts.get(key)
+        key = (who, event, strict, leaf, rest)
+        c = self._raw_counts.get(key)
         if c is None:
-            self.out.counts[key] = [1, p]
+            self._raw_counts[key] = [1, p]
         else:
             c[0] += 1
             c[1] += p
+        self._note_event(event, strict, time, chunk_index, order)
+
+    def _note_event(self, event: bytes, strict: bool, time: bytes | None, chunk_index: int, order: int) -> None:
+        st = self.out.events.get(event)
+        if st is None:
+            st = self.out.events[event] = EventStats(first_seen=(chunk_index, order))
+        if strict and st.first_strict is None:
+            st.first_strict = (chunk_index, order)
+        if time is not None:
+            t = float(time)
+            self._note_times(t, t)
 
     def warn(self, kind: str, message: str, line: int | None) -> None:
         w = self.out.warnings.get(kind)
@@ -185,81 +263,204 @@ class ChunkParser:
             w.count += 1
 
     def feed(self, chunk: bytes, chunk_index: int, first_line: int, last: bool = False) -> None:
-        """Parse a chunk that holds whole samples (the last chunk may end inside one)."""
+        """Parse a chunk that holds whole samples (the last chunk may end inside one).
+
+        This is the hot path of every command, so it is written for speed: one expression
+        finds each sample (its sample line, its leaf frame line and its callers' lines) and the
+        frames come from two cache lookups. Text the expression does not cover (samples
+        printed on one line, samples without a stack, stray lines) goes the careful way."""
         if b"\r" in chunk:
             chunk = chunk.replace(b"\r\n", b"\n")
-        head_match = _HEAD.match
-        body_ids = self._body_ids
-        count = self._count
-        offset = 0
-        blocks = chunk.split(b"\n\n")
-        n_blocks = len(blocks)
-        for bi, block in enumerate(blocks):
+        if chunk.startswith(_HEADER_FENCE) and not self.out.header:
+            chunk, first_line = self._take_header(chunk, first_line)
+        lines = _LineCounter(chunk, first_line)
+        if chunk[:1] == b"#" or b"\n#" in chunk:
+            self._feed_blocks(chunk, 0, chunk_index, lines)
+        else:
+            self._feed_fast(chunk, chunk_index, lines)
+        if last:
+            self._check_end(chunk, lines)
+
+    def _feed_fast(self, chunk: bytes, chunk_index: int, lines: _LineCounter) -> None:
+        line_cache = self._line_cache
+        body_cache = self._body_cache
+        counts = self._raw_counts
+        match = _SAMPLE_START.match
+        find = chunk.find
+        cur_event: bytes | None = None
+        cur_strict = False
+        first_time: bytes | None = None
+        last_time: bytes | None = None
+        pos = 0
+        size = len(chunk)
+        while pos < size:
+            end = find(b"\n\n", pos)
+            if end < 0:
+                end = size
+            m = match(chunk, pos, end)
+            if m is None:
+                if chunk[pos] != 10:  # not just another blank line
+                    self._feed_blocks(chunk[pos:end], pos, chunk_index, lines)
+                pos = end + 2
+                continue
+            start = pos
+            pos = end + 2
+            who, time, period, event, leaf_line = m.groups()
+            leaf = line_cache.get(leaf_line)
+            rest_lines = chunk[m.end():end]
+            rest = body_cache.get(rest_lines)
+            if leaf is None or rest is None:
+                if leaf is None:
+                    leaf = self._line_id(leaf_line)
+                if rest is None:
+                    rest = self._rest_ids(rest_lines)
+                if leaf < 0 or rest is None:
+                    self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
+                    continue
+            strict = time is not None
+            key = (who, event, strict, leaf, rest)
+            c = counts.get(key)
+            p = int(period) if period else 1
+            if c is None:
+                counts[key] = [1, p]
+            else:
+                c[0] += 1
+                c[1] += p
+            if event != cur_event or strict != cur_strict:
+                self._note_event(event, strict, None, chunk_index, start)
+                cur_event, cur_strict = event, strict
+            if strict:
+                # perf script prints samples in time order: a chunk's first and last time
+                # stamps bound it (see _note_times).
+                last_time = time
+                if first_time is None:
+                    first_time = time
+        if first_time is not None and last_time is not None:
+            self._note_times(float(first_time), float(last_time))
+
+    def _rest_ids(self, rest_lines: bytes) -> tuple[int, ...] | None:
+        """Ids of the callers' lines as matched by _SAMPLE (each line preceded by a newline)."""
+        ids = self._lines_ids(rest_lines[1:]) if rest_lines else ()
+        self._body_cache[rest_lines] = ids
+        return ids
+
+    def _feed_blocks(self, text: bytes, base: int, chunk_index: int, lines: _LineCounter,
+                     careful: bool = False) -> None:
+        """Samples separated by blank lines, one block at a time; comments are header facts."""
+        fast = _FAST_HEAD.match
+        offset = base
+        for block in text.split(b"\n\n"):
             start = offset
             offset += len(block) + 2
             if not block:
                 continue
-            if block[:1] == b"\n" or block[:1] == b"#" or b"\n#" in block:
-                block, start = self._strip_comments(block, start)
+            c0 = block[0]
+            if c0 == 10 or c0 == 35 or b"\n#" in block:  # "\n": a run of blank lines; "#"
+                block = self._strip_comments(block)
                 if not block:
                     continue
             nl = block.find(b"\n")
-            if nl < 0:
-                head, body = block, b""
-            else:
-                head, body = block[:nl], block[nl + 1:]
-            m = head_match(head) if not head[:1].isspace() or not body else None
-            if m is not None and m.group("event") is not None and not m.group("tail"):
-                ids = body_ids(body) if body else ()
+            m = None if careful else (fast(block, 0, nl) if nl > 0 else fast(block))
+            if m is not None:
+                who, time, period, event = m.groups()
+                ids = self._lines_ids(block[nl + 1:]) if nl > 0 else ()
                 if ids is not None:
-                    count(m, ids, chunk_index, start)
-                    if last and bi == n_blocks - 1:
-                        self._check_end(chunk, start, first_line, has_frames=bool(body))
+                    leaf, rest = (ids[0], ids[1:]) if ids else (-2, ())
+                    self._add(who, event, time is not None, time, period, leaf, rest, chunk_index, start)
                     continue
             # Anything unusual (single-line samples, trace output, stray lines): line by line.
-            self._slow_block(block, chunk_index, start, first_line, chunk)
-            if last and bi == n_blocks - 1:
-                self._check_end(chunk, start, first_line, has_frames=bool(body))
+            self._slow_block(block, chunk_index, start, lines)
 
-    def _check_end(self, chunk: bytes, start: int, first_line: int, has_frames: bool) -> None:
+    def _note_times(self, first: float, last: float) -> None:
+        out = self.out
+        lo, hi = min(first, last), max(first, last)
+        out.time_min = lo if out.time_min is None else min(out.time_min, lo)
+        out.time_max = hi if out.time_max is None else max(out.time_max, hi)
+
+    def _check_end(self, chunk: bytes, lines: _LineCounter) -> None:
         """perf ends every sample that has a call chain with a blank line, and every line with a
         newline: input that stops short of that was cut off (perf killed, disk full)."""
+        body = chunk.rstrip(b"\n")
+        if not body:
+            return
+        start = body.rfind(b"\n\n") + 2 if b"\n\n" in body else 0
+        has_frames = b"\n" in body[start:]
         if not chunk.endswith(b"\n") or (has_frames and not chunk.endswith(b"\n\n")):
-            self.out.unterminated_line = first_line + chunk.count(b"\n", 0, start)
+            self.out.unterminated_line = lines.line_at(start)
 
-    def _strip_comments(self, block: bytes, start: int) -> tuple[bytes, int]:
-        lines = block.split(b"\n")
+    def finish(self) -> PartialParse:
+        """Turn the raw keys of the hot loop into StackKeys and return the result."""
+        out = self.out
+        threads: dict[bytes, tuple[bytes, bytes | None, bytes]] = {}
+        for (who, event, strict, leaf, rest), (n, p) in self._raw_counts.items():
+            thread = threads.get(who)
+            if thread is None:
+                m = _WHO.match(who)
+                thread = threads[who] = (m.group(1), m.group(2), m.group(3)) if m else (who, None, b"0")
+            ids = rest if leaf == -2 else (leaf, *rest)
+            key = (thread, event, strict, ids)
+            c = out.counts.get(key)
+            if c is None:
+                out.counts[key] = [n, p]
+            else:
+                c[0] += n
+                c[1] += p
+            st = out.events[event]
+            st.samples += n
+            st.period += p
+            if not ids:
+                st.stackless += n
+        self._raw_counts = {}
+        return out
+
+    def _take_header(self, chunk: bytes, first_line: int) -> tuple[bytes, int]:
+        """The header `perf script --header` prints, between two "# ========" lines. A value may
+        run over several lines (a command line with newlines in its arguments): such lines
+        continue the header line before them."""
+        end = chunk.find(b"\n" + _HEADER_FENCE, len(_HEADER_FENCE))
+        if end < 0:
+            return chunk, first_line
+        end = chunk.find(b"\n", end + 1)
+        end = len(chunk) if end < 0 else end + 1
+        for line in chunk[:end].split(b"\n"):
+            if line.startswith(b"#") or not self.out.header:
+                self.out.header.append(line)
+            elif line:
+                self.out.header[-1] += b"\n" + line
+        return chunk[end:], first_line + chunk.count(b"\n", 0, end)
+
+    def _strip_comments(self, block: bytes) -> bytes:
+        """Drop "#" lines (kept as header facts) and leading blank lines from a block."""
         kept = []
-        for line in lines:
+        for line in block.split(b"\n"):
             if line.startswith(b"#"):
                 if len(self.out.header) < 400:
                     self.out.header.append(line)
-                if not kept:
-                    start += len(line) + 1
             elif line or kept:
                 kept.append(line)
-            else:
-                start += 1
-        return b"\n".join(kept), start
+        return b"\n".join(kept)
 
-    def _slow_block(self, block: bytes, chunk_index: int, start: int, first_line: int, chunk: bytes) -> None:
+    def _slow_block(self, block: bytes, chunk_index: int, start: int, lines: _LineCounter) -> None:
         """Line-by-line reading of an unusual block: samples printed on one line each (no call
         chains), sample lines not separated by blank lines, stray or malformed lines."""
         head: re.Match[bytes] | None = None
         ids: list[int] = []
-        pos = start
+        base_line: int | None = None
+
+        def line_no(i: int) -> int:
+            nonlocal base_line
+            if base_line is None:
+                base_line = lines.line_at(start)
+            return base_line + i
 
         def flush() -> None:
             if head is not None:
                 self._count(head, tuple(ids), chunk_index, start)
 
-        for line in block.split(b"\n"):
-            here = pos
-            pos += len(line) + 1
+        for i, line in enumerate(block.split(b"\n")):
             if not line.strip():
                 if line:
-                    self.warn("blank-spaces", "a line holding only spaces inside a sample",
-                              first_line + chunk.count(b"\n", 0, here))
+                    self.warn("blank-spaces", "a line holding only spaces inside a sample", line_no(i))
                 continue
             indented = line[:1].isspace()
             m = _HEAD.match(line)
@@ -276,8 +477,7 @@ class ChunkParser:
                 continue
             if head is None:
                 what = "a frame line outside any sample" if indented else "not a sample line"
-                self.warn("orphan-line", f"{what}: {line.strip()[:80].decode('utf-8', 'replace')!r}",
-                          first_line + chunk.count(b"\n", 0, here))
+                self.warn("orphan-line", f"{what}: {line.strip()[:80].decode('utf-8', 'replace')!r}", line_no(i))
                 continue
             fid = self._line_cache.get(line)
             if fid is None:
@@ -285,10 +485,27 @@ class ChunkParser:
                 self._line_cache[line] = fid
             if fid == _BAD:
                 self.warn("bad-frame", f"not a frame line: {line.strip()[:80].decode('utf-8', 'replace')!r}",
-                          first_line + chunk.count(b"\n", 0, here))
+                          line_no(i))
             else:
                 ids.append(fid)
         flush()
+
+
+class _LineCounter:
+    """Line numbers of byte offsets in a chunk, counted lazily and only forward (warnings are
+    rare, so the hot path never counts lines)."""
+
+    def __init__(self, chunk: bytes, first_line: int) -> None:
+        self.chunk = chunk
+        self.pos = 0
+        self.line = first_line
+
+    def line_at(self, offset: int) -> int:
+        if offset < self.pos:
+            self.pos, self.line = 0, self.line - self.chunk.count(b"\n", 0, self.pos)
+        self.line += self.chunk.count(b"\n", self.pos, offset)
+        self.pos = offset
+        return self.line
 
 
 def merge(parts: list[PartialParse]) -> PartialParse:
@@ -316,8 +533,7 @@ def merge(parts: list[PartialParse]) -> PartialParse:
         for name, st in part.events.items():
             cur = out.events.get(name)
             if cur is None:
-                out.events[name] = EventStats(st.first_seen, st.first_strict, st.samples, st.stackless, st.period,
-                                              st.time_min, st.time_max)
+                out.events[name] = EventStats(st.first_seen, st.first_strict, st.samples, st.stackless, st.period)
                 continue
             cur.first_seen = min(cur.first_seen, st.first_seen)
             if st.first_strict is not None:
@@ -325,10 +541,6 @@ def merge(parts: list[PartialParse]) -> PartialParse:
             cur.samples += st.samples
             cur.stackless += st.stackless
             cur.period += st.period
-            if st.time_min is not None:
-                cur.time_min = st.time_min if cur.time_min is None else min(cur.time_min, st.time_min)
-            if st.time_max is not None:
-                cur.time_max = st.time_max if cur.time_max is None else max(cur.time_max, st.time_max)
         if len(out.header) < len(part.header):
             out.header = part.header if not out.header else out.header
         for kind, w in part.warnings.items():
@@ -341,4 +553,8 @@ def merge(parts: list[PartialParse]) -> PartialParse:
                 cur_w.count += w.count
         if part.unterminated_line is not None:
             out.unterminated_line = part.unterminated_line
+        if part.time_min is not None:
+            out.time_min = part.time_min if out.time_min is None else min(out.time_min, part.time_min)
+        if part.time_max is not None:
+            out.time_max = part.time_max if out.time_max is None else max(out.time_max, part.time_max)
     return out

@@ -166,9 +166,13 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
     first_line_no: int | None = None
     first: bytes | None = None
     perf_header = False
+    fences = 0
     for i, line in enumerate(lines):
         stripped = line.strip()
-        if not stripped or stripped.startswith(b"#"):
+        if line.startswith(b"# ========"):
+            fences += 1
+        if fences == 1 or not stripped or stripped.startswith(b"#"):
+            # inside perf's header a value may run over several lines
             perf_header = perf_header or _PERF_HEADER.match(stripped) is not None
             continue
         first_line_no, first = i + 1, line.rstrip(b"\r")

@@ -62,7 +62,7 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
                                      cap.cpus_online and f"{cap.cpus_online} CPUs") if x)
         rows.append(("Host", host))
     if cap.command:
-        rows.append(("Recorded with", cap.command))
+        rows.append(("Recorded with", " ".join(cap.command.split())))
     return rows
 
 
