@@ -1,15 +1,15 @@
-"""The `diagnose` command line: parses arguments, calls the pipeline, prints or writes the result."""
+"""The `diagnose` command line: registers the subcommands of diagnose.commands and turns
+DiagnoseError into one line on stderr and an exit code (the user never sees a traceback)."""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from pathlib import Path
-from typing import Annotated, Optional
 
 import typer
 
+from diagnose.commands import COMMANDS
 from diagnose.errors import DiagnoseError
-from diagnose.report.output import write_output
 
 app = typer.Typer(
     add_completion=False,
@@ -25,57 +25,25 @@ def _root() -> None:
     """Diagnose CPU profiles (perf) of Linux processes, first of all real-time media (WebRTC) processes."""
 
 
-def _warn(message: str) -> None:
-    print(f"diagnose: warning: {message}", file=sys.stderr)
+def _register() -> None:
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"diagnose.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"diagnose.commands.{name}":
+                continue  # not built yet
+            raise
+        if hasattr(module, "app"):
+            app.add_typer(module.app, name=name)
+        else:
+            app.command(name)(module.command)
 
 
-@app.command()
-def collapse(
-    input: Annotated[str, typer.Argument(help="perf script text (gzip ok), perf.data, or a capture folder.")],
-    pid: Annotated[bool, typer.Option("--pid", help="Root frame comm-PID.")] = False,
-    tid: Annotated[bool, typer.Option("--tid", help="Root frame comm-PID/TID.")] = False,
-    kernel: Annotated[bool, typer.Option("--kernel", help="Suffix kernel frames with _\\[k].")] = False,
-    jit: Annotated[bool, typer.Option("--jit", help="Suffix JIT frames with _\\[j].")] = False,
-    all_: Annotated[bool, typer.Option("--all", help="Both --kernel and --jit.")] = False,
-    addrs: Annotated[bool, typer.Option("--addrs", help="Keep raw addresses of unknown symbols.")] = False,
-    event: Annotated[Optional[str], typer.Option("--event", help="Event to fold (default: the first in the input).")] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
-) -> None:
-    """Write folded stacks (`a;b;c count`) exactly as stackcollapse-perf.pl does."""
-    from diagnose.collapse import CollapseOptions
-    from diagnose.pipeline import collapse_input
-
-    opts = CollapseOptions(pid=pid, tid=tid, kernel=kernel or all_, jit=jit or all_, addrs=addrs, event=event)
-    text, warnings = collapse_input(input, opts, jobs=jobs)
-    for w in warnings:
-        _warn(w)
-    write_output(text, output)
-
-
-@app.command()
-def analyze(
-    input: Annotated[str, typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture folder.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json.")] = "terminal",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
-    event: Annotated[Optional[str], typer.Option("--event", help="Event to analyse (default: the CPU-time event).")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width (default: the terminal's).")] = None,
-) -> None:
-    """Analyse a capture: overview, hottest functions with 95% intervals, splits, call chains."""
-    from diagnose.pipeline import analyze as run_analysis
-    from diagnose.report.render import render
-
-    fmt = format.lower()
-    analysis = run_analysis(input, event=event, jobs=jobs)
-    for w in analysis.profile.capture.warnings:
-        _warn(w)
-    write_output(render(analysis, fmt, to_terminal=output is None, width=width), output)
+_register()
 
 
 def main() -> None:
-    """Console entry point: one clear line and exit code 2 on bad input, never a traceback.
-    Usage errors are reported by typer itself (exit code 2)."""
+    """Console entry point. Usage errors are reported by typer itself (exit code 2)."""
     try:
         app()
     except DiagnoseError as exc:

@@ -1,0 +1,300 @@
+"""The knowledge base (knowledge/*.yaml): components, the symbol taxonomy, thread roles,
+recommendations and their sources. Loads and validates it, and tells what each frame is."""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from diagnose.errors import DiagnoseError
+from diagnose.patterns import PatternError, PatternSet, compile_pattern
+from diagnose.profile import Frame, Profile
+from diagnose.yamlfile import YamlDoc, load_yaml_text
+
+SCHEMA = "diagnose.knowledge/v1"
+LANGS = ("en", "zh")
+RECOMMENDATION_KINDS = ("sysctl", "webrtc", "code", "system", "investigate")
+SYSCTL_MODES = ("raise-only", "set", "lower-only")
+FILES = ("sources.yaml", "components.yaml", "taxonomy.yaml", "threads.yaml", "recommendations.yaml")
+
+Localized = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Component:
+    id: str
+    title: Localized
+    color: str
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    component: str
+    title: Localized
+    description: Localized
+    kind: str
+    symbols: tuple[str, ...]
+    modules: tuple[str, ...]
+    subject: str | None
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ThreadRole:
+    pattern: str
+    role: Localized
+    stack: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    id: str
+    kind: str
+    title: Localized
+    why: Localized
+    caveats: Localized | None
+    sources: tuple[str, ...]
+    key: str | None = None
+    default: str | None = None
+    value: str | None = None
+    mode: str | None = None
+    ranges: dict[str, str] | None = None
+    where: Localized | None = None
+    commands: tuple[str, ...] = ()
+
+
+@dataclass
+class Knowledge:
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    components: dict[str, Component] = field(default_factory=dict)
+    categories: list[Category] = field(default_factory=list)
+    threads: list[ThreadRole] = field(default_factory=list)
+    recommendations: dict[str, Recommendation] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._index()
+
+    def _index(self) -> None:
+        self.category_by_id = {c.id: c for c in self.categories}
+        sym, sym_owner, mod, mod_owner = [], [], [], []
+        for i, c in enumerate(self.categories):
+            for p in c.symbols:
+                sym.append(p)
+                sym_owner.append(i)
+            for p in c.modules:
+                mod.append(p)
+                mod_owner.append(i)
+        self._symbols, self._symbol_owner = PatternSet(sym), sym_owner
+        self._modules, self._module_owner = PatternSet(mod), mod_owner
+        self._threads = PatternSet(t.pattern for t in self.threads)
+
+    # -- what a frame is -------------------------------------------------------------------
+
+    def category_of(self, frame: Frame) -> Category | None:
+        """The first category whose symbols match the frame, else the first whose modules do."""
+        owners = [self._symbol_owner[i] for i in self._symbols.match(frame.name)
+                  if self.categories[self._symbol_owner[i]].kind in ("any", frame.kind)]
+        if not owners and frame.module:
+            base = frame.module.rsplit("/", 1)[-1]
+            owners = [self._module_owner[i] for i in self._modules.match(base)
+                      if self.categories[self._module_owner[i]].kind in ("any", frame.kind)]
+        return self.categories[min(owners)] if owners else None
+
+    def classify(self, profile: Profile) -> list[Category | None]:
+        """The category of every frame of a profile (computed once per profile)."""
+        cached = getattr(profile, "_categories", None)
+        if cached is None:
+            cached = [self.category_of(f) for f in profile.frames]
+            profile._categories = cached  # type: ignore[attr-defined]
+        return cached
+
+    def component_of(self, frame: Frame, category: Category | None) -> str:
+        if category is not None:
+            return category.component
+        return "kernel" if frame.kind == "kernel" else "application"
+
+    def thread_role(self, comm: str) -> ThreadRole | None:
+        found = self._threads.match(comm)
+        return self.threads[found[0]] if found else None
+
+
+# -- loading and validation ---------------------------------------------------------------
+
+def _text(doc: YamlDoc, where: tuple, value: Any, required: bool = True) -> Localized | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, dict):
+        raise doc.error(where, "must be a mapping with en and zh texts", "write {en: ..., zh: ...}")
+    for lang in LANGS:
+        if not isinstance(value.get(lang), str) or not value[lang].strip():
+            raise doc.error((*where, lang), f"missing the {'Chinese' if lang == 'zh' else 'English'} text",
+                            f"add {lang}: ...")
+    extra = set(value) - set(LANGS)
+    if extra:
+        raise doc.error((*where, sorted(extra)[0]), "unknown language", f"use only {', '.join(LANGS)}")
+    return {k: str(value[k]) for k in LANGS}
+
+
+def _keys(doc: YamlDoc, where: tuple, item: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise doc.error(where, "must be a mapping")
+    for k in item:
+        if k not in allowed:
+            raise doc.error((*where, str(k)), "unknown field (a typo?)", f"allowed: {', '.join(sorted(allowed))}")
+    for k in sorted(required):
+        if k not in item:
+            raise doc.error(where, f"missing required field {k!r}", f"add {k}: ...")
+    return item
+
+
+def _list(doc: YamlDoc, where: tuple, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise doc.error(where, "must be a list", "write [a, b] or one item per line starting with -")
+    return value
+
+
+def _patterns(doc: YamlDoc, where: tuple, value: Any) -> tuple[str, ...]:
+    out = []
+    for i, p in enumerate(_list(doc, where, value)):
+        try:
+            compile_pattern(p if isinstance(p, str) else str(p))
+        except PatternError as exc:
+            raise doc.error((*where, i), str(exc)) from None
+        out.append(str(p))
+    return tuple(out)
+
+
+def _doc(doc: YamlDoc, top: str) -> list[Any] | dict[str, Any]:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error((), f"must be a mapping with schema: {SCHEMA} and {top}:")
+    if data.get("schema") != SCHEMA:
+        raise doc.error(("schema",), f"schema must be {SCHEMA}", f"add schema: {SCHEMA}")
+    for k in data:
+        if k not in ("schema", top):
+            raise doc.error((str(k),), "unknown top-level field (a typo?)", f"allowed: schema, {top}")
+    return data.get(top) or ([] if top != "sources" else {})
+
+
+def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
+    """Build the knowledge base from file name -> (path for messages, YAML text)."""
+    kb = Knowledge.__new__(Knowledge)
+    kb.sources, kb.components, kb.categories, kb.threads, kb.recommendations = {}, {}, [], [], {}
+    docs = {name: load_yaml_text(text, path) for name, (path, text) in texts.items()}
+
+    if "sources.yaml" in docs:
+        doc = docs["sources.yaml"]
+        srcs = _doc(doc, "sources")
+        if not isinstance(srcs, dict):
+            raise doc.error(("sources",), "must be a mapping of id -> {title, url}")
+        for sid, item in srcs.items():
+            _keys(doc, ("sources", sid), item, {"title", "url", "note"}, {"title"})
+            kb.sources[str(sid)] = {k: str(v) for k, v in item.items()}
+
+    def sources(doc: YamlDoc, where: tuple, value: Any) -> tuple[str, ...]:
+        out = []
+        for i, s in enumerate(_list(doc, where, value)):
+            if str(s) not in kb.sources:
+                raise doc.error((*where, i), f"unknown source {s!r}", "add it to sources.yaml or fix the id")
+            out.append(str(s))
+        return tuple(out)
+
+    if "components.yaml" in docs:
+        doc = docs["components.yaml"]
+        for i, item in enumerate(_list(doc, ("components",), _doc(doc, "components"))):
+            w = ("components", i)
+            _keys(doc, w, item, {"id", "title", "color", "description"}, {"id", "title", "color"})
+            cid = str(item["id"])
+            if cid in kb.components:
+                raise doc.error((*w, "id"), f"duplicate component id {cid!r}")
+            kb.components[cid] = Component(cid, _text(doc, (*w, "title"), item["title"]), str(item["color"]))  # type: ignore[arg-type]
+
+    if "taxonomy.yaml" in docs:
+        doc = docs["taxonomy.yaml"]
+        seen: set[str] = set()
+        for i, item in enumerate(_list(doc, ("categories",), _doc(doc, "categories"))):
+            w = ("categories", i)
+            _keys(doc, w, item, {"id", "component", "title", "description", "kind", "symbols", "modules", "subject",
+                                 "sources"}, {"id", "component", "title"})
+            cid = str(item["id"])
+            if cid in seen:
+                raise doc.error((*w, "id"), f"duplicate category id {cid!r}")
+            seen.add(cid)
+            if kb.components and str(item["component"]) not in kb.components:
+                raise doc.error((*w, "component"), f"unknown component {item['component']!r}",
+                                f"use one of {', '.join(kb.components)}")
+            kind = str(item.get("kind", "any"))
+            if kind not in ("any", "kernel", "user"):
+                raise doc.error((*w, "kind"), "must be kernel, user or any")
+            kb.categories.append(Category(
+                cid, str(item["component"]), _text(doc, (*w, "title"), item["title"]),  # type: ignore[arg-type]
+                _text(doc, (*w, "description"), item.get("description"), required=False) or {},
+                kind, _patterns(doc, (*w, "symbols"), item.get("symbols")),
+                _patterns(doc, (*w, "modules"), item.get("modules")),
+                str(item["subject"]) if item.get("subject") else None,
+                sources(doc, (*w, "sources"), item.get("sources"))))
+
+    if "threads.yaml" in docs:
+        doc = docs["threads.yaml"]
+        for i, item in enumerate(_list(doc, ("threads",), _doc(doc, "threads"))):
+            w = ("threads", i)
+            _keys(doc, w, item, {"pattern", "role", "stack", "sources"}, {"pattern", "role"})
+            pattern = _patterns(doc, (*w, "pattern"), [item["pattern"]])[0]
+            kb.threads.append(ThreadRole(pattern, _text(doc, (*w, "role"), item["role"]),  # type: ignore[arg-type]
+                                         str(item.get("stack", "")), sources(doc, (*w, "sources"), item.get("sources"))))
+
+    if "recommendations.yaml" in docs:
+        doc = docs["recommendations.yaml"]
+        allowed = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
+                   "where", "commands"}
+        for i, item in enumerate(_list(doc, ("recommendations",), _doc(doc, "recommendations"))):
+            w = ("recommendations", i)
+            _keys(doc, w, item, allowed, {"id", "kind", "title", "why"})
+            rid, kind = str(item["id"]), str(item["kind"])
+            if rid in kb.recommendations:
+                raise doc.error((*w, "id"), f"duplicate recommendation id {rid!r}")
+            if kind not in RECOMMENDATION_KINDS:
+                raise doc.error((*w, "kind"), f"unknown kind {kind!r}", f"use one of {', '.join(RECOMMENDATION_KINDS)}")
+            if kind == "sysctl":
+                for k in ("key", "value", "mode"):
+                    if k not in item:
+                        raise doc.error(w, f"a sysctl recommendation needs {k!r}", f"add {k}: ...")
+                if item["mode"] not in SYSCTL_MODES:
+                    raise doc.error((*w, "mode"), f"unknown mode {item['mode']!r}", f"use one of {', '.join(SYSCTL_MODES)}")
+            ranges = item.get("ranges")
+            if ranges is not None and not isinstance(ranges, dict):
+                raise doc.error((*w, "ranges"), "must be a mapping such as {client: ..., sfu: ...}")
+            kb.recommendations[rid] = Recommendation(
+                rid, kind, _text(doc, (*w, "title"), item["title"]), _text(doc, (*w, "why"), item["why"]),  # type: ignore[arg-type]
+                _text(doc, (*w, "caveats"), item.get("caveats"), required=False),
+                sources(doc, (*w, "sources"), item.get("sources")),
+                key=str(item["key"]) if "key" in item else None,
+                default=str(item["default"]) if item.get("default") is not None else None,
+                value=str(item["value"]) if item.get("value") is not None else None,
+                mode=str(item["mode"]) if "mode" in item else None,
+                ranges={str(k): str(v) for k, v in ranges.items()} if ranges else None,
+                where=_text(doc, (*w, "where"), item.get("where"), required=False),
+                commands=tuple(str(c) for c in _list(doc, (*w, "commands"), item.get("commands"))))
+    kb._index()
+    return kb
+
+
+@lru_cache(maxsize=1)
+def builtin_knowledge() -> Knowledge:
+    """The knowledge base installed with the package."""
+    root = importlib.resources.files("diagnose.builtin_knowledge")
+    texts = {}
+    for name in FILES:
+        res = root / name
+        if res.is_file():
+            texts[name] = (f"knowledge/{name}", res.read_text(encoding="utf-8"))
+    try:
+        return parse_knowledge(texts)
+    except DiagnoseError as exc:
+        raise DiagnoseError(f"the installed knowledge base is broken: {exc.message}") from None

@@ -1,0 +1,94 @@
+"""Regular expressions written in rule packs and the knowledge base.
+
+They run on RE2 (google-re2), which matches in time linear in the text: no pattern, however
+written, can make the engine backtrack forever. RE2 has no look-around and no back-references;
+a pattern that uses them is refused with a message that says so. Patterns match whole strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import re2
+
+MAX_PATTERN_CHARS = 2000
+# Memory RE2 may use for one compiled pattern: a pattern that needs more is refused, not run.
+MAX_PROGRAM_BYTES = 8 << 20
+
+
+class PatternError(ValueError):
+    """A pattern that cannot be used; the message says why and what to do."""
+
+
+def _options() -> re2.Options:
+    opts = re2.Options()
+    opts.max_mem = MAX_PROGRAM_BYTES
+    opts.log_errors = False
+    return opts
+
+
+def _explain(pattern: str, detail: str) -> str:
+    if "(?=" in pattern or "(?!" in pattern or "(?<" in pattern:
+        return "look-around ((?=, (?!, (?<=, (?<!) is not supported: patterns run on RE2 in linear time; " \
+               "rewrite it without look-around"
+    if any(f"\\{d}" in pattern for d in "123456789"):
+        return "back-references (\\1 ...) are not supported: patterns run on RE2 in linear time; rewrite without"
+    if "pattern too large" in detail or "DFA out of memory" in detail:
+        return "the pattern is too large to compile within the memory limit; simplify it"
+    return f"not a valid regular expression ({detail}); check its brackets and escapes"
+
+
+def compile_pattern(pattern: str) -> re2._Regexp:
+    """Compile one whole-string pattern, or raise PatternError."""
+    if not isinstance(pattern, str):
+        raise PatternError(f"a pattern must be a string, not {type(pattern).__name__}")
+    if not pattern:
+        raise PatternError("an empty pattern matches nothing useful; remove it or write one")
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise PatternError(f"the pattern is {len(pattern)} characters long (limit {MAX_PATTERN_CHARS}); shorten it")
+    try:
+        return re2.compile(pattern, options=_options())
+    except re2.error as exc:
+        detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise PatternError(_explain(pattern, detail)) from None
+
+
+def check_pattern(pattern: str) -> str | None:
+    """None if the pattern is usable, else the reason it is not."""
+    try:
+        compile_pattern(pattern)
+    except PatternError as exc:
+        return str(exc)
+    return None
+
+
+class PatternSet:
+    """Many whole-string patterns matched at once (RE2::Set): which of them match a string."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = list(patterns)
+        self._set: re2.Set | None = None
+        if self.patterns:
+            s = re2.Set.FullMatchSet(options=_options())
+            for p in self.patterns:
+                try:
+                    s.Add(p)
+                except re2.error:
+                    raise PatternError(check_pattern(p) or f"cannot use pattern {p!r}") from None
+            s.Compile()
+            self._set = s
+
+    def match(self, text: str) -> list[int]:
+        """Indexes of the patterns that match all of `text`, in increasing order."""
+        if self._set is None:
+            return []
+        found = self._set.Match(text)
+        return sorted(found) if found else []
+
+    def first(self, text: str) -> int | None:
+        found = self.match(text)
+        return found[0] if found else None
+
+
+def matches(pattern: str, text: str) -> bool:
+    return compile_pattern(pattern).fullmatch(text) is not None
