@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from diagnose.profile import Profile
 from diagnose.summary import Summary
+
+if TYPE_CHECKING:
+    from diagnose.engine import Evaluation
+    from diagnose.findings import Finding
+    from diagnose.knowledge import Knowledge
+    from diagnose.rules import RuleSet
 
 
 @dataclass
@@ -16,4 +22,9 @@ class Analysis:
     profile: Profile
     graph: nx.DiGraph
     summary: Summary
-    findings: list[Any] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    evaluation: Evaluation | None = None
+    ruleset: RuleSet | None = None
+    knowledge: Knowledge | None = None
+    lang: str = "en"
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -38,6 +38,51 @@ def _explain(pattern: str, detail: str) -> str:
     return f"not a valid regular expression ({detail}); check its brackets and escapes"
 
 
+def nested_repetition(pattern: str) -> bool:
+    """True for a repeated group that itself repeats something, as in (a+)+ or (x*y)*: the
+    shape that makes backtracking engines run forever. RE2 would run it in linear time, but a
+    pack that holds one hangs any other tool that reads it, so it is refused."""
+    stack: list[bool] = [False]  # per open group: does it contain a repetition?
+    i, n = 0, len(pattern)
+    just_closed: bool | None = None
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            just_closed = None
+            continue
+        if c == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            just_closed = None
+            continue
+        if c == "(":
+            stack.append(False)
+            just_closed = None
+        elif c == ")":
+            inner = stack.pop() if len(stack) > 1 else False
+            just_closed = inner
+        elif c in "*+?{":
+            unbounded = c in "*+" or (c == "{" and "," in pattern[i:pattern.find("}", i) + 1 or n])
+            if just_closed and unbounded:
+                return True
+            if unbounded:
+                stack[-1] = True
+            if just_closed:
+                stack[-1] = True
+            just_closed = None
+        else:
+            just_closed = None
+        i += 1
+    return False
+
+
 def compile_pattern(pattern: str) -> re2._Regexp:
     """Compile one whole-string pattern, or raise PatternError."""
     if not isinstance(pattern, str):
@@ -46,6 +91,9 @@ def compile_pattern(pattern: str) -> re2._Regexp:
         raise PatternError("an empty pattern matches nothing useful; remove it or write one")
     if len(pattern) > MAX_PATTERN_CHARS:
         raise PatternError(f"the pattern is {len(pattern)} characters long (limit {MAX_PATTERN_CHARS}); shorten it")
+    if nested_repetition(pattern):
+        raise PatternError("nested repetition such as (a+)+ makes backtracking regex engines run forever; "
+                           "write it with a single repetition, e.g. (a|b)+ or a+")
     try:
         return re2.compile(pattern, options=_options())
     except re2.error as exc:

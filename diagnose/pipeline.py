@@ -3,6 +3,7 @@ The command line only parses arguments and calls these functions."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from diagnose.collapse import CollapseOptions, fold, folded_text
@@ -48,15 +49,15 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
 
 
 def resolve(path: str) -> InputSource:
-    source = detect(path)
-    if source.format == "capture-dir":
+    if os.path.isdir(path):
+        # A capture folder (or one that did not finish: capture_dir says so in one line).
         from diagnose.capture_dir import stacks_file
 
         inner = stacks_file(path)
         inner_source = detect(inner)
         inner_source.path = inner
         return inner_source
-    return source
+    return detect(path)
 
 
 def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[bytes, list[str]]:
@@ -85,14 +86,35 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None) -
         others = ", ".join(f"{e} ({n})" for e, n in profile.capture.events.items() if e and e != profile.capture.event)
         profile.capture.warnings.append(f"analysing event {profile.capture.event}; also present: {others} "
                                         f"(choose with --event)")
+    if os.path.isdir(path):
+        from diagnose.capture_dir import attach
+
+        attach(profile.capture, path)  # environment, exact recording duration, recording warnings
     return profile
 
 
-def analyze(path: str, event: str | None = None, jobs: int | None = None) -> Analysis:
+def analyze(path: str, event: str | None = None, jobs: int | None = None, rules: list[str] | None = None,
+            lang: str = "en", run_rules: bool = True) -> Analysis:
+    """Capture -> profile -> call graph -> summaries -> rule evaluation -> ranked findings."""
     from diagnose.analysis import Analysis
     from diagnose.callgraph import build_call_graph
     from diagnose.summary import summarize
 
     profile = load_profile(path, event=event, jobs=jobs)
     graph = build_call_graph(profile)
-    return Analysis(profile=profile, graph=graph, summary=summarize(profile, graph))
+    analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
+    if run_rules:
+        apply_rules(analysis, rules)
+    return analysis
+
+
+def apply_rules(analysis: Analysis, rules: list[str] | None = None) -> None:
+    from diagnose.engine import evaluate
+    from diagnose.knowledge import builtin_knowledge
+    from diagnose.rules import load_packs
+
+    kb = builtin_knowledge()
+    ruleset = load_packs(rules, kb)
+    evaluation = evaluate(analysis.profile, ruleset, kb)
+    analysis.knowledge, analysis.ruleset, analysis.evaluation = kb, ruleset, evaluation
+    analysis.findings = evaluation.findings

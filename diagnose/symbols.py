@@ -17,6 +17,8 @@ _RUST_ESCAPES = {
 }
 _RUST_ESCAPE = re.compile(r"\$(?:SP|BP|RF|LT|GT|LP|RP|C|u[0-9a-f]{2})\$")
 _GO_METHOD = re.compile(r"\.\(.*\)\.")
+# "cfree@GLIBC_2.2.5", "clock_gettime@@GLIBC_2.17": the symbol version is not part of the name.
+_SYMBOL_VERSION = re.compile(r"@@?[A-Za-z_][A-Za-z0-9_.]*$")
 # Operator names whose characters are not brackets: "operator<<", "operator()", ...
 _OPERATOR_TOKENS = ("()", "<=>", "<<=", ">>=", "->*", "<<", ">>", "<=", ">=", "->", "<", ">")
 
@@ -83,7 +85,7 @@ def display_name(func: str, module: str, is_java: bool) -> list[str]:
             base = module.rsplit("/", 1)[-1] if module and module != "[unknown]" else "unknown"
             part = f"[{base}]"
         else:
-            part = strip_arguments(repair_rust(part))
+            part = strip_arguments(repair_rust(_SYMBOL_VERSION.sub("", part)))
             part = part.replace(";", ":")
             if is_java and part.startswith("L") and "/" in part:
                 part = part[1:]

@@ -7,21 +7,31 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import emit_analysis, warn
+from diagnose.commands.common import check_fail_on, check_lang, emit_analysis, warn
 
 
 def command(
     input: Annotated[str, typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture folder.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json.")] = "terminal",
+    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown.")] = "terminal",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
+                                                       "also $DIAGNOSE_RULES_PATH.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Report language: en or zh.")] = "en",
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit with code 3 if a finding is at or above "
+                                                   "this severity (info, low, medium, high, critical).")] = None,
     event: Annotated[Optional[str], typer.Option("--event", help="Event to analyse (default: the CPU-time event).")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width (default: the terminal's).")] = None,
 ) -> None:
-    """Analyse a capture: overview, hottest functions with 95% intervals, splits, call chains."""
+    """Analyse a capture: findings with advice, overview, hottest functions with 95% intervals, call chains."""
     from diagnose.pipeline import analyze as run_analysis
 
-    analysis = run_analysis(input, event=event, jobs=jobs)
+    check_lang(lang)
+    check_fail_on(fail_on)
+    analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang)
     for w in analysis.profile.capture.warnings:
         warn(w)
-    emit_analysis(analysis, format, output, width=width)
+    if analysis.ruleset is not None:
+        for note in analysis.ruleset.notes:
+            warn(note)
+    emit_analysis(analysis, format, output, width=width, fail_on=fail_on)

@@ -1,4 +1,5 @@
-"""What several commands share: warnings on stderr, and rendering an analysis to stdout or a file."""
+"""What several commands share: warnings on stderr, rendering an analysis to stdout or a file,
+and the --fail-on gate."""
 
 from __future__ import annotations
 
@@ -6,17 +7,52 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diagnose.errors import DiagnoseError
 from diagnose.report.output import write_output
 
 if TYPE_CHECKING:
     from diagnose.analysis import Analysis
+
+# Exit code when --fail-on finds a finding at or above the given severity.
+EXIT_FAIL_ON = 3
+LANGS = ("en", "zh")
 
 
 def warn(message: str) -> None:
     print(f"diagnose: warning: {message}", file=sys.stderr)
 
 
-def emit_analysis(analysis: Analysis, fmt: str, output: Path | None, width: int | None = None) -> None:
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise DiagnoseError(f"unknown --lang {lang!r}; choose one of: {', '.join(LANGS)}")
+    return lang
+
+
+def check_fail_on(fail_on: str | None) -> str | None:
+    from diagnose.rules import SEVERITIES
+
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise DiagnoseError(f"unknown --fail-on severity {fail_on!r}; choose one of: {', '.join(SEVERITIES)}")
+    return fail_on
+
+
+def emit_analysis(analysis: Analysis, fmt: str, output: Path | None, width: int | None = None,
+                  fail_on: str | None = None) -> None:
+    """Write the report, then exit with code 3 if --fail-on names a severity that a finding reaches."""
     from diagnose.report.render import render
 
     write_output(render(analysis, fmt.lower(), to_terminal=output is None, width=width), output)
+    gate(analysis, fail_on)
+
+
+def gate(analysis: Analysis, fail_on: str | None) -> None:
+    if fail_on is None:
+        return
+    from diagnose.rules import SEVERITIES
+
+    level = SEVERITIES.index(fail_on)
+    hits = [f for f in analysis.findings if SEVERITIES.index(f.severity) >= level]
+    if hits:
+        names = ", ".join(f"{f.id} ({f.severity})" for f in hits[:5])
+        print(f"diagnose: --fail-on {fail_on}: {len(hits)} finding(s) at or above {fail_on}: {names}", file=sys.stderr)
+        sys.exit(EXIT_FAIL_ON)

@@ -101,13 +101,27 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
         "threads": [_group(r) for r in s.threads],
         "call_trees": [_tree(analysis, t) for t in s.trees],
     }
-    return {
+    if analysis.knowledge is not None:
+        from diagnose.components import component_breakdown
+
+        profile["components"] = [
+            {"id": r.id, "title": r.title.get(analysis.lang) or r.title["en"], "samples": r.share.k, **_share(r.share),
+             "cores": _r(r.cores, 4),
+             "categories": [{"id": c, "samples": sh.k, **_share(sh)} for c, sh in r.categories]}
+            for r in component_breakdown(analysis.profile, analysis.knowledge)]
+    report: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "diagnose", "version": __version__},
+        "lang": analysis.lang,
         "capture": capture,
         "profile": profile,
-        "findings": [f.to_dict() for f in analysis.findings],
+        "findings": [f.to_dict(analysis.lang) for f in analysis.findings],
     }
+    if analysis.evaluation is not None:
+        report["evaluation"] = analysis.evaluation.to_dict()
+    if analysis.ruleset is not None:
+        report["rule_packs"] = [{"name": p.name, "version": p.version, "path": p.path} for p in analysis.ruleset.packs]
+    return report
 
 
 def render_json(analysis: Analysis) -> str:

@@ -8,15 +8,21 @@ import sys
 from diagnose.analysis import Analysis
 from diagnose.errors import DiagnoseError
 
-FORMATS = ("terminal", "json")
+FORMATS = ("terminal", "json", "markdown")
+ALIASES = {"md": "markdown", "text": "terminal"}
 
 
 def render(analysis: Analysis, fmt: str, to_terminal: bool, width: int | None = None) -> str:
+    fmt = ALIASES.get(fmt, fmt)
     if fmt == "json":
         from diagnose.report.json_report import render_json
 
         return render_json(analysis)
-    if fmt in ("terminal", "text"):
+    if fmt == "markdown":
+        from diagnose.report.markdown import render_markdown
+
+        return render_markdown(analysis)
+    if fmt == "terminal":
         from diagnose.report.terminal import render_terminal
 
         color = to_terminal and sys.stdout.isatty()

@@ -11,8 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.analysis import Analysis
+from diagnose.report.labels import label, severity_label
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
+from diagnose.texts import tr
 
 TOP_FUNCTIONS = 15
 TOP_GROUPS = 10
@@ -34,35 +36,39 @@ def _module_label(module: str) -> str:
 def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
     p, s = analysis.profile, analysis.summary
     cap = p.capture
-    rows = [("Source", f"{cap.source} ({cap.format})")]
+    lang = analysis.lang
+    L = lambda k: label(k, lang)  # noqa: E731
+    rows = [(L("source"), f"{cap.source} ({cap.format})")]
     if cap.event:
         others = [e for e in cap.events if e and e != cap.event]
-        rows.append(("Event", cap.event + (f" (also in the file: {', '.join(others)})" if others else "")))
+        rows.append((L("event"), cap.event + (f" ({L('t_also_in_file')}: {', '.join(others)})" if others else "")))
     samples = f"{cap.total_samples:,}"
     if cap.stackless_samples:
-        samples += f" ({p.stack_samples:,} with a call chain, {cap.stackless_samples:,} without)"
-    rows.append(("Samples", samples))
-    rows.append(("Duration", f"{cap.duration_s:.2f} s (from the {cap.duration_source})" if cap.duration_s else "unknown"))
-    rows.append(("Frequency", f"{cap.frequency_hz:g} Hz (from the {cap.frequency_source})" if cap.frequency_hz else "unknown"))
+        samples += f" ({p.stack_samples:,} {L('with_stack')})"
+    rows.append((L("samples"), samples))
+    rows.append((L("duration"), f"{cap.duration_s:.2f} s ({L('from_the')} {cap.duration_source})" if cap.duration_s
+                 else L("unknown")))
+    rows.append((L("frequency"), f"{cap.frequency_hz:g} Hz ({L('from_the')} {cap.frequency_source})" if cap.frequency_hz
+                 else L("unknown")))
     if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
-        rows.append(("CPU cores used", f"{s.cores_used:.2f} = {cap.total_samples:,} samples / "
-                                       f"({cap.frequency_hz:g} Hz × {cap.duration_s:.2f} s)"))
+        rows.append((L("cores_used"), f"{s.cores_used:.2f} = {cap.total_samples:,} samples / "
+                                      f"({cap.frequency_hz:g} Hz × {cap.duration_s:.2f} s)"))
     else:
-        rows.append(("CPU cores used", "unknown (needs the sampling frequency and the duration)"))
+        rows.append((L("cores_used"), L("t_cores_unknown")))
     if s.processes:
         procs = ", ".join(f"{r.label} ({_cores(r.cores)} cores)" if r.cores is not None else r.label
                           for r in s.processes[:6])
-        rows.append(("Processes", f"{len(s.processes)}: {procs}"))
+        rows.append((L("processes"), f"{len(s.processes)}: {procs}"))
     elif cap.target_pids:
-        rows.append(("Processes", f"{len(cap.target_pids)} recorded (pids {', '.join(map(str, cap.target_pids))}); "
-                                  f"the samples carry thread ids only"))
-    rows.append(("Threads", str(len(s.threads))))
+        rows.append((L("processes"), L("t_pids_only").format(n=len(cap.target_pids),
+                                                             pids=", ".join(map(str, cap.target_pids)))))
+    rows.append((L("threads"), str(len(s.threads))))
     if cap.os_release or cap.cpu_model:
         host = ", ".join(x for x in (cap.hostname, cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
                                      cap.cpus_online and f"{cap.cpus_online} CPUs") if x)
-        rows.append(("Host", host))
+        rows.append((L("host"), host))
     if cap.command:
-        rows.append(("Recorded with", " ".join(cap.command.split())))
+        rows.append((L("recorded_with"), " ".join(cap.command.split())))
     return rows
 
 
@@ -102,6 +108,65 @@ def _group_table(title: str, rows, label: str, with_cores: bool) -> Table:
     return t
 
 
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
+                  "info": "dim"}
+
+
+def _rec_line(rec: dict, lang: str) -> Text:
+    t = Text("  • ")
+    texts = rec.get("texts", {}).get(lang, {}) or rec.get("texts", {}).get("en", {})
+    if rec["kind"] == "sysctl":
+        t.append(f"sysctl {rec['key']}", style="bold")
+        cur = rec.get("current")
+        t.append(f": {cur} → {rec['value']}" if cur is not None else f": → {rec['value']} ({label('not_recorded', lang)})")
+        t.append(f"   {rec['apply'][0]}", style="green")
+    else:
+        t.append(texts.get("title", rec.get("title", "")), style="bold")
+        where = texts.get("where") or rec.get("where")
+        if where:
+            t.append(f" — {where}", style="dim")
+    return t
+
+
+def findings_renderable(analysis: Analysis) -> Panel | None:
+    if analysis.evaluation is None:
+        return None
+    lang = analysis.lang
+    body = Text()
+    if not analysis.findings:
+        body.append(label("no_findings", lang) + "\n")
+    for f in analysis.findings:
+        nested = f.explained_by is not None
+        indent = "    " if nested else ""
+        body.append(indent + (f"↳ {label('explained_by', lang)} {f.explained_by}: " if nested else f"{f.rank}. "))
+        body.append(f" {severity_label(f.severity, lang)} ", style=SEVERITY_STYLE[f.severity])
+        body.append(" " + tr(f.title, lang), style="bold")
+        if f.subject:
+            body.append(f" [{f.subject}]", style="bold magenta")
+        body.append(f"  ({f.id}; {label('score', lang)} {f.score:.0f}, {label('confidence', lang)} {f.confidence:.2f})\n",
+                    style="dim")
+        body.append(indent + "   " + tr(f.summary, lang) + "\n")
+        if f.capped:
+            body.append(indent + f"   ({label('severity_capped', lang)}: {f.capped})\n", style="dim")
+        if not nested:
+            if f.recommendations:
+                body.append(indent + f"   {label('do', lang)}:\n", style="green")
+                for rec in f.recommendations:
+                    body.append(indent + " ")
+                    body.append(_rec_line(rec, lang))
+                    body.append("\n")
+            if f.not_helpful:
+                body.append(indent + f"   {label('not_helpful', lang)}:\n", style="red")
+                for rec in f.not_helpful:
+                    texts = rec.get("texts", {}).get(lang, {})
+                    what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else texts.get("title", rec["title"])
+                    body.append(f"{indent}    ✗ {what}: {texts.get('why_here') or rec.get('why_not_helpful', '')}\n")
+        body.append("\n")
+    for note in analysis.evaluation.notes:
+        body.append(f"note: {note}\n", style="dim")
+    return Panel(body, title=label("findings", lang), title_align="left", box=box.ROUNDED)
+
+
 def renderables(analysis: Analysis) -> list:
     p, s = analysis.profile, analysis.summary
     out: list = []
@@ -110,30 +175,32 @@ def renderables(analysis: Analysis) -> list:
     ov.add_column(overflow="fold")
     for k, v in overview_rows(analysis):
         ov.add_row(k, Text(v))
-    out.append(Panel(ov, title="Capture overview", title_align="left", box=box.ROUNDED))
+    lang = analysis.lang
+    L = lambda k: label(k, lang)  # noqa: E731
+    out.append(Panel(ov, title=L("overview"), title_align="left", box=box.ROUNDED))
+    panel = findings_renderable(analysis)
+    if panel is not None:
+        out.append(panel)
     if p.stack_samples == 0:
         cap = p.capture
         if cap.total_samples == 0:
-            why = ("No samples: the recorded processes did not run on a CPU during the capture (idle or blocked), "
-                   "or perf could not sample them. Nothing to break down.")
+            why = L("t_no_samples")
         else:
-            why = f"None of the {cap.total_samples:,} samples has a call chain (recorded without -g?): nothing to break down."
+            why = L("t_no_stacks").format(n=f"{cap.total_samples:,}")
         out.append(Text(why, style="bold"))
     else:
-        note = Text(f"Shares are of the {p.stack_samples:,} samples with a call chain; 95% CI is the Wilson "
-                    f"interval (a share from few samples is uncertain).", style="dim")
+        note = Text(L("t_shares_note").format(n=f"{p.stack_samples:,}"), style="dim")
         out.append(note)
-        out.append(_function_table("Hottest functions by self time (on CPU in the function itself)",
+        out.append(_function_table(L("t_self_title"),
                                    s.top_self(TOP_FUNCTIONS), "self", p.stack_samples))
-        out.append(_function_table("Hottest functions by inclusive time (the function and what it calls)",
+        out.append(_function_table(L("t_incl_title"),
                                    s.top_inclusive(TOP_FUNCTIONS), "incl", p.stack_samples))
-        split = _group_table("Kernel / user (of the sampled instruction)", s.kernel_user, "side", True)
+        split = _group_table(L("t_kernel_user_title"), s.kernel_user, L("t_side"), True)
         out.append(split)
-        out.append(Text(f"Samples with any kernel frame on the stack (system calls, interrupts): "
-                        f"{pct(s.in_kernel.value)} ({_ci(s.in_kernel)})", style="dim"))
+        out.append(Text(L("t_in_kernel").format(v=f"{pct(s.in_kernel.value)} ({_ci(s.in_kernel)})"), style="dim"))
         modules = [type(r)(_module_label(r.label) or r.label, r.share, r.cores, r.key) for r in s.modules[:TOP_GROUPS]]
-        out.append(_group_table("By module (DSO) of the sampled instruction", modules, "module", True))
-        out.append(_group_table("By thread (share of all samples)", s.threads[:TOP_GROUPS], "thread (comm tid)", True))
+        out.append(_group_table(L("t_by_module"), modules, L("module"), True))
+        out.append(_group_table(L("t_by_thread"), s.threads[:TOP_GROUPS], L("t_thread_col"), True))
         if s.trees:
             lines = Text()
             for tree in s.trees:
@@ -142,9 +209,7 @@ def renderables(analysis: Analysis) -> list:
                     lines.append(node_text, style="yellow" if kind == "kernel" else "")
                     lines.append("\n")
                 lines.append("\n")
-            out.append(Panel(lines, title="Call chains from the hottest entry points (share of all samples with a "
-                                          "call chain; kernel frames in yellow)", title_align="left",
-                             box=box.ROUNDED))
+            out.append(Panel(lines, title=L("t_chains"), title_align="left", box=box.ROUNDED))
     for w in p.capture.warnings:
         out.append(Text(f"warning: {w}", style="yellow"))
     return out

@@ -1,0 +1,465 @@
+"""The rule engine: evaluates a rule set over a profile's measurements, in dependency order
+(facts derived by one rule feed the next), and records every condition's measured value, its
+threshold and whether it passed, so that reports can say how a finding was reached and why a
+rule did not fire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnose.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
+from diagnose.findings import Finding, rank, score_curve, severity_for
+from diagnose.knowledge import Knowledge
+from diagnose.profile import Profile, cores_used
+from diagnose.recommend import concrete
+from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
+from diagnose.texts import LANGS, fill, fmt_value
+
+# Below this many samples with a call chain no finding is rated above info: shares are too uncertain.
+MIN_SAMPLES = 200
+# Below this many CPU cores (on average over the capture) the processes were essentially idle.
+IDLE_CORES = 0.05
+SHARE_MEASURES = ("inclusive_share", "self_share", "below_share", "attributed_share", "top_category")
+OP_TEXT = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
+
+
+@dataclass
+class ConditionTrace:
+    group: str
+    measure: str
+    name: str | None
+    value: Any
+    op: str | None
+    threshold: Any
+    passed: bool | None
+    reason: str | None = None
+    line: int | None = None
+
+    def text(self) -> str:
+        shown = _shown(self.measure, self.value)
+        if self.op is None:
+            return f"{self.measure} = {shown}"
+        return f"{self.measure} = {shown} {OP_TEXT[self.op]} {_shown(self.measure, self.threshold)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "measure": self.measure, "name": self.name, "value": _json(self.value),
+                "op": self.op, "threshold": _json(self.threshold), "passed": self.passed, "reason": self.reason,
+                "line": self.line}
+
+
+@dataclass
+class RuleTrace:
+    id: str
+    title: dict[str, str]
+    pack: str
+    source: str
+    status: str  # fired | not-fired | not-applicable | disabled
+    conditions: list[ConditionTrace] = field(default_factory=list)
+    why_not: str | None = None
+    score: float | None = None
+    severity: str | None = None
+    derived: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title.get("en"), "pack": self.pack, "source": self.source,
+                "status": self.status, "why_not": self.why_not, "score": self.score, "severity": self.severity,
+                "derived": self.derived, "conditions": [c.to_dict() for c in self.conditions]}
+
+
+@dataclass
+class Evaluation:
+    findings: list[Finding]
+    trace: list[RuleTrace]
+    facts: dict[str, Any]
+    notes: list[str]
+    rules: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"engine": ".".join(map(str, ENGINE_VERSION)), "rules_evaluated": self.rules, "notes": self.notes,
+                "facts": {k: _json(v) for k, v in self.facts.items()}, "rules": [t.to_dict() for t in self.trace]}
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 6)
+    return v
+
+
+def _shown(measure: str, v: Any) -> str:
+    if v is None:
+        return "unknown"
+    if measure.startswith(SHARE_MEASURES) and isinstance(v, (int, float)):
+        return f"{100 * v:.2f}%"
+    if measure.startswith("cores") and isinstance(v, (int, float)):
+        return f"{v:.2f} cores"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def describe(c: Condition) -> str:
+    if isinstance(c.arg, Selector):
+        return f"{c.measure}({c.arg.describe()})"
+    if isinstance(c.arg, dict):
+        return f"{c.measure}(" + "; ".join(f"{k}: {v.describe()}" for k, v in c.arg.items()) + ")"
+    if c.arg is None:
+        return c.measure
+    return f"{c.measure}({c.arg})"
+
+
+def selectors_of(rules: list[Rule], kb: Knowledge) -> list[Selector]:
+    out: list[Selector] = []
+    for r in rules:
+        for c in (*r.when, *r.any, *r.none, *r.measure):
+            if isinstance(c.arg, Selector):
+                out.append(c.arg)
+                if c.measure == "top_category":
+                    out.extend(s for _, s in category_selectors(kb, c.arg))
+            elif isinstance(c.arg, dict):
+                out.extend(c.arg.values())
+        sel = r.evidence.get("selector")
+        if isinstance(sel, Selector):
+            out.append(sel)
+    return out
+
+
+class _Run:
+    def __init__(self, profile: Profile, ruleset: RuleSet, kb: Knowledge) -> None:
+        self.profile, self.ruleset, self.kb = profile, ruleset, kb
+        active = [r for r in ruleset.rules if r.enabled]
+        self.m = Measurements(profile, kb, selectors_of(active, kb))
+        self.facts: dict[str, Any] = {}
+        self.fired: dict[str, Finding] = {}
+        self.measured: dict[str, dict[str, Measured]] = {}
+        self.env = environment_view(profile)
+
+    def measure(self, c: Condition) -> Measured:
+        m = self.m
+        if c.measure == "inclusive_share":
+            return m.inclusive(c.arg)
+        if c.measure == "self_share":
+            return m.self_(c.arg)
+        if c.measure == "samples":
+            return m.samples(c.arg)
+        if c.measure == "cores":
+            return m.cores(c.arg)
+        if c.measure == "below_share":
+            return m.below(c.arg["above"], c.arg["below"])
+        if c.measure == "attributed_share":
+            return m.attributed(c.arg["via"], c.arg["to"], c.arg["among"])
+        if c.measure == "top_category":
+            return m.top_category(c.arg)
+        cap = self.profile.capture
+        if c.measure == "stack_samples":
+            return Measured(float(self.profile.stack_samples))
+        if c.measure == "total_samples":
+            return Measured(float(self.profile.total_samples))
+        if c.measure == "cores_used":
+            v = cores_used(self.profile.total_samples, cap.frequency_hz, cap.duration_s)
+            return Measured(v, note=None if v is not None else "needs the sampling frequency and the duration")
+        if c.measure == "env":
+            v = env_lookup(self.env, str(c.arg))
+            return Measured(v, note=None if v is not None else "not recorded with this capture")
+        if c.measure == "fact":
+            return Measured(self.facts.get(str(c.arg), False))
+        if c.measure == "fired":
+            return Measured(str(c.arg) in self.fired)
+        raise AssertionError(c.measure)
+
+    @staticmethod
+    def resolve(threshold: Any, rule: Rule) -> Any:
+        if isinstance(threshold, str) and threshold.startswith("$"):
+            return rule.params[threshold[1:]]
+        return threshold
+
+    @staticmethod
+    def compare(value: Any, op: str | None, threshold: Any, measure: str) -> bool | None:
+        if op is None:
+            if measure in ("fact", "fired", "env"):
+                return bool(value) if value is not None else None
+            return True
+        if value is None:
+            return None
+        a, b = as_number(value), as_number(threshold)
+        if a is not None and b is not None:
+            return {"gte": a >= b, "gt": a > b, "lte": a <= b, "lt": a < b, "eq": a == b, "ne": a != b}[op]
+        sa, sb = str(value), str(threshold)
+        if op in ("eq", "ne"):
+            return (sa == sb) == (op == "eq")
+        return None
+
+    def evaluate(self, rule: Rule) -> tuple[RuleTrace, Finding | None]:
+        trace = RuleTrace(rule.id, rule.title, rule.pack, rule.source, "not-fired")
+        if not rule.enabled:
+            trace.status, trace.why_not = "disabled", "disabled by a rule pack (disable: or override enabled: false)"
+            return trace, None
+        n = self.profile.stack_samples
+        if rule.min_samples and n < rule.min_samples:
+            trace.status = "not-applicable"
+            trace.why_not = f"needs at least {rule.min_samples} samples with a call chain; this capture has {n}"
+            return trace, None
+        values: dict[str, Any] = {}
+        measured: dict[str, Measured] = {}
+        results: dict[str, list[bool | None]] = {"when": [], "any": [], "none": [], "measure": []}
+        first_fail: ConditionTrace | None = None
+        for group, conds in (("when", rule.when), ("any", rule.any), ("none", rule.none), ("measure", rule.measure)):
+            for c in conds:
+                got = self.measure(c)
+                threshold = self.resolve(c.threshold, rule)
+                passed = self.compare(got.value, c.op, threshold, c.measure)
+                ct = ConditionTrace(group, describe(c), c.name, got.value, c.op, threshold, passed,
+                                    got.note if got.value is None else None, c.line)
+                trace.conditions.append(ct)
+                results[group].append(passed)
+                if c.name:
+                    values[c.name] = got.value
+                    measured[c.name] = got
+                failed = (group in ("when", "any") and passed is not True) or (group == "none" and passed is True)
+                if failed and first_fail is None and group != "any":
+                    first_fail = ct
+        when_ok = all(p is True for p in results["when"])
+        any_ok = not results["any"] or any(p is True for p in results["any"])
+        none_ok = all(p is not True for p in results["none"])
+        if not (when_ok and any_ok and none_ok):
+            unknown = next((c for c in trace.conditions if c.group == "when" and c.passed is None), None)
+            if unknown is not None:
+                trace.status = "not-applicable"
+                trace.why_not = f"{unknown.measure}: {unknown.reason or 'could not be measured'}"
+            elif first_fail is not None:
+                trace.why_not = why_not(first_fail)
+            else:
+                trace.why_not = "none of the `any` conditions holds: " + "; ".join(
+                    c.text() for c in trace.conditions if c.group == "any")
+            self.measured[rule.id] = measured
+            return trace, None
+        finding = self.finding(rule, values, measured, trace)
+        trace.status, trace.score, trace.severity = "fired", finding.score, finding.severity
+        for f in rule.derive:
+            self.facts[f] = True
+            trace.derived.append(f)
+        self.fired[rule.id] = finding
+        self.measured[rule.id] = measured
+        return trace, finding
+
+    def primary(self, rule: Rule) -> Condition | None:
+        name = rule.score.get("value")
+        for c in (*rule.when, *rule.measure):
+            if name and c.name == name:
+                return c
+        return next((c for c in rule.when if c.measure in SHARE_MEASURES + SELECTOR_MEASURES), None)
+
+    def finding(self, rule: Rule, values: dict[str, Any], measured: dict[str, Measured], trace: RuleTrace) -> Finding:
+        n = self.profile.stack_samples
+        prim = self.primary(rule)
+        pm = measured.get(prim.name) if prim is not None and prim.name else None
+        if rule.score:
+            v = as_number(values.get(rule.score["value"])) or 0.0
+            info = float(self.resolve(rule.score.get("info", 0.0), rule) or 0.0)
+            warn = float(self.resolve(rule.score.get("warn", info * 2), rule) or info * 2)
+            score = score_curve(v, info, warn)
+        else:
+            v, info, score = 1.0, 0.0, 75.0
+        is_share = prim is not None and prim.measure in SHARE_MEASURES
+        threshold = 0.0
+        if prim is not None and prim.op in ("gte", "gt"):
+            threshold = float(as_number(self.resolve(prim.threshold, rule)) or 0.0)
+        conf = confidence(v, threshold, n) if is_share else (1.0 if n >= MIN_SAMPLES else n / MIN_SAMPLES)
+        subject = None
+        if rule.subject:
+            subject = rule.subject[1:] if rule.subject.startswith("=") else (
+                measured[rule.subject].subject if rule.subject in measured else None)
+            subject = refine_subject(subject, self.env, self.profile)
+        tvalues = dict(values)
+        tvalues.update({"subject": subject, "samples": n,
+                        "cores": cores_used(self.profile.total_samples, self.profile.capture.frequency_hz,
+                                            self.profile.capture.duration_s)})
+        summary = {lang: fill(rule.summary.get(lang) or rule.summary["en"], tvalues) for lang in LANGS}
+        explanation = {lang: fill(rule.explanation.get(lang) or rule.explanation.get("en", ""), tvalues)
+                       for lang in LANGS} if rule.explanation else {}
+        share = v if is_share else (pm.value / n if pm and isinstance(pm.samples, (int, float)) and n else 0.0)  # type: ignore[operator]
+        cap = self.profile.capture
+        total_cores = cores_used(self.profile.total_samples, cap.frequency_hz, cap.duration_s)
+        # Capture-quality notes (too few samples, missing symbols) save no CPU: they rank last.
+        gain = 0.0 if "capture-quality" in rule.tags else float(share) * (total_cores if total_cores else 1.0)
+        evidence, frames = self.evidence(rule, prim, pm)
+        recs, satisfied = [], []
+        for rid in rule.recommend:
+            rec = concrete(self.kb.recommendations[rid], self.kb, self.env)
+            (satisfied if rec["status"] == "already-satisfied" else recs).append(rec)
+        not_helpful = []
+        for nh in rule.not_helpful:
+            rec = concrete(self.kb.recommendations[nh.id], self.kb, self.env, why_here=nh.why)
+            rec["status"] = "not-helpful"
+            rec["why_not_helpful"] = nh.why.get("en", "")
+            not_helpful.append(rec)
+        values_out = {k: _json(v) for k, v in values.items()}
+        values_out["stack_samples"] = n
+        f = Finding(id=rule.id, title=rule.title, severity=severity_for(score, rule.severity), score=score,
+                    confidence=conf, summary=summary, explanation=explanation, subject=subject,
+                    values=values_out, evidence=evidence, recommendations=recs, not_helpful=not_helpful,
+                    explains=list(rule.explains), tags=list(rule.tags), frames=frames, gain=gain,
+                    rule_source=rule.source)
+        if satisfied:
+            f.evidence["already_satisfied"] = satisfied
+        return f
+
+    def evidence(self, rule: Rule, prim: Condition | None, pm: Measured | None) -> tuple[dict[str, Any], list[int]]:
+        sel = rule.evidence.get("selector")
+        if sel is None and prim is not None:
+            if isinstance(prim.arg, Selector):
+                sel = prim.arg
+                if prim.measure == "top_category" and pm is not None and pm.subject:
+                    for cat, sub in category_selectors(self.kb, prim.arg):
+                        c = self.kb.category_by_id[cat]
+                        if (c.subject or c.id) == pm.subject or c.id == pm.subject:
+                            sel = sub
+                            break
+            elif isinstance(prim.arg, dict):
+                sel = prim.arg.get("via") or prim.arg.get("below")
+        if sel is None or sel not in self.m.bit:
+            return {}, []
+        p = self.profile
+        n = p.stack_samples or 1
+        fb, bit = self.m.frame_bits, self.m.bit[sel]
+        chains: dict[tuple[str, ...], int] = {}
+        for i in self.m.stacks_with(sel):
+            s = p.stacks[i]
+            first = next(j for j, f in enumerate(s.frames) if fb[f] & bit)
+            start = max(0, first - 1)
+            names = tuple(p.frames[f].name for f in s.frames[start:])
+            if len(names) > 14:
+                names = names[:6] + ("…",) + names[-7:]
+            chains[names] = chains.get(names, 0) + s.samples
+        top = sorted(chains.items(), key=lambda kv: (-kv[1], kv[0]))[: int(rule.evidence.get("stacks", 3))]
+        inc, slf = p.inclusive_counts(), p.self_counts()
+        frames = sorted(self.m.frames_matching(sel), key=lambda f: -inc[f])
+        funcs = [{"name": p.frames[f].name, "module": p.frames[f].module, "kind": p.frames[f].kind,
+                  "inclusive_share": round(inc[f] / n, 6), "self_share": round(slf[f] / n, 6)}
+                 for f in frames[: int(rule.evidence.get("functions", 5))] if inc[f]]
+        threads = []
+        if pm is not None and pm.by_thread:
+            for t, k in sorted(pm.by_thread.items(), key=lambda kv: -kv[1])[:5]:
+                th = p.threads[t]
+                threads.append({"comm": th.comm, "pid": th.pid, "tid": th.tid, "share": round(k / n, 6)})
+        evidence = {"selector": sel.describe(),
+                    "stacks": [{"frames": list(c), "samples": k, "share": round(k / n, 6)} for c, k in top],
+                    "functions": funcs, "threads": threads}
+        outline = [f for f in frames if inc[f] >= 0.005 * n][:50]
+        return evidence, outline
+
+    def link_explanations(self, findings: list[Finding]) -> None:
+        """A specific finding explains a generic one when the generic one's samples are mostly
+        on threads where the specific one holds a fair part of them."""
+        by_id = {f.id: f for f in findings}
+        for spec in findings:
+            for gid in spec.explains:
+                gen = by_id.get(gid)
+                if gen is None or gen is spec or gen.explained_by is not None:
+                    continue
+                rule_s, rule_g = self.ruleset.by_id(spec.id), self.ruleset.by_id(gid)
+                ps = self.measured.get(spec.id, {}).get(self.primary(rule_s).name or "") if rule_s else None  # type: ignore[union-attr]
+                pg = self.measured.get(gid, {}).get(self.primary(rule_g).name or "") if rule_g else None  # type: ignore[union-attr]
+                if not ps or not pg or not ps.by_thread or not pg.by_thread:
+                    continue
+                total = sum(pg.by_thread.values())
+                covered = sum(k for t, k in pg.by_thread.items() if ps.by_thread.get(t, 0) >= 0.2 * k)
+                if total and covered / total >= 0.5:
+                    gen.explained_by = spec.id
+                    # The cause carries the cost it explains: rate and rank it at least as high.
+                    if SEVERITIES.index(gen.severity) > SEVERITIES.index(spec.severity):
+                        spec.values["severity_from"] = gen.id
+                        spec.severity = gen.severity
+                    spec.gain = max(spec.gain, gen.gain)
+
+
+def why_not(ct: ConditionTrace) -> str:
+    if ct.passed is None:
+        return f"{ct.measure}: {ct.reason or 'could not be measured'}"
+    if ct.group == "none":
+        return f"excluded: {ct.text()}"
+    a, b = as_number(ct.value), as_number(ct.threshold)
+    gap = ""
+    if a is not None and b is not None:
+        d = abs(b - a)
+        if ct.measure.startswith(SHARE_MEASURES):
+            gap = f" (short by {100 * d:.2f} percentage points)" if ct.op in ("gte", "gt") else \
+                f" (over by {100 * d:.2f} percentage points)"
+        else:
+            gap = f" (off by {d:g})"
+    return f"{ct.measure} = {_shown(ct.measure, ct.value)}, needs {OP_TEXT[ct.op or 'gte']} " \
+           f"{_shown(ct.measure, ct.threshold)}{gap}"
+
+
+def environment_view(profile: Profile) -> dict[str, Any]:
+    """The recorded environment, completed with what the perf header says."""
+    cap = profile.capture
+    env: dict[str, Any] = {k: v for k, v in (cap.environment or {}).items()}
+    cpu = dict(env.get("cpu") or {})
+    cpu.setdefault("count", cap.cpus_online)
+    cpu.setdefault("model", cap.cpu_model)
+    env["cpu"] = cpu
+    kernel = dict(env.get("kernel") or {})
+    kernel.setdefault("release", cap.os_release)
+    env["kernel"] = kernel
+    env.setdefault("perf", {"command": cap.command})
+    return env
+
+
+def command_lines(env: dict[str, Any], profile: Profile) -> list[str]:
+    out = []
+    for p in env.get("processes") or []:
+        cmd = p.get("cmdline")
+        if cmd:
+            out.append(" ".join(cmd) if isinstance(cmd, list) else str(cmd))
+    if profile.capture.command:
+        out.append(profile.capture.command)
+    return out
+
+
+def refine_subject(subject: str | None, env: dict[str, Any], profile: Profile) -> str | None:
+    """Stripped libvpx cannot tell VP8 from VP9; the recorded command lines can
+    (ffmpeg -c:v libvpx is VP8, libvpx-vp9 is VP9; GStreamer vp8enc/vp9enc)."""
+    if subject != "vp8/vp9":
+        return subject
+    text = " ".join(command_lines(env, profile)).lower()
+    vp9 = any(k in text for k in ("libvpx-vp9", "vp9enc", "vp9dec", " vp9", "=vp9", "vp09"))
+    vp8 = any(k in text for k in ("libvpx ", "libvpx\n", "vp8enc", "vp8dec", " vp8", "=vp8")) or text.endswith("libvpx")
+    if vp9 and not vp8:
+        return "vp9"
+    if vp8 and not vp9:
+        return "vp8"
+    return subject
+
+
+def evaluate(profile: Profile, ruleset: RuleSet, kb: Knowledge) -> Evaluation:
+    run = _Run(profile, ruleset, kb)
+    traces: list[RuleTrace] = []
+    findings: list[Finding] = []
+    for rule in ruleset.rules:
+        trace, finding = run.evaluate(rule)
+        traces.append(trace)
+        if finding is not None:
+            findings.append(finding)
+    notes = list(ruleset.notes)
+    n = profile.stack_samples
+    cap = profile.capture
+    total_cores = cores_used(profile.total_samples, cap.frequency_hz, cap.duration_s)
+    cap_reason = None
+    if n < MIN_SAMPLES:
+        cap_reason = (f"only {n} samples with a call chain (fewer than {MIN_SAMPLES}): shares are too uncertain to rate "
+                      f"anything above info; record longer or at a higher frequency")
+    elif total_cores is not None and total_cores < IDLE_CORES:
+        cap_reason = (f"the recorded processes used {total_cores:.3f} CPU cores on average: they were essentially idle, "
+                      f"so no finding is rated above info")
+    run.link_explanations(findings)
+    if cap_reason:
+        notes.append(cap_reason)
+        for f in findings:
+            if f.severity != "info":
+                f.capped = cap_reason
+                f.severity = "info"
+    return Evaluation(rank(findings), traces, run.facts, notes, len(ruleset.rules))
+
+
+__all__ = ["Evaluation", "evaluate", "MIN_SAMPLES", "fmt_value"]

@@ -1,0 +1,102 @@
+"""Findings: what a fired rule reports, how it is scored (a 0-100 curve anchored at the rule's
+info and warn limits), its severity (from the score, capped by the rule), and the ranking by
+expected gain x severity x confidence, with generic findings nested under the specific ones
+that explain them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnose.rules import SEVERITIES
+
+SEVERITY_WEIGHT = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+
+
+def score_curve(value: float, info: float, warn: float) -> float:
+    """0 at 0, 25 at the info limit, 75 at the warn limit, towards 100 beyond (as JMC rules do)."""
+    if value <= 0 or info <= 0:
+        return 0.0
+    if warn <= info:
+        warn = info * 2
+    if value < info:
+        return 25.0 * value / info
+    if value < warn:
+        return 25.0 + 50.0 * (value - info) / (warn - info)
+    return 75.0 + 25.0 * (1.0 - math.exp(-(value - warn) / (warn - info)))
+
+
+def severity_for(score: float, cap: str) -> str:
+    level = "critical" if score >= 90 else "high" if score >= 75 else "medium" if score >= 50 \
+        else "low" if score >= 25 else "info"
+    return SEVERITIES[min(SEVERITIES.index(level), SEVERITIES.index(cap))]
+
+
+@dataclass
+class Finding:
+    id: str
+    title: dict[str, str]
+    severity: str
+    score: float
+    confidence: float
+    summary: dict[str, str]
+    explanation: dict[str, str]
+    subject: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    recommendations: list[dict[str, Any]] = field(default_factory=list)
+    not_helpful: list[dict[str, Any]] = field(default_factory=list)
+    explained_by: str | None = None
+    explains: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
+    gain: float = 0.0
+    rank: int = 0
+    rule_source: str = ""
+    capped: str | None = None
+
+    @property
+    def rank_key(self) -> float:
+        return self.gain * SEVERITY_WEIGHT[self.severity] * max(self.confidence, 0.05)
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "title": self.title.get(lang) or self.title["en"],
+            "severity": self.severity,
+            "score": round(self.score, 1),
+            "confidence": round(self.confidence, 3),
+            "rank": self.rank,
+            "summary": self.summary.get(lang) or self.summary["en"],
+            "explanation": self.explanation.get(lang) or self.explanation.get("en", ""),
+            "explained_by": self.explained_by,
+            "explains": self.explains,
+            "values": self.values,
+            "evidence": self.evidence,
+            "recommendations": self.recommendations,
+            "not_helpful": self.not_helpful,
+            "tags": self.tags,
+            "gain": round(self.gain, 6),
+            "severity_capped_because": self.capped,
+            "rule_source": self.rule_source,
+            "texts": {l: {"title": self.title.get(l, ""), "summary": self.summary.get(l, ""),
+                          "explanation": self.explanation.get(l, "")} for l in ("en", "zh")},
+        }
+
+
+def rank(findings: list[Finding]) -> list[Finding]:
+    """Top-level findings by expected gain x severity x confidence; each followed by the
+    generic findings it explains (nested in reports instead of repeating their advice)."""
+    by_id = {f.id: f for f in findings}
+    top = sorted((f for f in findings if f.explained_by is None or f.explained_by not in by_id),
+                 key=lambda f: (-f.rank_key, -f.score, f.id))
+    ordered: list[Finding] = []
+    for f in top:
+        ordered.append(f)
+        children = sorted((c for c in findings if c.explained_by == f.id), key=lambda c: (-c.rank_key, c.id))
+        ordered.extend(children)
+    for i, f in enumerate(ordered, 1):
+        f.rank = i
+    return ordered

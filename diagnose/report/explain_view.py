@@ -1,0 +1,213 @@
+"""`diagnose explain`: a saved JSON report, re-rendered without the capture: how each finding was
+reached (conditions, measured values, thresholds, derived facts, evidence, why each piece of
+advice applies) and why a rule did not fire."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from diagnose.errors import DiagnoseError
+from diagnose.report.json_report import SCHEMA
+from diagnose.report.labels import label, severity_label
+
+OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
+
+
+def load_report(path: str) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise DiagnoseError(f"{path}: no such file; pass a report written by `diagnose analyze --format json`") from None
+    except OSError as exc:
+        raise DiagnoseError(f"{path}: cannot read it ({exc.strerror}); check the path and permissions") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}:{line}" if line else path
+        raise DiagnoseError(f"{where}: not a JSON report ({exc.__class__.__name__}); "
+                            f"write one with `diagnose analyze CAPTURE --format json -o report.json`") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise DiagnoseError(f"{path}: not a diagnose report (schema is {data.get('schema') if isinstance(data, dict) else None!r}, "
+                            f"expected {SCHEMA!r})")
+    return data
+
+
+def _t(d: dict[str, Any], key: str, lang: str) -> str:
+    texts = d.get("texts", {})
+    return (texts.get(lang) or {}).get(key) or d.get(key) or ""
+
+
+def _value(measure: str, v: Any) -> str:
+    if v is None:
+        return "unknown"
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith("top_category")):
+        return f"{100 * v:.2f}%"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _conditions_table(rule: dict[str, Any]) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col in ("", "condition", "measured", "test", "result"):
+        t.add_column(col, overflow="fold")
+    for c in rule.get("conditions", []):
+        op = c.get("op")
+        test = f"{OPS.get(op, op)} {_value(c['measure'], c.get('threshold'))}" if op else "(measured)"
+        passed = c.get("passed")
+        result = Text("pass", style="green") if passed is True else Text("unknown", style="yellow") if passed is None \
+            else Text("fail" if c["group"] != "none" else "no", style="red")
+        if c["group"] == "none" and passed is False:
+            result = Text("pass (absent)", style="green")
+        name = f" as {c['name']}" if c.get("name") else ""
+        t.add_row(c["group"], Text(c["measure"] + name), _value(c["measure"], c.get("value")), test, result)
+    return t
+
+
+def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any]:
+    findings = report.get("findings") or []
+    matches = [f for f in findings if f["id"] == fid or f"{f['id']}:{f.get('subject')}" == fid]
+    if not matches:
+        have = ", ".join(f["id"] for f in findings) or "none"
+        raise DiagnoseError(f"no finding {fid!r} in this report (findings: {have}); "
+                            f"for a rule that did not fire use --rule {fid}")
+    f = matches[0]
+    out: list[Any] = []
+    head = Text()
+    head.append(f" {severity_label(f['severity'], lang)} ", style="bold white on red" if f["severity"] in ("high", "critical")
+                else "bold")
+    head.append(f" {_t(f, 'title', lang)}", style="bold")
+    if f.get("subject"):
+        head.append(f" [{f['subject']}]", style="magenta")
+    head.append(f"\n{f['id']} · rank {f.get('rank')} · score {f['score']} · confidence {f['confidence']}", style="dim")
+    if f.get("explained_by"):
+        head.append(f"\n{label('explained_by', lang)}: {f['explained_by']}", style="dim")
+    if f.get("explains"):
+        head.append(f"\n{label('explains', lang)}: {', '.join(f['explains'])}", style="dim")
+    head.append("\n\n" + _t(f, "summary", lang))
+    if _t(f, "explanation", lang):
+        head.append("\n\n" + _t(f, "explanation", lang))
+    if f.get("severity_capped_because"):
+        head.append(f"\n\n({f['severity_capped_because']})", style="yellow")
+    out.append(Panel(head, title="Finding", title_align="left", box=box.ROUNDED))
+    rule = next((r for r in (report.get("evaluation") or {}).get("rules", []) if r["id"] == f["id"]), None)
+    if rule is not None:
+        out.append(Panel(_conditions_table(rule), title=f"How it was reached ({rule.get('source')})", title_align="left",
+                         box=box.ROUNDED))
+        if rule.get("derived"):
+            out.append(Text(f"derived facts: {', '.join(rule['derived'])}", style="dim"))
+    facts = (report.get("evaluation") or {}).get("facts") or {}
+    if facts:
+        out.append(Text("facts known after evaluation: " + ", ".join(f"{k}={v}" for k, v in facts.items()), style="dim"))
+    ev = f.get("evidence") or {}
+    if ev.get("stacks"):
+        body = Text()
+        for s in ev["stacks"]:
+            body.append(f"{100 * s['share']:.2f}% ({s['samples']} samples)\n", style="bold")
+            body.append("  " + " → ".join(s["frames"]) + "\n")
+        out.append(Panel(body, title=f"{label('evidence', lang)}: call chains through {ev.get('selector', '')}",
+                         title_align="left", box=box.ROUNDED))
+    if ev.get("functions"):
+        t = Table(box=box.SIMPLE_HEAD, title="matching functions", title_justify="left")
+        for col in ("function", "module", "inclusive", "self"):
+            t.add_column(col, overflow="fold")
+        for fn in ev["functions"]:
+            t.add_row(Text(fn["name"]), Text(fn["module"].rsplit("/", 1)[-1]), f"{100 * fn['inclusive_share']:.2f}%",
+                      f"{100 * fn['self_share']:.2f}%")
+        out.append(t)
+    recs = Text()
+    for rec in f.get("recommendations", []):
+        recs.append(f"• [{rec['kind']}] {_t(rec, 'title', lang)}\n", style="bold green")
+        if rec["kind"] == "sysctl":
+            cur = rec.get("current")
+            recs.append(f"  {rec['key']}: {cur if cur is not None else label('not_recorded', lang)} → {rec['value']} "
+                        f"({rec.get('mode')})\n")
+            recs.append(f"  {label('apply', lang)}: {rec['apply'][0]}\n  {label('persist', lang)}: {' && '.join(rec['persist'])}\n",
+                        style="green")
+        if _t(rec, "where", lang):
+            recs.append(f"  {label('where', lang)}: {_t(rec, 'where', lang)}\n", style="dim")
+        recs.append(f"  why it applies: {_t(rec, 'why', lang)}\n")
+        if rec.get("sources"):
+            recs.append("  sources: " + "; ".join(s.get("title", s["id"]) for s in rec["sources"]) + "\n", style="dim")
+    for rec in f.get("not_helpful", []):
+        what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else _t(rec, "title", lang)
+        recs.append(f"✗ {what}: {_t(rec, 'why_here', lang) or rec.get('why_not_helpful', '')}\n", style="red")
+    for rec in (ev.get("already_satisfied") or []):
+        recs.append(f"✓ sysctl {rec.get('key')}: {rec.get('current')} ≥ {rec.get('value')} ({label('already_ok', lang)})\n",
+                    style="dim")
+    if recs.plain:
+        out.append(Panel(recs, title="Recommendations", title_align="left", box=box.ROUNDED))
+    return out
+
+
+def rule_renderables(report: dict[str, Any], rid: str, lang: str) -> list[Any]:
+    rules = (report.get("evaluation") or {}).get("rules", [])
+    rule = next((r for r in rules if r["id"] == rid), None)
+    if rule is None:
+        raise DiagnoseError(f"no rule {rid!r} was evaluated in this report (rules: {', '.join(r['id'] for r in rules)})")
+    head = Text()
+    head.append(f"{rule['id']} ({rule.get('pack')}, {rule.get('source')}): ", style="bold")
+    status = rule["status"]
+    head.append(status, style="green" if status == "fired" else "yellow")
+    if status == "fired":
+        head.append(f" — score {rule.get('score')}, severity {rule.get('severity')}; see --finding {rid}")
+    elif rule.get("why_not"):
+        head.append("\nwhy not: ", style="bold")
+        head.append(rule["why_not"])
+    return [Panel(Group(head, _conditions_table(rule)), title=rule.get("title") or rid, title_align="left",
+                  box=box.ROUNDED)]
+
+
+def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
+    out: list[Any] = []
+    cap = report.get("capture", {})
+    out.append(Text(f"{cap.get('source')}: {cap.get('total_samples')} samples, "
+                    f"{cap.get('frequency_hz')} Hz, {cap.get('duration_s')} s", style="bold"))
+    findings = report.get("findings") or []
+    t = Table(box=box.SIMPLE_HEAD, title=label("findings", lang), title_justify="left")
+    for col in ("#", "severity", "finding", "score", "conf.", "summary"):
+        t.add_column(col, overflow="fold")
+    for f in findings:
+        name = ("  ↳ " if f.get("explained_by") else "") + f["id"] + (f" [{f['subject']}]" if f.get("subject") else "")
+        t.add_row(str(f.get("rank")), severity_label(f["severity"], lang), Text(name), f"{f['score']:.0f}",
+                  f"{f['confidence']:.2f}", Text(_t(f, "summary", lang)))
+    out.append(t if findings else Text(label("no_findings", lang)))
+    rules = (report.get("evaluation") or {}).get("rules", [])
+    quiet = [r for r in rules if r["status"] != "fired"]
+    if quiet:
+        q = Table(box=box.SIMPLE_HEAD, title="Rules that did not fire", title_justify="left")
+        q.add_column("rule")
+        q.add_column("status")
+        q.add_column("why not", overflow="fold")
+        for r in quiet:
+            q.add_row(r["id"], r["status"], Text(r.get("why_not") or ""))
+        out.append(q)
+    for note in (report.get("evaluation") or {}).get("notes", []):
+        out.append(Text(f"note: {note}", style="dim"))
+    return out
+
+
+def render_explain(report: dict[str, Any], finding: str | None, rule: str | None, lang: str, width: int,
+                   color: bool) -> str:
+    if finding:
+        parts = finding_renderables(report, finding, lang)
+    elif rule:
+        parts = rule_renderables(report, rule, lang)
+    else:
+        parts = overview_renderables(report, lang)
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=color, color_system="truecolor" if color else None,
+                      highlight=False, soft_wrap=False)
+    console.print(Group(*parts))
+    return buf.getvalue()

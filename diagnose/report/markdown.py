@@ -1,0 +1,289 @@
+"""The Markdown report, in English or Chinese: the sections of a hand-written analysis (overview,
+hot functions and call chains, system-call overhead, components, assessment, findings with advice,
+how to read the flame graph, verdict), every share with its sampling uncertainty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from diagnose.analysis import Analysis
+from diagnose.components import component_breakdown
+from diagnose.report.labels import label, severity_label
+from diagnose.report.trees import tree_lines
+from diagnose.stats import Share, wilson
+from diagnose.syscalls import syscall_breakdown
+from diagnose.texts import tr
+
+TOP = 10
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _ci(share: Share) -> str:
+    lo, hi = share.interval
+    return f"{100 * lo:.1f}–{100 * hi:.1f}%"
+
+
+def _md(text: str) -> str:
+    """Text as Markdown table/inline content: escape what Markdown would interpret."""
+    out = text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    out = out.replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    return out.replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'") + "`"
+
+
+def _base(module: str) -> str:
+    return module.rsplit("/", 1)[-1]
+
+
+class _Doc:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+    def table(self, header: list[str], rows: list[list[str]], align: list[str] | None = None) -> None:
+        align = align or ["l"] * len(header)
+        self.add("| " + " | ".join(header) + " |",
+                 "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|")
+        for r in rows:
+            self.add("| " + " | ".join(r) + " |")
+        self.add("")
+
+
+def render_markdown(analysis: Analysis) -> str:
+    lang = analysis.lang
+    L = lambda k: label(k, lang)  # noqa: E731
+    p, s = analysis.profile, analysis.summary
+    cap = p.capture
+    n = p.stack_samples
+    d = _Doc()
+    d.add(f"# {L('report_title')}", "")
+
+    # 1. overview
+    d.add(f"## 1. {L('overview')}", "")
+    rows = [[L("source"), _code(cap.source) + f" ({cap.format})"]]
+    if cap.event:
+        rows.append([L("event"), _code(cap.event)])
+    rows.append([L("samples"), f"{cap.total_samples:,} ({n:,} {L('with_stack')})"])
+    rows.append([L("duration"), f"{cap.duration_s:.2f} s ({L('from_the')} {cap.duration_source})" if cap.duration_s
+                 else L("unknown")])
+    rows.append([L("frequency"), f"{cap.frequency_hz:g} Hz" if cap.frequency_hz else L("unknown")])
+    if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
+        rows.append([L("cores_used"), f"{s.cores_used:.2f} = {cap.total_samples:,} / ({cap.frequency_hz:g} Hz × "
+                                      f"{cap.duration_s:.2f} s)"])
+    else:
+        rows.append([L("cores_used"), L("unknown")])
+    if s.processes:
+        rows.append([L("processes"), ", ".join(f"{_md(r.label)} ({r.cores:.2f})" if r.cores is not None else _md(r.label)
+                                               for r in s.processes[:8])])
+    elif cap.target_pids:
+        rows.append([L("processes"), ", ".join(map(str, cap.target_pids))])
+    rows.append([L("threads"), str(len(s.threads))])
+    if cap.os_release or cap.cpu_model:
+        rows.append([L("host"), _md(", ".join(x for x in (cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
+                                                           cap.cpus_online and f"{cap.cpus_online} CPUs") if x))])
+    if cap.command:
+        rows.append([L("recorded_with"), _code(" ".join(cap.command.split()))])
+    d.table(["", ""], rows)
+    if n:
+        ku = {r.label: r for r in s.kernel_user}
+        d.add(f"{L('kernel_user')}: {L('kernel')} {_pct(ku['kernel'].share.value)} ({_ci(ku['kernel'].share)}), "
+              f"{L('user')} {_pct(ku['user'].share.value)} ({_ci(ku['user'].share)}).", "")
+        hw = 100 * (wilson(int(0.1 * n), n)[1] - wilson(int(0.1 * n), n)[0]) / 2
+        d.add("_" + L("uncertainty").format(n=f"{n:,}", hw=f"{hw:.1f}") + "_", "")
+
+    # 2. hot functions and chains
+    d.add(f"## 2. {L('hot_functions')}", "")
+    if n:
+        for key, rows_ in (("by_self", s.top_self(TOP)), ("by_inclusive", s.top_inclusive(TOP))):
+            d.add(f"### {L(key)}", "")
+            body = []
+            for i, r in enumerate(rows_, 1):
+                main = r.self if key == "by_self" else r.inclusive
+                body.append([str(i), _code(r.name) + (" (kernel)" if r.kind == "kernel" else ""), _md(_base(r.module)),
+                             _pct(main.value), _ci(main), f"{main.k:,}"])
+            d.table(["#", L("function"), L("module"), L("share"), L("ci95"), L("samples")], body,
+                    ["r", "l", "l", "r", "r", "r"])
+        if s.trees:
+            d.add(f"### {L('chains')}", "", "```")
+            for t in s.trees:
+                d.add(*(prefix + text for prefix, text, _ in tree_lines(analysis, t)), "")
+            if d.lines[-1] == "":
+                d.lines.pop()
+            d.add("```", "")
+
+    kb = analysis.knowledge
+    # 3. system calls
+    d.add(f"## 3. {L('syscalls')}", "", L("syscalls_intro"), "")
+    if kb is not None and n:
+        sb = syscall_breakdown(p, kb)
+        if sb.total:
+            total, trans = Share(sb.total, n), Share(sb.transitions, n)
+            work = Share(sb.total - sb.transitions, n)
+            d.add(f"- {L('in_syscalls')}: **{_pct(total.value)}** ({_ci(total)})",
+                  f"- {L('entry_exit')}: {_pct(trans.value)} ({_ci(trans)})",
+                  f"- {L('kernel_work')}: {_pct(work.value)} ({_ci(work)})", "")
+            body = [[_code(r.caller), _code(r.syscall), _pct(r.total / n), _pct(r.transitions / n), _pct(r.work / n)]
+                    for r in sb.rows[:TOP]]
+            d.table([L("caller"), L("syscall"), L("share"), L("entry_exit"), L("kernel_work")], body,
+                    ["l", "l", "r", "r", "r"])
+        else:
+            d.add(L("no_syscalls"), "")
+
+    # 4. components
+    d.add(f"## 4. {L('components')}", "", L("components_intro"), "")
+    if kb is not None and n:
+        body = []
+        for r in component_breakdown(p, kb):
+            parts = ", ".join(f"{_md(tr(kb.category_by_id[c].title, lang))} {_pct(sh.value)}" for c, sh in r.categories[:3])
+            body.append([_md(tr(r.title, lang)), _pct(r.share.value), _ci(r.share),
+                         f"{r.cores:.2f}" if r.cores is not None else "–", parts])
+        d.table([L("component"), L("share"), L("ci95"), L("cores_used"), L("largest")], body, ["l", "r", "r", "r", "l"])
+
+    # 5. assessment
+    d.add(f"## 5. {L('assessment')}", "")
+    top_level = [f for f in analysis.findings if f.explained_by is None and "capture-quality" not in f.tags]
+    d.add(f"### {L('attention')}", "")
+    if top_level:
+        for f in top_level:
+            d.add(f"- **{severity_label(f.severity, lang)}** {_md(tr(f.title, lang))}"
+                  f"{' (' + _md(f.subject) + ')' if f.subject else ''}: {_md(tr(f.summary, lang))}")
+    else:
+        d.add(f"- {L('no_findings')}")
+    d.add("", f"### {L('healthy')}", "")
+    healthy = _healthy(analysis)
+    for line in healthy or [f"- {L('no_findings')}"]:
+        d.add(line)
+    d.add("")
+
+    # 6. findings and recommendations
+    d.add(f"## 6. {L('recommendations')}", "")
+    if not analysis.findings:
+        d.add(L("no_findings"), "")
+    commands: list[str] = []
+    for f in analysis.findings:
+        if f.explained_by is not None:
+            continue
+        _finding(d, f, analysis, lang, commands)
+    if commands:
+        d.add(L("paste"), "", "```bash", *dict.fromkeys(commands), "```", "")
+    if analysis.evaluation is not None and analysis.evaluation.notes:
+        d.add(f"**{L('notes')}:**", "", *(f"- {_md(note)}" for note in analysis.evaluation.notes), "")
+
+    # 7. flame graph
+    d.add(f"## 7. {L('flamegraph')}", "", L("flamegraph_text"), "")
+    if analysis.extra.get("flamegraph"):
+        d.add(f"[{L('flamegraph_file')}]({analysis.extra['flamegraph']})", "")
+
+    # 8. verdict
+    d.add(f"## 8. {L('verdict')}", "")
+    d.add(*_verdict(analysis, lang), "")
+    if cap.warnings:
+        d.add(f"**{L('warnings')}:**", "", *(f"- {_md(w)}" for w in cap.warnings), "")
+    d.add("---", f"_{L('generated_by')}_", "")
+    return "\n".join(d.lines)
+
+
+def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]:
+    t = rec.get("texts", {}).get(lang) or rec.get("texts", {}).get("en", {})
+    if rec["kind"] == "sysctl":
+        cur = rec.get("current")
+        now = f"{label('current', lang)} {cur} → {rec['value']}" if cur is not None else \
+            f"→ {rec['value']} ({label('not_recorded', lang)})"
+        commands.extend([*rec["apply"], *rec["persist"]])
+        return [f"- `sysctl {rec['key']}`: {now} — {_md(t.get('why', rec['why']))}",
+                f"  - {label('apply', lang)}: {_code(rec['apply'][0])}; {label('persist', lang)}: "
+                f"{_code(' && '.join(rec['persist']))}"]
+    line = f"- **{_md(t.get('title', rec['title']))}**"
+    if t.get("where"):
+        line += f" ({label('where', lang)}: {_md(t['where'])})"
+    out = [line + f" — {_md(t.get('why', rec['why']))}"]
+    for c in rec.get("commands", [])[:3]:
+        out.append(f"  - {_code(c)}")
+    return out
+
+
+def _finding(d: _Doc, f: Any, analysis: Analysis, lang: str, commands: list[str]) -> None:
+    subject = f" ({_md(f.subject)})" if f.subject else ""
+    d.add(f"### {f.rank}. [{severity_label(f.severity, lang)}] {_md(tr(f.title, lang))}{subject} — `{f.id}`", "")
+    d.add(_md(tr(f.summary, lang)), "")
+    if f.explanation:
+        d.add(_md(tr(f.explanation, lang)), "")
+    d.add(f"_{label('score', lang)} {f.score:.0f}, {label('confidence', lang)} {f.confidence:.2f}_", "")
+    ev = f.evidence.get("stacks") or []
+    if ev:
+        d.add(f"**{label('evidence', lang)}:**", "")
+        for st in ev[:2]:
+            d.add(f"- {_pct(st['share'])}: " + " → ".join(_code(x) for x in st["frames"][-8:]))
+        d.add("")
+    if f.recommendations:
+        d.add(f"**{label('do', lang)}:**", "")
+        for rec in f.recommendations:
+            d.add(*_rec_lines(rec, lang, commands))
+        d.add("")
+    if f.not_helpful:
+        d.add(f"**{label('not_helpful', lang)}:**", "")
+        for rec in f.not_helpful:
+            t = rec.get("texts", {}).get(lang) or {}
+            what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else t.get("title", rec["title"])
+            d.add(f"- ~~{_md(what)}~~ ({label('would_not_help', lang)}): {_md(t.get('why_here') or rec.get('why_not_helpful', ''))}")
+        d.add("")
+    explained = [g for g in analysis.findings if g.explained_by == f.id]
+    if explained:
+        d.add(f"**{label('explains', lang)}:**", "")
+        for g in explained:
+            d.add(f"- [{severity_label(g.severity, lang)}] {_md(tr(g.title, lang))} — `{g.id}`: {_md(tr(g.summary, lang))}")
+        d.add("")
+
+
+def _healthy(analysis: Analysis) -> list[str]:
+    """Rules that did not fire, with what they measured against their threshold."""
+    if analysis.evaluation is None or analysis.ruleset is None:
+        return []
+    lang = analysis.lang
+    out = []
+    for t in analysis.evaluation.trace:
+        if t.status != "not-fired":
+            continue
+        rule = analysis.ruleset.by_id(t.id)
+        if rule is None or "capture-quality" in rule.tags:
+            continue
+        c = next((c for c in t.conditions if c.group == "when" and c.op in ("gte", "gt") and isinstance(c.value, float)),
+                 None)
+        if c is None or not isinstance(c.threshold, (int, float)) or c.threshold <= 0:
+            continue
+        ratio = c.value / c.threshold
+        out.append((ratio, f"- {_md(tr(rule.title, lang))}: {_pct(c.value)} "
+                           f"({label('below_threshold', lang)} {_pct(c.threshold)}) — `{t.id}`"))
+    out.sort(key=lambda x: -x[0])
+    return [line for _, line in out[:10]]
+
+
+def _verdict(analysis: Analysis, lang: str) -> list[str]:
+    top = [f for f in analysis.findings if f.explained_by is None and "capture-quality" not in f.tags
+           and f.severity != "info"]
+    if not top:
+        notes = analysis.evaluation.notes if analysis.evaluation else []
+        return [label("verdict_none", lang)] + [f"- {_md(x)}" for x in notes]
+    first = top[0]
+    lines = [f"**{label('verdict_main', lang)}:** {_md(tr(first.summary, lang))}"]
+    if len(top) > 1:
+        lines.append("")
+        lines.append(f"**{label('verdict_then', lang)}:** " + "; ".join(
+            _md(tr(f.title, lang)) + (f" ({f.subject})" if f.subject else "") for f in top[1:4]) + ".")
+    if first.recommendations:
+        rec = first.recommendations[0]
+        t = rec.get("texts", {}).get(lang) or {}
+        what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else t.get("title", rec["title"])
+        lines += ["", f"**{label('verdict_advice', lang)}:** {_md(what)}."]
+    if first.not_helpful:
+        avoid = ", ".join(f"sysctl {r['key']}" if r["kind"] == "sysctl" else r["title"] for r in first.not_helpful)
+        lines += ["", f"**{label('verdict_avoid', lang)}:** {_md(avoid)}."]
+    return lines

@@ -1,0 +1,91 @@
+"""Test cases shipped with rule packs: a capture and the findings that must and must not appear
+(as semgrep and sqlfluff test their rules). Used by `diagnose rules test` and by the test suite."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnose.errors import DiagnoseError
+from diagnose.knowledge import Knowledge
+from diagnose.rules import Pack, RuleSet, builtin_pack_files, merge_packs, pack_files, parse_pack
+from diagnose.yamlfile import load_yaml, load_yaml_text
+
+
+@dataclass
+class CaseResult:
+    pack: str
+    name: str
+    capture: str
+    line: int | None
+    passed: bool
+    problems: list[str] = field(default_factory=list)
+    fired: list[str] = field(default_factory=list)
+
+
+def _label(f: Any) -> str:
+    return f"{f.id}:{f.subject}" if f.subject else f.id
+
+
+def _matches(want: str, findings: list[Any]) -> bool:
+    return any(want in (f.id, _label(f)) for f in findings)
+
+
+def load_with_builtin(paths: list[str], kb: Knowledge) -> tuple[RuleSet, list[Pack]]:
+    builtin = [parse_pack(load_yaml_text(text, name), kb) for name, text in builtin_pack_files()]
+    user = [parse_pack(load_yaml(f), kb) for p in paths for f in pack_files(p)]
+    return merge_packs(builtin + user), user
+
+
+def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
+    from diagnose.engine import evaluate
+    from diagnose.pipeline import load_profile
+
+    ruleset, packs = load_with_builtin(paths, kb)
+    results: list[CaseResult] = []
+    profiles: dict[str, Any] = {}
+    cases = [(p, t) for p in packs for t in p.tests]
+    if not cases:
+        raise DiagnoseError(f"no test cases in {', '.join(paths)}; add tests: [{{capture: ..., expect: [...]}}] to a pack")
+    for pack, case in cases:
+        capture = os.path.normpath(os.path.join(os.path.dirname(pack.path), str(case["capture"])))
+        name = str(case.get("name") or os.path.basename(capture))
+        if not os.path.exists(capture):
+            results.append(CaseResult(pack.name, name, capture, case.get("_line"), False,
+                                      [f"capture not found: {capture}"]))
+            continue
+        if capture not in profiles:
+            profiles[capture] = load_profile(capture)
+        evaluation = evaluate(profiles[capture], ruleset, kb)
+        findings = evaluation.findings
+        problems = []
+        for want in case.get("expect") or []:
+            if not _matches(str(want), findings):
+                problems.append(f"expected {want} to fire; it did not ({_why(evaluation, str(want))})")
+        for unwanted in case.get("expect_not") or []:
+            if _matches(str(unwanted), findings):
+                problems.append(f"expected {unwanted} not to fire; it fired")
+        top = case.get("top")
+        if top is not None:
+            first = next((f for f in findings if f.explained_by is None), None)
+            if first is None or str(top) not in (first.id, _label(first)):
+                problems.append(f"expected {top} as the top finding; got {_label(first) if first else 'none'}")
+        at_most = case.get("severity_at_most")
+        if at_most is not None:
+            from diagnose.rules import SEVERITIES
+
+            over = [f for f in findings if SEVERITIES.index(f.severity) > SEVERITIES.index(str(at_most))]
+            if over:
+                problems.append(f"expected no finding above {at_most}; got {', '.join(f'{_label(f)} ({f.severity})' for f in over)}")
+        results.append(CaseResult(pack.name, name, capture, case.get("_line"), not problems, problems,
+                                  [_label(f) for f in findings]))
+    return results
+
+
+def _why(evaluation: Any, rid: str) -> str:
+    rid = rid.split(":", 1)[0]
+    for t in evaluation.trace:
+        if t.id == rid:
+            return t.why_not or t.status
+    return "no such rule"

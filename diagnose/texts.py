@@ -1,0 +1,45 @@
+"""Texts in the user's language, and message templates filled with measured values (no eval:
+only {name} and {name:format} with a closed set of formats)."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+LANGS = ("en", "zh")
+
+
+def tr(texts: dict[str, str] | None, lang: str) -> str:
+    """The text in `lang`, falling back to English."""
+    if not texts:
+        return ""
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
+
+
+def fmt_value(value: Any, spec: str) -> str:
+    if value is None:
+        return "n/a"
+    if spec == "pct":
+        return f"{100 * float(value):.1f}%"
+    if spec == "cores":
+        return f"{float(value):.2f}"
+    if spec == "int":
+        return f"{int(round(float(value))):,}"
+    if spec == "num":
+        return f"{float(value):g}"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+class _Formatter(string.Formatter):
+    def get_value(self, key: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+        return kwargs.get(key)
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return fmt_value(value, format_spec or "text")
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """Fill a rule's message template with measured values ({share:pct}, {cores:cores}, ...)."""
+    return _Formatter().format(template, **values)
