@@ -215,24 +215,39 @@ class Measurements:
         even in samples that do not show the socket's own frames."""
         bv, bt, ba = self.bit[via], self.bit[to], self.bit[among]
         fb = self.frame_bits
-        per: dict[int, list[int]] = {}  # thread -> [under via, reaching to, reaching among]
+        # (thread, the outermost `via` frame) -> [under it, reaching to, reaching among]: each
+        # wrapper on each thread is attributed by its own deeper samples.
+        per: dict[tuple[int, int], list[int]] = {}
         for s, m in zip(self.profile.stacks, self.stack_bits):
             if not m & bv:
                 continue
-            row = per.setdefault(s.thread, [0, 0, 0])
+            outer = next(f for f in s.frames if fb[f] & bv)
+            row = per.setdefault((s.thread, outer), [0, 0, 0])
             row[0] += s.samples
             if m & ba and self._ordered(s.frames, fb, bv, ba):
                 row[2] += s.samples
                 if m & bt and self._ordered(s.frames, fb, bv, bt):
                     row[1] += s.samples
-        under = sum(r[0] for r in per.values())
-        reach_to = sum(r[1] for r in per.values())
-        reach_among = sum(r[2] for r in per.values())
-        if reach_among == 0:
+        if not any(r[2] for r in per.values()):
             return Measured(0.0, 0, {}, note="no sample under these calls reaches any of the compared paths")
-        ratio = reach_to / reach_among
-        by = {t: r[0] * (r[1] / r[2] if r[2] else ratio) for t, r in per.items()}
-        attributed = under * ratio
+        # A wrapper whose samples never reach a compared path (all in entry/exit, say) takes the
+        # proportion of the same wrapper function on all threads, if there is one.
+        by_func: dict[int, list[int]] = {}
+        for (_, f), r in per.items():
+            agg = by_func.setdefault(f, [0, 0])
+            agg[0] += r[1]
+            agg[1] += r[2]
+        by: dict[int, float] = {}
+        attributed = 0.0
+        for (t, f), (under, reach_to, reach_among) in per.items():
+            if reach_among:
+                ratio = reach_to / reach_among
+            else:
+                agg = by_func[f]
+                ratio = agg[0] / agg[1] if agg[1] else 0.0
+            part = under * ratio
+            attributed += part
+            by[t] = by.get(t, 0.0) + part
         return Measured(self.share(attributed), attributed, by)
 
     def top_category(self, sel: Selector) -> Measured:

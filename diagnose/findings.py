@@ -90,13 +90,17 @@ def rank(findings: list[Finding]) -> list[Finding]:
     """Top-level findings by expected gain x severity x confidence; each followed by the
     generic findings it explains (nested in reports instead of repeating their advice)."""
     by_id = {f.id: f for f in findings}
-    top = sorted((f for f in findings if f.explained_by is None or f.explained_by not in by_id),
-                 key=lambda f: (-f.rank_key, -f.score, f.id))
+    key = lambda f: (-f.rank_key, -f.score, f.id)  # noqa: E731
+    top = sorted((f for f in findings if f.explained_by is None or f.explained_by not in by_id), key=key)
     ordered: list[Finding] = []
-    for f in top:
+
+    def place(f: Finding) -> None:
         ordered.append(f)
-        children = sorted((c for c in findings if c.explained_by == f.id), key=lambda c: (-c.rank_key, c.id))
-        ordered.extend(children)
+        for child in sorted((c for c in findings if c.explained_by == f.id and c not in ordered), key=key):
+            place(child)
+
+    for f in top:
+        place(f)
     for i, f in enumerate(ordered, 1):
         f.rank = i
     return ordered

@@ -95,13 +95,13 @@ class Knowledge:
     # -- what a frame is -------------------------------------------------------------------
 
     def category_of(self, frame: Frame) -> Category | None:
-        """The first category whose symbols match the frame, else the first whose modules do."""
-        owners = [self._symbol_owner[i] for i in self._symbols.match(frame.name)
-                  if self.categories[self._symbol_owner[i]].kind in ("any", frame.kind)]
-        if not owners and frame.module:
+        """The first category, in file order, whose symbol or module patterns match the frame
+        (so a specific category's module beats a later catch-all's symbol pattern)."""
+        owners = [self._symbol_owner[i] for i in self._symbols.match(frame.name)]
+        if frame.module:
             base = frame.module.rsplit("/", 1)[-1]
-            owners = [self._module_owner[i] for i in self._modules.match(base)
-                      if self.categories[self._module_owner[i]].kind in ("any", frame.kind)]
+            owners += [self._module_owner[i] for i in self._modules.match(base)]
+        owners = [o for o in owners if self.categories[o].kind in ("any", frame.kind)]
         return self.categories[min(owners)] if owners else None
 
     def classify(self, profile: Profile) -> list[Category | None]:

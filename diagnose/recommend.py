@@ -49,7 +49,13 @@ def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], wh
         out["where"] = rec.where["en"]
     if rec.commands:
         out["commands"] = list(rec.commands)
-    if rec.kind == "sysctl":
+    if rec.kind == "sysctl" and rec.value is None:
+        # No single value is right (udp_mem depends on RAM): what to check, not what to set.
+        current = env_lookup(environment, f"sysctl.{rec.key}")
+        out.update({"key": rec.key, "value": None, "current": None if current is None else str(current),
+                    "default": rec.default, "mode": "check", "status": "check", "apply": [], "persist": [],
+                    "commands": list(rec.commands) or [f"sysctl {rec.key}"]})
+    elif rec.kind == "sysctl":
         current = env_lookup(environment, f"sysctl.{rec.key}")
         out.update({
             "key": rec.key,

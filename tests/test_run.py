@@ -190,10 +190,13 @@ def test_analyze_of_the_folder_uses_the_recording(ipc_run: Run) -> None:
     assert {p["pid"] for p in cap["processes"]} == set(ipc_run.pids)
 
 
-@pytest.mark.xfail(reason="needs the rule engine (issue 3)", strict=False)
 def test_run_finds_unix_socket_ipc(ipc_run: Run) -> None:
     report = json.loads((ipc_run.folder / "report.json").read_text())
-    assert "unix-socket-ipc" in {f["id"] for f in report.get("findings", [])}
+    ids = {f["id"] for f in report.get("findings", [])}
+    assert "unix-socket-ipc" in ids
+    assert "udp-receive-heavy" not in ids
+    md = (ipc_run.folder / "report.md").read_text()
+    assert "unix-socket-ipc" in md
 
 
 # -- Ctrl-C and targets that exit ------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""`diagnose explain` on a saved report: it needs no capture, shows how findings were reached
+and why rules did not fire."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_one_line_error, fixture, run_cli
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report written, then moved to a place with no capture (as if from another machine)."""
+    work = tmp_path_factory.mktemp("made")
+    capture = work / "capture.perf.txt.gz"
+    shutil.copy(fixture("original-report-shape.perf.txt.gz"), capture)
+    out = work / "report.json"
+    assert run_cli("analyze", str(capture), "--format", "json", "-o", str(out)).returncode == 0
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "report.json"
+    shutil.move(str(out), elsewhere)
+    capture.unlink()
+    return elsewhere
+
+
+def test_overview_lists_ranked_findings_and_quiet_rules(report: Path) -> None:
+    proc = run_cli("explain", str(report), "--width", "160")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.index("unix-socket-ipc") < out.index("↳ syscall-heavy")
+    assert "Rules that did not fire" in out and "udp-receive-heavy" in out
+
+
+def test_finding_shows_conditions_thresholds_evidence_and_advice(report: Path) -> None:
+    out = run_cli("explain", str(report), "--finding", "unix-socket-ipc", "--width", "160").stdout
+    assert "attributed_share" in out and ">= 5.00%" in out and "33.5" in out and "pass" in out
+    assert "unix_stream_recvmsg" in out  # evidence call chain
+    assert "derived facts: ipc-bound" in out
+    assert "why it applies" in out
+    assert "✗ sysctl net.core.rmem_max" in out
+
+
+def test_rule_that_did_not_fire_says_which_condition_failed_and_by_how_much(report: Path) -> None:
+    out = run_cli("explain", str(report), "--rule", "udp-receive-heavy", "--width", "160").stdout
+    assert "not-fired" in out and "why not" in out
+    assert "short by" in out and "percentage points" in out
+
+
+def test_explain_in_chinese(report: Path) -> None:
+    out = run_cli("explain", str(report), "--finding", "unix-socket-ipc", "--lang", "zh", "--width", "160").stdout
+    assert "进程间通信" in out
+
+
+def test_unknown_ids_and_bad_files_are_clear_errors(report: Path, tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("explain", str(report), "--finding", "no-such-rule"), "no finding", "unix-socket-ipc")
+    assert_one_line_error(run_cli("explain", str(report), "--rule", "no-such-rule"), "no rule")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert_one_line_error(run_cli("explain", str(bad)), str(bad), "not a JSON report")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": "something/v9"}))
+    assert_one_line_error(run_cli("explain", str(other)), "not a diagnose report")

@@ -1,0 +1,189 @@
+"""Custom rule packs: adding, overriding and disabling rules, chaining facts, and clear errors
+(file and line) for packs that cannot be used. Packs are data: no pattern can hang the engine."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_one_line_error, fixture, run_cli
+
+HEADER = "schema: diagnose.rules/v1\npack: {name: team, version: 1.0.0, engine: '>=1.0'}\n"
+
+
+def pack(tmp_path: Path, body: str, name: str = "team.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(HEADER + body)
+    return p
+
+
+def findings(proc) -> dict[str, dict]:
+    assert proc.returncode == 0, proc.stderr
+    return {f["id"]: f for f in json.loads(proc.stdout)["findings"]}
+
+
+def trace(proc) -> dict[str, dict]:
+    return {r["id"]: r for r in json.loads(proc.stdout)["evaluation"]["rules"]}
+
+
+CUSTOM = """rules:
+  - id: team-recvfrom-hot
+    title: {en: recvfrom is hot, zh: recvfrom 很热}
+    severity: medium
+    params: {info: 0.05}
+    when:
+      - {as: share, inclusive_share: {symbol: "__libc_recvfrom|__libc_recv|recvfrom"}, gte: $info}
+    score: {value: share, info: $info, warn: 0.3}
+    summary: {en: "recvfrom takes {share:pct}", zh: "recvfrom 占 {share:pct}"}
+    recommend: [code.recvmmsg]
+"""
+
+
+def test_a_custom_pack_adds_a_rule(tmp_path: Path) -> None:
+    p = pack(tmp_path, CUSTOM)
+    got = findings(run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--format", "json", "--rules", str(p)))
+    assert "team-recvfrom-hot" in got
+    assert got["team-recvfrom-hot"]["summary"].startswith("recvfrom takes ")
+    assert got["team-recvfrom-hot"]["recommendations"][0]["id"] == "code.recvmmsg"
+
+
+def test_the_default_search_path_comes_from_the_environment(tmp_path: Path) -> None:
+    pack(tmp_path, CUSTOM)
+    proc = run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--format", "json",
+                   env={"DIAGNOSE_RULES_PATH": str(tmp_path)})
+    assert "team-recvfrom-hot" in findings(proc)
+
+
+def test_override_changes_thresholds_and_disable_switches_off(tmp_path: Path) -> None:
+    cap = str(fixture("iperf3-udp-recv.perf.txt.gz"))
+    base = findings(run_cli("analyze", cap, "--format", "json"))
+    assert "udp-receive-heavy" in base and "poll-wakeup-heavy" in base
+    p = pack(tmp_path, "override:\n  - {rule: udp-receive-heavy, params: {info: 0.5}}\n"
+                       "disable: [poll-*, 'tag:capture-quality']\n")
+    proc = run_cli("analyze", cap, "--format", "json", "--rules", str(p))
+    got, tr = findings(proc), trace(proc)
+    assert "udp-receive-heavy" not in got
+    assert "short by" in tr["udp-receive-heavy"]["why_not"]
+    assert tr["poll-wakeup-heavy"]["status"] == "disabled"
+    assert tr["unknown-frames"]["status"] == "disabled"
+
+
+def test_a_rule_with_a_builtin_id_replaces_it(tmp_path: Path) -> None:
+    p = pack(tmp_path, CUSTOM.replace("team-recvfrom-hot", "codec-hot"))
+    proc = run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--format", "json", "--rules", str(p))
+    got = findings(proc)
+    assert got["codec-hot"]["title"] == "recvfrom is hot"
+    assert "replaces the one from pack webrtc" in proc.stderr
+
+
+def test_facts_chain_from_one_rule_to_the_next(tmp_path: Path) -> None:
+    p = pack(tmp_path, """rules:
+  - id: team-ipc-follow-up
+    title: {en: IPC follow-up, zh: 进程间通信后续}
+    severity: low
+    when:
+      - {fact: ipc-bound}
+      - {fired: syscall-heavy}
+    summary: {en: "the process is bound by IPC", zh: "进程受限于进程间通信"}
+""")
+    ipc = findings(run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--format", "json", "--rules", str(p)))
+    assert "team-ipc-follow-up" in ipc
+    proc = run_cli("analyze", str(fixture("stress-ng-memcpy.perf.txt.gz")), "--format", "json", "--rules", str(p))
+    assert "team-ipc-follow-up" not in findings(proc)
+    assert "fact(ipc-bound)" in trace(proc)["team-ipc-follow-up"]["why_not"]
+
+
+def test_environment_facts_that_were_not_recorded_make_a_rule_not_applicable(tmp_path: Path) -> None:
+    p = pack(tmp_path, """rules:
+  - id: team-small-rmem
+    title: {en: small rmem_max, zh: rmem_max 太小}
+    severity: low
+    when:
+      - {as: rmem, env: sysctl.net.core.rmem_max, lt: 1000000}
+    summary: {en: "rmem_max is {rmem}", zh: "rmem_max 为 {rmem}"}
+""")
+    proc = run_cli("analyze", str(fixture("iperf3-udp-recv.perf.txt.gz")), "--format", "json", "--rules", str(p))
+    t = trace(proc)["team-small-rmem"]
+    assert t["status"] == "not-applicable" and "not recorded" in t["why_not"]
+
+
+BROKEN = {
+    "bad-yaml": ("rules:\n  - id: x\n   title: y\n", "not valid YAML"),
+    "unknown-field": (CUSTOM.replace("severity: medium", "severty: medium"), "unknown rule field"),
+    "unknown-knowledge-id": (CUSTOM.replace("code.recvmmsg", "code.recvmmmsg"), "unknown knowledge id"),
+    "bad-regex": (CUSTOM.replace("__libc_recvfrom|__libc_recv|recvfrom", "recv(from"), "not a valid regular expression"),
+    "backtracking-pattern": (CUSTOM.replace("__libc_recvfrom|__libc_recv|recvfrom", "(recv+)+from"),
+                             "nested repetition"),
+    "look-around": (CUSTOM.replace("__libc_recvfrom|__libc_recv|recvfrom", "(?!x)recvfrom"), "look-around"),
+    "unknown-category": (CUSTOM.replace('{symbol: "__libc_recvfrom|__libc_recv|recvfrom"}', "{category: udp-recieve}"),
+                         "unknown category"),
+    "unknown-template-name": (CUSTOM.replace("{share:pct}\",", "{shares:pct}\","), "does not measure"),
+    "newer-engine": (None, "needs rule engine >=9.0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_pack_gets_one_clear_line_with_file_and_line(tmp_path: Path, case: str) -> None:
+    body, message = BROKEN[case]
+    if body is None:
+        p = tmp_path / "team.yaml"
+        p.write_text("schema: diagnose.rules/v1\npack: {name: team, version: 1.0.0, engine: '>=9.0'}\n" + CUSTOM)
+    else:
+        p = pack(tmp_path, body)
+    for cmd in (("rules", "validate", str(p)),
+                ("analyze", str(fixture("stress-ng-memcpy.perf.txt.gz")), "--rules", str(p))):
+        line = assert_one_line_error(run_cli(*cmd, timeout=60), message)
+        assert line.split("error: ", 1)[1].startswith(f"{p}:"), line
+
+
+def test_a_cycle_of_facts_is_refused(tmp_path: Path) -> None:
+    p = pack(tmp_path, """rules:
+  - {id: a, title: A, severity: low, when: [{fact: b-seen}], derive: [a-seen], summary: A}
+  - {id: b, title: B, severity: low, when: [{fact: a-seen}], derive: [b-seen], summary: B}
+""")
+    assert_one_line_error(run_cli("rules", "validate", str(p)), "cycle")
+
+
+def test_long_names_and_heavy_patterns_cannot_hang_the_engine(tmp_path: Path) -> None:
+    """RE2 runs in time linear in the text: a pathological-looking pattern on a 50,000-character
+    function name finishes at once."""
+    name = "x" * 50_000
+    capture = tmp_path / "long.txt"
+    capture.write_text("".join(
+        f"app 1/1 [000] {1 + i / 100:.6f}:   10101010 cpu-clock:ppp: \n\t    7f0000001000 {name}+0x4 (/usr/bin/app)\n"
+        f"\t    7f0000002000 main+0x8 (/usr/bin/app)\n\n" for i in range(300)))
+    p = pack(tmp_path, CUSTOM.replace("__libc_recvfrom|__libc_recv|recvfrom", "(x|xx|xxx)*y|x*x*x*x*x*z"))
+    start = time.monotonic()
+    proc = run_cli("analyze", str(capture), "--format", "json", "--rules", str(p), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - start < 60
+    assert trace(proc)["team-recvfrom-hot"]["status"] == "not-fired"
+
+
+def test_rules_list_and_rules_test(tmp_path: Path) -> None:
+    proc = run_cli("rules", "list", env={"COLUMNS": "200"})
+    assert proc.returncode == 0
+    for rid in ("syscall-heavy", "unix-socket-ipc", "codec-hot", "pacer-gcc-hot"):
+        assert rid in proc.stdout
+    capture = fixture("socat-unix-ipc.perf.txt.gz")
+    p = pack(tmp_path, CUSTOM + f"""tests:
+  - {{name: fires on socat, capture: {capture}, expect: [team-recvfrom-hot]}}
+  - {{name: wrongly expects UDP, capture: {capture}, expect: [udp-receive-heavy]}}
+""")
+    out = run_cli("rules", "test", str(p))
+    assert out.returncode == 1
+    assert "PASS  team: fires on socat" in out.stdout
+    assert "FAIL  team: wrongly expects UDP" in out.stdout
+    assert "expected udp-receive-heavy to fire" in out.stdout
+    assert "1 passed, 1 failed" in out.stdout
+
+
+def test_builtin_packs_pass_their_own_tests_from_the_command_line() -> None:
+    from conftest import ROOT
+
+    proc = run_cli("rules", "test", str(ROOT / "rules" / "tests"), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert " 0 failed" in proc.stdout
