@@ -21,6 +21,7 @@ MIN_SAMPLES = 200
 # Below this many CPU cores (on average over the capture) the processes were essentially idle.
 IDLE_CORES = 0.05
 SHARE_MEASURES = ("inclusive_share", "self_share", "below_share", "attributed_share", "top_category")
+EVIDENCE_STACKS = 5000
 OP_TEXT = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
 
 
@@ -323,7 +324,10 @@ class _Run:
         n = p.stack_samples or 1
         fb, bit = self.m.frame_bits, self.m.bit[sel]
         chains: dict[tuple[str, ...], int] = {}
-        for i in self.m.stacks_with(sel):
+        # The heaviest stacks hold the chains worth showing; a capture with 100,000 unique
+        # stacks need not be walked whole for three examples.
+        heaviest = sorted(self.m.stacks_with(sel), key=lambda i: -p.stacks[i].samples)[:EVIDENCE_STACKS]
+        for i in heaviest:
             s = p.stacks[i]
             first = next(j for j, f in enumerate(s.frames) if fb[f] & bit)
             start = max(0, first - 1)

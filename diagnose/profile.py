@@ -85,6 +85,7 @@ class Profile:
         self.capture = capture
         self._inclusive: list[int] | None = None
         self._self: list[int] | None = None
+        self._stack_samples: int | None = None
 
     # -- totals -------------------------------------------------------------------------
 
@@ -96,7 +97,9 @@ class Profile:
     @property
     def stack_samples(self) -> int:
         """Samples that have at least one frame: the denominator of every share."""
-        return sum(s.samples for s in self.stacks if s.frames)
+        if self._stack_samples is None:
+            self._stack_samples = sum(s.samples for s in self.stacks if s.frames)
+        return self._stack_samples
 
     # -- per-frame counts ---------------------------------------------------------------
 

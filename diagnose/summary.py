@@ -141,26 +141,37 @@ def _process_comm(profile: Profile, pid: int | None) -> str:
 
 # -- call-chain trees ---------------------------------------------------------------------
 
-def callee_tree(profile: Profile, root: int) -> TreeNode:
+def callee_tree(profile: Profile, root: int, min_samples: int = 0) -> TreeNode:
     """Everything called below `root`, merged over all the places it is called from. Each
-    sample is counted once per node: below the outermost occurrence of `root` in its stack."""
-    top = TreeNode(root)
+    sample is counted once per node: below the outermost occurrence of `root` in its stack.
+    Branches with fewer than `min_samples` samples are not built."""
+    paths: dict[tuple[int, ...], int] = {}
+    total = 0
     for s in profile.stacks:
         fr = s.frames
-        try:
-            pos = fr.index(root)
-        except ValueError:
+        if root not in fr:
             continue
-        n = s.samples
-        top.samples += n
-        node = top
-        for f in fr[pos + 1: pos + 1 + TREE_MAX_DEPTH]:
-            child = node.children.get(f)
-            if child is None:
-                child = node.children[f] = TreeNode(f)
-            child.samples += n
-            node = child
+        pos = fr.index(root)
+        key = fr[pos + 1: pos + 1 + TREE_MAX_DEPTH]
+        paths[key] = paths.get(key, 0) + s.samples
+        total += s.samples
+    top = TreeNode(root, total)
+    _grow(top, list(paths.items()), 0, min_samples)
     return top
+
+
+def _grow(node: TreeNode, items: list[tuple[tuple[int, ...], int]], depth: int, min_samples: int) -> None:
+    groups: dict[int, list[tuple[tuple[int, ...], int]]] = {}
+    weights: dict[int, int] = {}
+    for path, n in items:
+        if len(path) > depth:
+            f = path[depth]
+            groups.setdefault(f, []).append((path, n))
+            weights[f] = weights.get(f, 0) + n
+    for f, w in weights.items():
+        if w >= min_samples:
+            child = node.children[f] = TreeNode(f, w)
+            _grow(child, groups[f], depth + 1, min_samples)
 
 
 def prune(node: TreeNode, min_samples: int, depth: int = 0) -> TreeNode:
@@ -172,11 +183,11 @@ def prune(node: TreeNode, min_samples: int, depth: int = 0) -> TreeNode:
     return TreeNode(node.frame, node.samples, kept)
 
 
-def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -> list[int]:
-    """The frames worth a tree of their own: where a thread's time crosses into another module
+def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -> list[TreeNode]:
+    """Trees for the frames worth one: where a thread's time crosses into another module
     (application -> libc, libc -> kernel, interpreter -> codec library), hottest first.
     Skipped: frames that pass nearly all their samples to one callee (thread starts, event-loop
-    shells), and frames already visible in a chosen tree."""
+    shells), frames with no callee worth a line, and frames already visible in a chosen tree."""
     inc = profile.inclusive_counts()
     n = profile.stack_samples
     if n == 0:
@@ -195,20 +206,20 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
     min_samples = max(1, int(TREE_MIN_SHARE * n))
     candidates = [f for f in range(len(frames)) if inc[f] >= min_samples]
     candidates.sort(key=lambda f: (-(entered[f] * 2 >= inc[f]), -inc[f], f))
-    chosen: list[int] = []
+    chosen: list[TreeNode] = []
     visible: dict[int, int] = {}
     for f in candidates:
         if len(chosen) >= limit:
             break
         if visible.get(f, 0) >= 0.8 * inc[f]:
             continue
-        heaviest = max((d["samples"] for _, _, d in graph.out_edges(f, data=True)), default=0)
-        if heaviest >= PASS_THROUGH * inc[f]:
-            continue
-        tree = prune(callee_tree(profile, f), min_samples)
+        callees = [d["samples"] for _, _, d in graph.out_edges(f, data=True)]
+        if not callees or max(callees) < min_samples or max(callees) >= PASS_THROUGH * inc[f]:
+            continue  # no callee worth a line, or a shell around one callee
+        tree = prune(callee_tree(profile, f, min_samples), min_samples)
         if not tree.children:
-            continue  # a tree of one line says no more than the function tables
-        chosen.append(f)
+            continue
+        chosen.append(tree)
         _mark_visible(tree, visible)
     return chosen
 
@@ -220,5 +231,4 @@ def _mark_visible(node: TreeNode, visible: dict[int, int]) -> None:
 
 
 def call_trees(profile: Profile, graph: nx.DiGraph) -> list[TreeNode]:
-    min_samples = max(1, int(TREE_MIN_SHARE * profile.stack_samples))
-    return [prune(callee_tree(profile, f), min_samples) for f in entry_points(profile, graph)]
+    return entry_points(profile, graph)

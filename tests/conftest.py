@@ -15,6 +15,11 @@ SHARED = ROOT.parent / "shared"
 PEER = SHARED / "peer-suites"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite tests/goldens/* from the current output instead of comparing with them")
+
+
 def require_peer_suite() -> Path:
     if not PEER.is_dir():
         pytest.skip(f"the peer conformance suite is not here ({PEER}); it sits beside the clone in CI")

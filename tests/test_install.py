@@ -1,0 +1,40 @@
+"""`pip install .` into a fresh virtual environment works from any directory: the rule packs
+and the knowledge base are installed with the package, not read from the source tree."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, fixture
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(ROOT)], capture_output=True, text=True,
+                         cwd=venv)
+    if pip.returncode != 0:
+        if "Could not find a version" in pip.stderr or "Failed to establish" in pip.stderr:
+            pytest.skip(f"no package index reachable to install the dependencies: {pip.stderr.strip()[-200:]}")
+        raise AssertionError(pip.stderr)
+    return venv / "bin" / "diagnose"
+
+
+def test_installed_copy_finds_its_rules_and_knowledge_from_any_directory(installed: Path, tmp_path: Path) -> None:
+    capture = str(fixture("socat-unix-ipc.perf.txt.gz"))
+    proc = subprocess.run([str(installed), "analyze", capture, "--format", "json"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["findings"][0]["id"] == "unix-socket-ipc"
+    assert {p["name"] for p in report["rule_packs"]} >= {"linux", "webrtc"}
+    assert not any(str(ROOT) in p["path"] for p in report["rule_packs"])
+    zh = subprocess.run([str(installed), "analyze", capture, "--format", "markdown", "--lang", "zh"],
+                        capture_output=True, text=True, cwd="/")
+    assert zh.returncode == 0 and "诊断发现" in zh.stdout
