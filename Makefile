@@ -36,6 +36,8 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_rules.py
+	$(BIN)/python bench/bench_flamegraph.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -180,6 +180,8 @@ def save_reports(writer: CaptureWriter, analysis: Analysis, info: dict[str, Any]
     from diagnose.report.render import FORMATS, render
 
     written = []
+    if "svg" in FORMATS:
+        analysis.extra["flamegraph"] = REPORTS["svg"][0]  # the Markdown report links it
     for fmt, (name, _role) in REPORTS.items():
         if fmt in FORMATS:
             data = render(analysis, fmt, to_terminal=False)

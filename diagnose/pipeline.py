@@ -13,7 +13,7 @@ from diagnose.inputs.perf_data import stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import parse_chunks, parse_file
 from diagnose.inputs.perf_script import PartialParse
-from diagnose.inputs.source import InputSource, TruncatedGzip, detect, read_chunks
+from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.profile import Profile
 
 if TYPE_CHECKING:

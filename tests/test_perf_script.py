@@ -215,7 +215,7 @@ def test_header_gives_frequency_and_perf_record_command_gives_duration() -> None
 
 def test_duration_from_time_stamps_spans_one_interval_per_sample(tmp_path: Path) -> None:
     text = "".join(sample("app", 1, 1, 10.0 + i / 100, [("spin", APP)]) for i in range(100))
-    text = f"# event : name = cpu-clock, , {{ sample_period, sample_freq }} = 100, freq = 1\n" + text
+    text = "# event : name = cpu-clock, , { sample_period, sample_freq } = 100, freq = 1\n" + text
     p = load_profile(write(tmp_path, text))
     assert p.capture.duration_source == "sample time stamps"
     assert p.capture.duration_s == pytest.approx(1.0)

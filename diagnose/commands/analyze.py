@@ -12,7 +12,7 @@ from diagnose.commands.common import check_fail_on, check_lang, emit_analysis, w
 
 def command(
     input: Annotated[str, typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture folder.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown.")] = "terminal",
+    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph).")] = "terminal",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
                                                        "also $DIAGNOSE_RULES_PATH.")] = None,

@@ -8,7 +8,7 @@ import sys
 from diagnose.analysis import Analysis
 from diagnose.errors import DiagnoseError
 
-FORMATS = ("terminal", "json", "markdown")
+FORMATS = ("terminal", "json", "markdown", "svg")
 ALIASES = {"md": "markdown", "text": "terminal"}
 
 
@@ -22,6 +22,10 @@ def render(analysis: Analysis, fmt: str, to_terminal: bool, width: int | None = 
         from diagnose.report.markdown import render_markdown
 
         return render_markdown(analysis)
+    if fmt == "svg":
+        from diagnose.report.flamegraph import render_flamegraph
+
+        return render_flamegraph(analysis)
     if fmt == "terminal":
         from diagnose.report.terminal import render_terminal
 

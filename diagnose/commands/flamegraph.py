@@ -1,0 +1,75 @@
+"""diagnose flamegraph: an interactive SVG flame graph coloured by component, or a differential one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from diagnose.commands.common import check_lang, warn
+
+
+def command(
+    input: Annotated[Optional[str], typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, "
+                                                        "or a capture folder.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the SVG to FILE (default: stdout).")] = None,
+    diff: Annotated[Optional[tuple[str, str]], typer.Option("--diff", metavar="BEFORE AFTER",
+                                                            help="Differential flame graph: widths from AFTER, red "
+                                                                 "where a frame's share grew, blue where it shrank.")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Title at the top of the graph.")] = None,
+    width: Annotated[int, typer.Option("--width", help="Image width in pixels.")] = 1200,
+    min_width: Annotated[float, typer.Option("--min-width", help="Boxes narrower than this (px) are merged into one "
+                                                                 "box per parent, or dropped.")] = 0.1,
+    icicle: Annotated[bool, typer.Option("--icicle", help="Root at the top, callees below.")] = False,
+    colors: Annotated[str, typer.Option("--colors", help="category (component of the knowledge base) or "
+                                                         "module (a colour per library).")] = "category",
+    lang: Annotated[str, typer.Option("--lang", help="Language of the legend and controls: en or zh.")] = "en",
+    rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
+                                                       "the top findings' frames are outlined.")] = None,
+    event: Annotated[Optional[str], typer.Option("--event", help="Event to draw (default: the CPU-time event).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
+) -> None:
+    """Write a self-contained interactive SVG flame graph: hover for details, click to zoom,
+    Ctrl-F or / to search by regular expression; coloured by component, findings outlined."""
+    from diagnose.errors import DiagnoseError
+    from diagnose.report.flamegraph import FlameOptions
+    from diagnose.report.output import write_output
+
+    check_lang(lang)
+    opts = FlameOptions(title=title, width=width, min_width=min_width, icicle=icicle, colors=colors, lang=lang).check()
+    if (input is None) == (diff is None):
+        raise DiagnoseError("give either one INPUT or --diff BEFORE AFTER; "
+                            "e.g. `diagnose flamegraph capture.perf.txt -o out.svg`")
+    if diff is not None:
+        svg = _diff_svg(diff, opts, event, jobs)
+    else:
+        from diagnose.pipeline import analyze
+        from diagnose.report.flamegraph import render_flamegraph
+
+        analysis = analyze(input, event=event, jobs=jobs, rules=rules, lang=lang)  # type: ignore[arg-type]
+        for w in analysis.profile.capture.warnings:
+            warn(w)
+        if analysis.profile.stack_samples == 0:
+            warn(f"{input}: no samples with a call chain, the graph is empty; record with call graphs (perf record -g)")
+        svg = render_flamegraph(analysis, opts)
+    write_output(svg, output)
+
+
+def _diff_svg(paths: tuple[str, str], opts: object, event: str | None, jobs: int | None) -> str:
+    from diagnose.diff import read_report
+    from diagnose.errors import DiagnoseError
+    from diagnose.pipeline import load_profile
+    from diagnose.report.flamegraph import FlameOptions, render_diff_flamegraph
+
+    assert isinstance(opts, FlameOptions)
+    profiles = []
+    for which, path in zip(("BEFORE", "AFTER"), paths):
+        if read_report(path) is not None:
+            raise DiagnoseError(f"{path}: a JSON report has no call stacks to draw; pass the {which} capture "
+                                f"itself (or use `diagnose diff` to compare reports)")
+        profile = load_profile(path, event=event, jobs=jobs)
+        for w in profile.capture.warnings:
+            warn(f"{which.lower()}: {w}")
+        profiles.append(profile)
+    return render_diff_flamegraph(profiles[0], profiles[1], opts)

@@ -1,0 +1,308 @@
+"""Rendering a comparison of two captures: terminal (rich), Markdown, and JSON (schema diagnose.diff/v1;
+fields are only ever added, never renamed or removed)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from typing import Any
+
+from diagnose import __version__
+from diagnose.diff import Change, Comparison, Delta, FindingChange, FindingInfo, Side
+from diagnose.errors import DiagnoseError
+
+SCHEMA = "diagnose.diff/v1"
+FORMATS = ("terminal", "json", "markdown")
+ALIASES = {"md": "markdown", "text": "terminal"}
+TOP_FUNCTIONS = 25
+
+
+def render_diff(cmp: Comparison, fmt: str, to_terminal: bool = False, width: int | None = None,
+                lang: str = "en") -> str:
+    fmt = ALIASES.get(fmt, fmt)
+    if fmt == "json":
+        return json.dumps(diff_dict(cmp, lang), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return render_markdown(cmp, lang)
+    if fmt == "terminal":
+        color = to_terminal and sys.stdout.isatty()
+        w = width or (shutil.get_terminal_size((110, 40)).columns if to_terminal else 110)
+        return render_terminal(cmp, w, color, lang)
+    raise DiagnoseError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+
+
+# -- shared wording ------------------------------------------------------------------------
+
+def _r(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def _base(module: str) -> str:
+    return module.rsplit("/", 1)[-1]
+
+
+def _pp(d: Delta) -> str:
+    lo, hi = d.ci
+    return f"{100 * d.value:+.1f} pp ({100 * lo:+.1f} .. {100 * hi:+.1f})"
+
+
+def _dcores(d: Delta) -> str:
+    lo, hi = d.ci
+    return f"{d.value:+.3f} ({lo:+.3f} .. {hi:+.3f})"
+
+
+def _short(d: Delta, scale: float, digits: int) -> str:
+    lo, hi = d.ci
+    return f"{scale * d.value:+.{digits}f} [{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}]"
+
+
+def _cores(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _label(c: Change, lang: str) -> str:
+    if c.kind == "component":
+        return c.title.get(lang) or c.title.get("en") or c.name
+    return c.name
+
+
+def _verdict(c: Change) -> str:
+    if c.significant:
+        return "grew" if c.direction == "grew" else "shrank"
+    if c.primary == "cores" and c.share is not None and c.share.significant:
+        # The share moved because something else changed; the CPU time itself did not, measurably.
+        return f"share {'grew' if c.share.value > 0 else 'shrank'} only"
+    return "within noise"
+
+
+SHARE_ONLY = ("share grew/shrank only: its share of the samples moved because other work changed; its CPU time "
+              "(cores) did not change beyond sampling noise.")
+
+
+def method_text(cmp: Comparison) -> str:
+    measure = "CPU cores" if cmp.primary == "cores" else "shares of samples"
+    return (f"Changes are judged in {measure}. A change is claimed when its 95% interval excludes 0, its p-value "
+            f"stays below {cmp.alpha:g} after the Holm-Bonferroni correction over all items of its table, and it "
+            f"is at least {100 * cmp.min_share:g} percentage points (shares) or {cmp.min_cores:g} cores. Functions "
+            f"are compared on self samples. Intervals: Newcombe (shares), Poisson MOVER (cores).")
+
+
+def _side_line(name: str, s: Side) -> str:
+    parts = [f"{name}: {s.source} ({s.origin})", f"{s.stack_samples:,} samples with a call chain"]
+    if s.duration_s:
+        parts.append(f"{s.duration_s:.1f} s")
+    if s.exposure:
+        parts.append(f"{s.stack_samples / s.exposure:.2f} cores")
+    if s.event:
+        parts.append(s.event)
+    return ", ".join(parts)
+
+
+def _finding_text(f: FindingChange) -> str:
+    subject = f" ({f.subject})" if f.subject else ""
+    info = f.after or f.before
+    title = f": {info.title}" if info and info.title else ""
+    if f.status == "persists":
+        assert f.before is not None and f.after is not None
+        sev = f.after.severity
+        if f.before.severity != sev:
+            sev = f"{f.before.severity} -> {sev}"
+        return f"{f.id}{subject} persists, score {f.before.score:.0f} -> {f.after.score:.0f} [{sev}]{title}"
+    assert info is not None
+    return f"{f.id}{subject} {f.status} (score {info.score:.0f}, {info.severity}){title}"
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+def _delta(d: Delta | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {"delta": _r(d.value), "ci95": [_r(d.ci[0]), _r(d.ci[1])], "p": d.p, "p_adjusted": d.p_adjusted,
+            "significant": d.significant}
+
+
+def _change(c: Change, lang: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": c.kind, "name": c.name}
+    if c.kind == "function":
+        out["module"] = c.module
+        if c.inclusive:
+            out["inclusive_share"] = {"before": _r(c.inclusive[0]), "after": _r(c.inclusive[1])}
+    if c.kind == "component":
+        out["title"] = _label(c, lang)
+    out.update({
+        "before": {"samples": c.before.samples, "share": _r(c.before.share), "cores": _r(c.before.cores)},
+        "after": {"samples": c.after.samples, "share": _r(c.after.share), "cores": _r(c.after.cores)},
+        "share_change": _delta(c.share), "cores_change": _delta(c.cores),
+        "significant": c.significant, "direction": c.direction if c.significant else "within-noise",
+    })
+    return out
+
+
+def _side(s: Side) -> dict[str, Any]:
+    return {"source": s.source, "origin": s.origin, "event": s.event, "stack_samples": s.stack_samples,
+            "frequency_hz": s.frequency_hz, "duration_s": _r(s.duration_s),
+            "cores_used": _r(s.stack_samples / s.exposure) if s.exposure else None}
+
+
+def diff_dict(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
+    def side(i: FindingInfo | None) -> dict[str, Any] | None:
+        return None if i is None else {"severity": i.severity, "score": round(i.score, 1), "title": i.title,
+                                       "summary": i.summary}
+
+    def finding(f: FindingChange) -> dict[str, Any]:
+        return {"id": f.id, "subject": f.subject, "status": f.status, "before": side(f.before),
+                "after": side(f.after), "score_change": _r(f.score_change, 1)}
+
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "diagnose", "version": __version__},
+        "before": _side(cmp.before),
+        "after": _side(cmp.after),
+        "primary_measure": cmp.primary,
+        "method": {
+            "compared": "self samples (functions), self samples by component (components)",
+            "interval": "95%: Newcombe hybrid score (shares), MOVER from Poisson score intervals (cores)",
+            "test": "pooled two-proportion z-test (shares), conditional binomial test of Poisson rates (cores)",
+            "multiple_comparisons": f"Holm-Bonferroni per table and measure, family-wise alpha {cmp.alpha:g}",
+            "min_change_share": cmp.min_share, "min_change_cores": cmp.min_cores,
+            "text": method_text(cmp),
+        },
+        "total": {"before_cores": _r(cmp.total.before.cores), "after_cores": _r(cmp.total.after.cores),
+                  "cores_change": _delta(cmp.total.cores)},
+        "significant": {"components": len(cmp.significant(cmp.components)),
+                        "functions": len(cmp.significant(cmp.functions))},
+        "components": [_change(c, lang) for c in cmp.components],
+        "functions": [_change(c, lang) for c in cmp.functions],
+        "findings": [finding(f) for f in cmp.findings],
+        "notes": cmp.notes,
+    }
+
+
+# -- Markdown ------------------------------------------------------------------------------
+
+def _md(text: str) -> str:
+    out = text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    out = out.replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    return out.replace("\n", " ")
+
+
+def _md_table(rows: list[Change], cmp: Comparison, lang: str, with_module: bool) -> list[str]:
+    head = ["", "module"] if with_module else [""]
+    cols = [*head, "before", "after", "change in share (95%)"]
+    if cmp.primary == "cores":
+        cols += ["before cores", "after cores", "change in cores (95%)"]
+    cols.append("verdict")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for c in rows:
+        cells = [_md(_label(c, lang))] + ([_md(_base(c.module))] if with_module else [])
+        cells += [f"{100 * c.before.share:.2f}%", f"{100 * c.after.share:.2f}%", _pp(c.share) if c.share else "–"]
+        if cmp.primary == "cores":
+            cells += [_cores(c.before.cores), _cores(c.after.cores), _dcores(c.cores) if c.cores else "–"]
+        verdict = _verdict(c)
+        cells.append(f"**{verdict}**" if c.significant else verdict)
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_markdown(cmp: Comparison, lang: str = "en") -> str:
+    out = ["# CPU profile comparison", "", f"- {_md(_side_line('Before', cmp.before))}",
+           f"- {_md(_side_line('After', cmp.after))}"]
+    t = cmp.total
+    if t.cores is not None:
+        out.append(f"- CPU used: {t.before.cores:.3f} -> {t.after.cores:.3f} cores, change {_dcores(t.cores)}"
+                   f"{' (significant)' if t.cores.significant else ' (within noise)'}")
+    out += [f"- Note: {_md(n)}" for n in cmp.notes]
+    out += ["", "## Components", ""] + _md_table(cmp.components, cmp, lang, False)
+    sig = cmp.significant(cmp.functions)
+    out += ["", "## Functions that changed beyond sampling noise", ""]
+    if sig:
+        out += _md_table(sig[:TOP_FUNCTIONS], cmp, lang, True)
+        if len(sig) > TOP_FUNCTIONS:
+            out += ["", f"... and {len(sig) - TOP_FUNCTIONS} more (see the JSON output)."]
+    else:
+        out.append("No function changed beyond its sampling noise.")
+    rest = len(cmp.functions) - len(sig)
+    if rest:
+        out += ["", f"{rest} other functions changed less than their sampling noise and are not claimed."]
+    out += ["", "## Findings", ""]
+    out += [f"- {_md(_finding_text(f))}" for f in cmp.findings] or ["No findings on either side."]
+    out += ["", "## Method", ""]
+    if any("only" in _verdict(c) for c in cmp.components + cmp.functions):
+        out += [_md(SHARE_ONLY), ""]
+    out += [_md(method_text(cmp)), ""]
+    return "\n".join(out)
+
+
+# -- terminal ------------------------------------------------------------------------------
+
+def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang: str = "en") -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
+                      highlight=False, emoji=False)
+    console.print(Text("CPU profile comparison", style="bold"))
+    console.print(Text(_side_line("before", cmp.before)))
+    console.print(Text(_side_line("after ", cmp.after)))
+    t = cmp.total
+    if t.cores is not None and t.before.cores is not None and t.after.cores is not None:
+        verdict = "significant" if t.cores.significant else "within noise"
+        console.print(Text(f"CPU used: {t.before.cores:.3f} -> {t.after.cores:.3f} cores, "
+                           f"change {_dcores(t.cores)} [{verdict}]"))
+    for n in cmp.notes:
+        console.print(Text(f"note: {n}", style="yellow"))
+
+    def table(title: str, rows: list[Change], with_module: bool) -> Table:
+        tb = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        tb.add_column("name", overflow="fold", ratio=3, min_width=16)
+        tb.add_column("verdict", overflow="fold", min_width=8)
+        if with_module:
+            tb.add_column("module", style="cyan", overflow="fold", ratio=1)
+        tb.add_column("share", justify="right", no_wrap=True)
+        # With cores the primary measure, the share's interval is left to the JSON and Markdown.
+        tb.add_column("Δ pp" if cmp.primary == "cores" else "Δ pp [95%]", justify="right", no_wrap=True)
+        if cmp.primary == "cores":
+            tb.add_column("cores", justify="right", no_wrap=True)
+            tb.add_column("Δ cores [95%]", justify="right", no_wrap=True)
+        for c in rows:
+            style = ("red" if c.direction == "grew" else "green") if c.significant else "dim"
+            cells = [Text(_label(c, lang)), Text(_verdict(c), style=style)]
+            cells += [Text(_base(c.module))] if with_module else []
+            cells += [Text(f"{100 * c.before.share:.1f}→{100 * c.after.share:.1f}%"),
+                      Text("–" if c.share is None else f"{100 * c.share.value:+.1f}" if cmp.primary == "cores"
+                           else _short(c.share, 100, 1))]
+            if cmp.primary == "cores":
+                cells += [Text(f"{_cores(c.before.cores)}→{_cores(c.after.cores)}"),
+                          Text(_short(c.cores, 1, 3) if c.cores else "–")]
+            tb.add_row(*cells)
+        return tb
+
+    console.print()
+    console.print(table("Components", cmp.components, False))
+    sig = cmp.significant(cmp.functions)
+    if sig:
+        console.print(table("Functions that changed beyond sampling noise", sig[:TOP_FUNCTIONS], True))
+        if len(sig) > TOP_FUNCTIONS:
+            console.print(Text(f"... and {len(sig) - TOP_FUNCTIONS} more (--format json lists all)"))
+    else:
+        console.print(Text("No function changed beyond its sampling noise."))
+    rest = len(cmp.functions) - len(sig)
+    if rest:
+        console.print(Text(f"{rest} other functions changed less than their sampling noise (not claimed).",
+                           style="dim"))
+    console.print()
+    console.print(Text("Findings", style="bold"))
+    for f in cmp.findings:
+        console.print(Text(f"  {_finding_text(f)}"))
+    if not cmp.findings:
+        console.print(Text("  No findings on either side."))
+    console.print()
+    if any("only" in _verdict(c) for c in cmp.components + cmp.functions):
+        console.print(Text(SHARE_ONLY, style="dim"))
+    console.print(Text(method_text(cmp), style="dim"))
+    return buf.getvalue()
