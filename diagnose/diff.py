@@ -22,7 +22,6 @@ somewhat optimistic; the practical threshold guards against claiming tiny change
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -233,6 +232,7 @@ def read_report(path: str) -> dict[str, Any] | None:
     if os.path.isdir(path):
         return None
     from diagnose.inputs.source import open_stream
+    from diagnose.report.json_report import parse_report
 
     stream, _ = open_stream(path)
     with stream:
@@ -240,18 +240,7 @@ def read_report(path: str) -> dict[str, Any] | None:
         if not head.startswith(b"{") or head[1:].lstrip()[:1] not in (b'"', b"}"):
             return None
         raw = head + stream.read()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{path}:{line}" if line else path
-        raise DiagnoseError(f"{where}: starts like JSON but is not valid JSON; pass a capture or a report written "
-                            f"by `diagnose analyze --format json`") from None
-    if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else None
-        raise DiagnoseError(f"{path}: a JSON file but not a diagnose report (schema {found!r}, expected "
-                            f"{REPORT_SCHEMA!r}); pass a capture or `diagnose analyze --format json` output")
-    return data
+    return parse_report(raw, path, "pass a capture or a report written by `diagnose analyze --format json`")
 
 
 def load_side(path: str, kb: Knowledge, event: str | None = None, jobs: int | None = None,

@@ -59,7 +59,7 @@ def test_unknown_ids_and_bad_files_are_clear_errors(report: Path, tmp_path: Path
     assert_one_line_error(run_cli("explain", str(report), "--rule", "no-such-rule"), "no rule")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    assert_one_line_error(run_cli("explain", str(bad)), str(bad), "not a JSON report")
+    assert_one_line_error(run_cli("explain", str(bad)), str(bad), "not valid JSON")
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"schema": "something/v9"}))
     assert_one_line_error(run_cli("explain", str(other)), "not a diagnose report")

@@ -119,12 +119,7 @@ class ChunkParser:
             if mod[:1] == b"(" and mod[-1:] == b")" and pc.isalnum() and line.endswith(b" " + func + b" " + mod):
                 module = mod[1:-1]
                 if b"(" not in module and b")" not in module:
-                    k = func.rfind(b"+0x")
-                    if k > 0:
-                        off = func[k + 3:]
-                        if off and not off.strip(b"0123456789abcdef"):
-                            func = func[:k]
-                    return self._intern(pc, func, module)
+                    return self._intern(pc, _strip_offset(func), module)
         s = line.lstrip()
         sp = s.find(b" ")
         j = s.rfind(b" (")
@@ -137,12 +132,7 @@ class ChunkParser:
                 return self._frame_id_regex(line)
         else:
             return self._frame_id_regex(line)
-        k = func.rfind(b"+0x")
-        if k > 0:
-            off = func[k + 3:]
-            if off and not off.strip(b"0123456789abcdef"):
-                func = func[:k]
-        return self._intern(pc, func, module)
+        return self._intern(pc, _strip_offset(func), module)
 
     def _frame_id_regex(self, line: bytes) -> int:
         m = _FRAME.match(line)
@@ -188,9 +178,7 @@ class ChunkParser:
         # Spaced exactly as perf prints it: indent, address, one space, symbol, one space, (dso).
         if len(line) - len(line.lstrip()) + len(pc) + len(sym) + len(mod) + 2 != len(line):
             return None
-        k = sym.rfind(b"+0x")
-        if k > 0 and not sym[k + 3:].strip(b"0123456789abcdef") and k + 3 < len(sym):
-            sym = sym[:k]
+        sym = _strip_offset(sym)
         if mod == b"([unknown])" or mod == b"(inlined)":
             if self.keep_addrs:
                 return None
@@ -489,6 +477,16 @@ class ChunkParser:
             else:
                 ids.append(fid)
         flush()
+
+
+def _strip_offset(func: bytes) -> bytes:
+    """'foo+0x1f' -> 'foo': a trailing symbol offset in lower-case hex goes, as in stackcollapse-perf.pl."""
+    k = func.rfind(b"+0x")
+    if k > 0:
+        off = func[k + 3:]
+        if off and not off.strip(b"0123456789abcdef"):
+            return func[:k]
+    return func
 
 
 class _LineCounter:

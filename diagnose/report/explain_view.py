@@ -5,7 +5,6 @@ advice applies) and why a rule did not fire."""
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.errors import DiagnoseError
-from diagnose.report.json_report import SCHEMA
+from diagnose.report.json_report import parse_report
 from diagnose.report.labels import label, severity_label
 
 OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
@@ -30,17 +29,7 @@ def load_report(path: str) -> dict[str, Any]:
         raise DiagnoseError(f"{path}: no such file; pass a report written by `diagnose analyze --format json`") from None
     except OSError as exc:
         raise DiagnoseError(f"{path}: cannot read it ({exc.strerror}); check the path and permissions") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{path}:{line}" if line else path
-        raise DiagnoseError(f"{where}: not a JSON report ({exc.__class__.__name__}); "
-                            f"write one with `diagnose analyze CAPTURE --format json -o report.json`") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise DiagnoseError(f"{path}: not a diagnose report (schema is {data.get('schema') if isinstance(data, dict) else None!r}, "
-                            f"expected {SCHEMA!r})")
-    return data
+    return parse_report(raw, path, "write one with `diagnose analyze CAPTURE --format json -o report.json`")
 
 
 def _t(d: dict[str, Any], key: str, lang: str) -> str:

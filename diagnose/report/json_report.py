@@ -8,6 +8,7 @@ from typing import Any
 
 from diagnose import __version__
 from diagnose.analysis import Analysis
+from diagnose.errors import DiagnoseError
 from diagnose.profile import cores_used
 from diagnose.stats import Share
 from diagnose.summary import GroupRow, TreeNode
@@ -122,6 +123,21 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
     if analysis.ruleset is not None:
         report["rule_packs"] = [{"name": p.name, "version": p.version, "path": p.path} for p in analysis.ruleset.packs]
     return report
+
+
+def parse_report(raw: bytes, path: str, hint: str) -> dict[str, Any]:
+    """A saved report from its bytes; one clear error when it is not valid JSON or not ours.
+    `hint` says what to pass instead."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}:{line}" if line else path
+        raise DiagnoseError(f"{where}: not valid JSON ({exc.__class__.__name__}); {hint}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise DiagnoseError(f"{path}: not a diagnose report (schema {found!r}, expected {SCHEMA!r}); {hint}")
+    return data
 
 
 def render_json(analysis: Analysis) -> str:
