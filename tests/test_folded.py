@@ -60,3 +60,8 @@ def test_a_count_that_is_not_a_number_names_file_and_line(tmp_path: Path) -> Non
     path = write(tmp_path, "app;main;work 3\napp;main;oops many\napp;x 1\n")
     line = assert_one_line_error(run_cli("analyze", path), path + ":2")
     assert "count" in line
+
+
+def test_large_counts_stay_exact(tmp_path: Path) -> None:
+    p = load_profile(write(tmp_path, "app;a 99999999999999999999\napp;b 1\n"))
+    assert p.total_samples == 100000000000000000000

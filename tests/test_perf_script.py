@@ -264,3 +264,29 @@ def test_memory_grows_with_unique_stacks_not_input_size(tmp_path: Path, monkeypa
     out = parser.finish()
     assert len(out.counts) == 1
     assert out.counts[next(iter(out.counts))][0] == 2000
+
+
+def test_runs_of_blank_lines_lose_no_sample(tmp_path: Path) -> None:
+    one = sample("app", 1, 1, 1.0, [("a", APP), ("main", APP)])
+    two = sample("app", 1, 1, 1.1, [("b", APP), ("main", APP)])
+    for text in ("\n" + one + two, one + "\n" + two, one + "\n\n\n" + two,
+                 "# ========\n# cmdline : perf record -g\n# ========\n\n" + one + two):
+        p = load_profile(write(tmp_path, text))
+        assert p.total_samples == 2, repr(text[:80])
+        assert not p.capture.truncated
+
+
+def test_samples_without_call_chains_are_not_taken_for_a_cut_off_capture(tmp_path: Path) -> None:
+    text = ("app 1/1 [000] 1.000000:   10101010 cpu-clock: \n"
+            "app 1/1 [000] 1.010000:   10101010 cpu-clock: \n"
+            "app 1/1 [000] 1.020000:   10101010 cpu-clock: \n")
+    p = load_profile(write(tmp_path, text))
+    assert p.total_samples == 3 and not p.capture.truncated
+
+
+def test_a_module_path_with_spaces_is_still_perf_script(tmp_path: Path) -> None:
+    text = ("app 1/1 [000] 1.000000:   10101010 cpu-clock: \n"
+            "\t          401000 foo+0x1 (/opt/My App/lib x.so)\n"
+            "\t          401100 main+0x2 (/usr/bin/app)\n\n")
+    p = load_profile(write(tmp_path, text))
+    assert p.total_samples == 1

@@ -20,6 +20,8 @@ _MODULE_ONLY = re.compile(r"^\[([^\[\] ]+)\]$")
 
 
 def parse_count(text: bytes) -> int:
+    if b"." not in text:
+        return int(text)  # exact, however large
     value = float(text)
     return int(value) if value == int(value) else round(value)
 

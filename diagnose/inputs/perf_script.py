@@ -282,13 +282,15 @@ class ChunkParser:
         pos = 0
         size = len(chunk)
         while pos < size:
+            if chunk[pos] == 10:  # more blank lines between samples
+                pos += 1
+                continue
             end = find(b"\n\n", pos)
             if end < 0:
                 end = size
             m = match(chunk, pos, end)
             if m is None:
-                if chunk[pos] != 10:  # not just another blank line
-                    self._feed_blocks(chunk[pos:end], pos, chunk_index, lines)
+                self._feed_blocks(chunk[pos:end], pos, chunk_index, lines)
                 pos = end + 2
                 continue
             start = pos
@@ -372,7 +374,10 @@ class ChunkParser:
         if not body:
             return
         start = body.rfind(b"\n\n") + 2 if b"\n\n" in body else 0
-        has_frames = b"\n" in body[start:]
+        # A call chain's frame lines are indented; samples printed on one line each (perf
+        # record without -g) are not separated by blank lines at all.
+        block_lines = body[start:].split(b"\n")
+        has_frames = len(block_lines) > 1 and block_lines[-1][:1].isspace()
         if not chunk.endswith(b"\n") or (has_frames and not chunk.endswith(b"\n\n")):
             self.out.unterminated_line = lines.line_at(start)
 

@@ -26,7 +26,7 @@ CHUNK_BYTES = 4 * 1024 * 1024
 # A perf script sample line: "comm [pid/]tid [cpu] [time:] [period] event:" (the same shape
 # as perf/inferno expect). The frame line after it: "<hex address> <symbol> (<dso>)".
 _EVENT_LINE = re.compile(rb"^\s*\S.*?\s+(?:\d+/)?\d+\s+.*?\S+:(?:\s|$)")
-_FRAME_LINE = re.compile(rb"^\s*[0-9a-fA-F]+\s+\S.* \(\S*\)")
+_FRAME_LINE = re.compile(rb"^\s*[0-9a-fA-F]+\s+\S.* \(.*\)")
 # Lines of the header `perf script --header` prints.
 _PERF_HEADER = re.compile(rb"^#\s*(?:event|cmdline|perf version|captured on)\s*:")
 _FOLDED_LINE = re.compile(rb"^\S.*?\s+\d+(?:\.\d*)?(?:\s+\d+(?:\.\d*)?)?\s*$")
