@@ -176,12 +176,15 @@ class _Run:
 
     @staticmethod
     def compare(value: Any, op: str | None, threshold: Any, measure: str) -> bool | None:
-        if op is None:
-            if measure in ("fact", "fired", "env"):
-                return bool(value) if value is not None else None
-            return True
+        """True or False; None when the value cannot be measured or compared (a missing
+        environment fact, a sysctl holding several numbers compared with one)."""
         if value is None:
             return None
+        if op is None:
+            if measure in ("fact", "fired", "env"):
+                number = as_number(value)
+                return bool(number) if number is not None else bool(value)
+            return True
         a, b = as_number(value), as_number(threshold)
         if a is not None and b is not None:
             return {"gte": a >= b, "gt": a > b, "lte": a <= b, "lt": a < b, "eq": a == b, "ne": a != b}[op]
@@ -223,10 +226,14 @@ class _Run:
         any_ok = not results["any"] or any(p is True for p in results["any"])
         none_ok = all(p is not True for p in results["none"])
         if not (when_ok and any_ok and none_ok):
+            definite = next((c for c in trace.conditions
+                             if (c.group == "when" and c.passed is False) or (c.group == "none" and c.passed)), None)
             unknown = next((c for c in trace.conditions if c.group == "when" and c.passed is None), None)
-            if unknown is not None:
+            if definite is not None:
+                trace.why_not = why_not(definite)
+            elif unknown is not None:
                 trace.status = "not-applicable"
-                trace.why_not = f"{unknown.measure}: {unknown.reason or 'could not be measured'}"
+                trace.why_not = f"{unknown.measure}: {unknown.reason or 'could not be measured or compared'}"
             elif first_fail is not None:
                 trace.why_not = why_not(first_fail)
             else:
@@ -254,13 +261,14 @@ class _Run:
         n = self.profile.stack_samples
         prim = self.primary(rule)
         pm = measured.get(prim.name) if prim is not None and prim.name else None
+        primary_value = as_number(pm.value) if pm is not None else None
         if rule.score:
             v = as_number(values.get(rule.score["value"])) or 0.0
-            info = float(self.resolve(rule.score.get("info", 0.0), rule) or 0.0)
-            warn = float(self.resolve(rule.score.get("warn", info * 2), rule) or info * 2)
+            info = float(self.resolve(rule.score["info"], rule))
+            warn = float(self.resolve(rule.score.get("warn", info * 2), rule))
             score = score_curve(v, info, warn)
         else:
-            v, info, score = 1.0, 0.0, 75.0
+            v, score = (primary_value or 0.0), 75.0
         is_share = prim is not None and prim.measure in SHARE_MEASURES
         threshold = 0.0
         if prim is not None and prim.op in ("gte", "gt"):
@@ -278,7 +286,12 @@ class _Run:
         summary = {lang: fill(rule.summary.get(lang) or rule.summary["en"], tvalues) for lang in LANGS}
         explanation = {lang: fill(rule.explanation.get(lang) or rule.explanation.get("en", ""), tvalues)
                        for lang in LANGS} if rule.explanation else {}
-        share = v if is_share else (pm.value / n if pm and isinstance(pm.samples, (int, float)) and n else 0.0)  # type: ignore[operator]
+        if is_share:
+            share = primary_value or 0.0
+        elif pm is not None and isinstance(pm.samples, (int, float)) and n:
+            share = pm.samples / n  # cores and sample counts: the samples behind them
+        else:
+            share = 0.0
         cap = self.profile.capture
         total_cores = cores_used(self.profile.total_samples, cap.frequency_hz, cap.duration_s)
         # Capture-quality notes (too few samples, missing symbols) save no CPU: they rank last.
@@ -352,18 +365,34 @@ class _Run:
         outline = [f for f in frames if inc[f] >= 0.005 * n][:50]
         return evidence, outline
 
+    def primary_measured(self, rid: str) -> Measured | None:
+        rule = self.ruleset.by_id(rid)
+        prim = self.primary(rule) if rule is not None else None
+        if prim is None or not prim.name:
+            return None
+        return self.measured.get(rid, {}).get(prim.name)
+
     def link_explanations(self, findings: list[Finding]) -> None:
         """A specific finding explains a generic one when the generic one's samples are mostly
         on threads where the specific one holds a fair part of them."""
         by_id = {f.id: f for f in findings}
+
+        def explains_already(a: Finding, b: Finding) -> bool:
+            """Is b among the findings a is (transitively) explained by?"""
+            seen = set()
+            while a.explained_by is not None and a.explained_by not in seen:
+                if a.explained_by == b.id:
+                    return True
+                seen.add(a.explained_by)
+                a = by_id.get(a.explained_by, a)
+            return False
+
         for spec in findings:
             for gid in spec.explains:
                 gen = by_id.get(gid)
-                if gen is None or gen is spec or gen.explained_by is not None:
+                if gen is None or gen is spec or gen.explained_by is not None or explains_already(spec, gen):
                     continue
-                rule_s, rule_g = self.ruleset.by_id(spec.id), self.ruleset.by_id(gid)
-                ps = self.measured.get(spec.id, {}).get(self.primary(rule_s).name or "") if rule_s else None  # type: ignore[union-attr]
-                pg = self.measured.get(gid, {}).get(self.primary(rule_g).name or "") if rule_g else None  # type: ignore[union-attr]
+                ps, pg = self.primary_measured(spec.id), self.primary_measured(gid)
                 if not ps or not pg or not ps.by_thread or not pg.by_thread:
                     continue
                 total = sum(pg.by_thread.values())

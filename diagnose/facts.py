@@ -110,18 +110,28 @@ class Measurements:
             out.append(bits)
         return out
 
-    def _thread_bits(self, sels: list[Selector]) -> list[int]:
-        proc_name = {}
+    def _process_names(self) -> dict[int, str]:
+        """pid -> process name: as recorded in the environment, else the main thread's name
+        (tid == pid) when it was sampled. A process with neither has no known name."""
+        names: dict[int, str] = {}
         for t in self.profile.threads:
             if t.pid is not None and t.tid == t.pid:
-                proc_name[t.pid] = t.comm
+                names[t.pid] = t.comm
+        for p in (self.profile.capture.environment or {}).get("processes") or []:
+            if isinstance(p, dict) and isinstance(p.get("pid"), int) and p.get("comm"):
+                names[p["pid"]] = str(p["comm"])
+        return names
+
+    def _thread_bits(self, sels: list[Selector]) -> list[int]:
+        proc_name = self._process_names()
         out = []
         compiled: dict[str, re.Pattern[str] | Any] = {}
         from diagnose.patterns import compile_pattern
 
         for t in self.profile.threads:
             bits = 0
-            process = proc_name.get(t.pid, t.comm) if t.pid is not None else t.comm
+            # Without a pid (perf's default output) a thread is taken as its own process.
+            process = proc_name.get(t.pid) if t.pid is not None else t.comm
             for s in sels:
                 ok = True
                 if s.thread is not None:
@@ -129,7 +139,7 @@ class Measurements:
                     ok = p.fullmatch(t.comm) is not None
                 if ok and s.process is not None:
                     p = compiled.setdefault(s.process, compile_pattern(s.process))
-                    ok = p.fullmatch(process) is not None
+                    ok = process is not None and p.fullmatch(process) is not None
                 if ok:
                     bits |= self.bit[s]
             out.append(bits)
@@ -311,10 +321,10 @@ def as_number(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        first = value.split()
-        if first:
-            try:
-                return float(first[0])
-            except ValueError:
-                return None
+        # One number only: "4096 131072 6291456" (udp_mem, tcp_rmem) is not one number, and is
+        # not compared as if it were its first.
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
     return None

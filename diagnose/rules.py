@@ -300,13 +300,21 @@ def parse_rule(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None, pack
         for k in score:
             if k not in ("value", "info", "warn"):
                 raise doc.error((*where, "score", str(k)), "unknown key", "use value, info, warn")
-        if score["value"] not in names:
+        if not isinstance(score["value"], str) or score["value"] not in names:
             raise doc.error((*where, "score", "value"), f"{score['value']!r} is not a measured value of this rule",
                             f"name a condition with as: (known: {', '.join(sorted(names)) or 'none'})")
+        if "info" not in score:
+            raise doc.error((*where, "score"), "needs info: (the value that scores 25, where the rule starts to report)",
+                            "e.g. score: {value: share, info: $info, warn: $warn}")
         for k in ("info", "warn"):
             v = score.get(k)
-            if isinstance(v, str) and v.startswith("$") and v[1:] not in params:
-                raise doc.error((*where, "score", k), f"unknown parameter {v}")
+            if v is None and k == "warn":
+                continue
+            if isinstance(v, str) and v.startswith("$"):
+                if v[1:] not in params:
+                    raise doc.error((*where, "score", k), f"unknown parameter {v}")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise doc.error((*where, "score", k), "must be a number (0 or more) or a $parameter")
     subject = item.get("subject")
     if subject is not None and str(subject) not in names and not str(subject).startswith("="):
         raise doc.error((*where, "subject"), f"{subject!r} is not a measured value of this rule",
@@ -317,6 +325,8 @@ def parse_rule(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None, pack
     _check_template(doc, (*where, "explanation"), explanation, names)
     recommend = _as_tuple(item.get("recommend"))
     not_helpful = []
+    if not isinstance(item.get("not_helpful") or [], list):
+        raise doc.error((*where, "not_helpful"), "must be a list of {id: ..., why: ...}")
     for i, nh in enumerate(item.get("not_helpful") or []):
         w = (*where, "not_helpful", i)
         if not isinstance(nh, dict) or "id" not in nh or "why" not in nh:
@@ -338,6 +348,9 @@ def parse_rule(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None, pack
         if k not in ("stacks", "selector", "functions"):
             raise doc.error((*where, "evidence", str(k)), "unknown key", "use stacks, functions, selector")
     ev = dict(evidence)
+    for k in ("stacks", "functions"):
+        if k in ev and (isinstance(ev[k], bool) or not isinstance(ev[k], int) or ev[k] < 0):
+            raise doc.error((*where, "evidence", k), "must be a whole number (0 or more)")
     if "selector" in ev:
         ev["selector"] = parse_selector(doc, (*where, "evidence", "selector"), ev["selector"], kb)
     min_samples = item.get("min_samples", 0)
@@ -414,6 +427,11 @@ def parse_pack(doc: YamlDoc, kb: Knowledge | None) -> Pack:
                 raise doc.error((*w, str(k)), "unknown key (a typo?)", "use rule, params, severity, enabled")
         if "severity" in ov and ov["severity"] not in SEVERITIES:
             raise doc.error((*w, "severity"), f"unknown severity {ov['severity']!r}", f"use one of {', '.join(SEVERITIES)}")
+        if "enabled" in ov and not isinstance(ov["enabled"], bool):
+            raise doc.error((*w, "enabled"), "must be true or false (without quotes)")
+        ps = ov.get("params", {})
+        if not isinstance(ps, dict) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in ps.values()):
+            raise doc.error((*w, "params"), "must map parameter names to numbers", "e.g. params: {warn: 0.3}")
         pack.overrides.append({**ov, "_where": f"{doc.path}:{doc.line(w)}"})
     dis = data.get("disable") or []
     if not isinstance(dis, list):
@@ -429,6 +447,15 @@ def parse_pack(doc: YamlDoc, kb: Knowledge | None) -> Pack:
         for k in t:
             if k not in ("capture", "expect", "expect_not", "top", "name", "severity_at_most"):
                 raise doc.error((*w, str(k)), "unknown key", "use capture, expect, expect_not, top, name, severity_at_most")
+        for k in ("expect", "expect_not"):
+            if k in t and (not isinstance(t[k], list) or not all(isinstance(x, str) for x in t[k])):
+                raise doc.error((*w, k), "must be a list of rule ids (id or id:subject)", f"e.g. {k}: [codec-hot:vp8]")
+        for k in ("capture", "top", "name"):
+            if k in t and not isinstance(t[k], str):
+                raise doc.error((*w, k), "must be text")
+        if "severity_at_most" in t and t["severity_at_most"] not in SEVERITIES:
+            raise doc.error((*w, "severity_at_most"), f"unknown severity {t['severity_at_most']!r}",
+                            f"use one of {', '.join(SEVERITIES)}")
         pack.tests.append({**t, "_line": doc.line(w)})
     return pack
 
@@ -455,7 +482,9 @@ class RuleSet:
     notes: list[str] = field(default_factory=list)
 
     def by_id(self, rid: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rid or rid in r.related), None)
+        """The rule with this id, else one that records it as a former id (related:)."""
+        return next((r for r in self.rules if r.id == rid), None) or \
+            next((r for r in self.rules if rid in r.related), None)
 
 
 def builtin_pack_files() -> list[tuple[str, str]]:

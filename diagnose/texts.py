@@ -19,6 +19,11 @@ def tr(texts: dict[str, str] | None, lang: str) -> str:
 def fmt_value(value: Any, spec: str) -> str:
     if value is None:
         return "n/a"
+    if spec in ("pct", "cores", "int", "num"):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return str(value)  # a text value with a number format: show it as it is
     if spec == "pct":
         return f"{100 * float(value):.1f}%"
     if spec == "cores":

@@ -68,7 +68,11 @@ def load_yaml_text(text: str, path: str) -> YamlDoc:
         loader.dispose()
     lines: dict[Path_, int] = {}
     if node is not None:
-        _lines(node, (), lines, path)
+        try:
+            _lines(node, (), lines, path)
+        except RecursionError:
+            raise DiagnoseError(f"{path}: an alias refers to itself (or nests too deep); "
+                                f"replace the recursive &anchor/*alias with plain values") from None
     return YamlDoc(path, data, lines)
 
 

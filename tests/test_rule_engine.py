@@ -187,3 +187,63 @@ def test_builtin_packs_pass_their_own_tests_from_the_command_line() -> None:
     proc = run_cli("rules", "test", str(ROOT / "rules" / "tests"), timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert " 0 failed" in proc.stdout
+
+
+def test_an_unscored_rule_is_ranked_by_its_own_share(tmp_path: Path) -> None:
+    p = pack(tmp_path, """rules:
+  - id: team-tiny
+    title: {en: tiny, zh: 很小}
+    severity: high
+    when: [{as: s, inclusive_share: {symbol: consume_skb}, gte: 0.01}]
+    summary: {en: "{s:pct}", zh: "{s:pct}"}
+""")
+    got = json.loads(run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--format", "json",
+                             "--rules", str(p)).stdout)["findings"]
+    ids = [f["id"] for f in got if f["explained_by"] is None]
+    assert ids.index("unix-socket-ipc") < ids.index("team-tiny")
+
+
+def test_rules_that_explain_each_other_both_stay_in_the_report(tmp_path: Path) -> None:
+    rule = """  - id: {me}
+    title: {{en: {me}, zh: {me}}}
+    severity: low
+    when: [{{as: s, inclusive_share: {{category: [unix-socket-ipc]}}, gte: 0.01}}]
+    score: {{value: s, info: 0.01}}
+    summary: {{en: x, zh: x}}
+    explains: [{other}]
+"""
+    p = pack(tmp_path, "rules:\n" + rule.format(me="team-a", other="team-b") + rule.format(me="team-b", other="team-a"))
+    got = findings(run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--format", "json", "--rules", str(p)))
+    assert {"team-a", "team-b"} <= set(got)
+
+
+def test_values_that_cannot_be_measured_or_compared_make_a_rule_not_applicable(tmp_path: Path) -> None:
+    p = pack(tmp_path, """rules:
+  - id: team-cores
+    title: {en: cores, zh: 核}
+    severity: low
+    when: [{as: c, cores: {category: [unix-socket-ipc]}, gte: 0.1}]
+    summary: {en: "{c:cores} {c:pct} {c:int}", zh: "{c:cores}"}
+  - id: team-udp-mem
+    title: {en: udp_mem, zh: udp_mem}
+    severity: low
+    when: [{as: m, env: sysctl.net.ipv4.udp_mem, lt: 1000000}]
+    summary: {en: "{m:int}", zh: "{m:int}"}
+""")
+    folded = tmp_path / "no-frequency.folded"
+    folded.write_text(run_cli("collapse", "--kernel", str(fixture("socat-unix-ipc.perf.txt.gz"))).stdout)
+    t = trace(run_cli("analyze", str(folded), "--format", "json", "--rules", str(p)))
+    assert t["team-cores"]["status"] == "not-applicable"
+    assert "frequency" in t["team-cores"]["why_not"]
+    from diagnose.engine import _Run
+
+    assert _Run.compare("4096 131072 6291456", "lt", 1000000, "env") is None  # several numbers: not one
+    assert _Run.compare("0", None, None, "env") is False
+
+
+def test_broken_overrides_and_scores_are_refused(tmp_path: Path) -> None:
+    for body, message in (("override:\n  - {rule: codec-hot, enabled: 'false'}\n", "true or false"),
+                          (CUSTOM.replace("score: {value: share, info: $info, warn: 0.3}", "score: {value: share, warn: 0.3}"),
+                           "needs info"),
+                          (CUSTOM.replace("warn: 0.3}", "warn: [1]}"), "must be a number")):
+        assert_one_line_error(run_cli("rules", "validate", str(pack(tmp_path, body))), message)
