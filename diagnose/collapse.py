@@ -112,7 +112,8 @@ def fold(parse: PartialParse, opts: CollapseOptions) -> dict[bytes, int]:
             names = names_cache.get(key)
             if names is None:
                 rec: FrameRec = frames[fid]
-                names = annotate(tidy_function(rec.func, rec.module, rec.pc, is_java, opts.addrs), rec.module, opts)
+                func, module = rec.pl or (rec.func, rec.module)
+                names = [] if not func else annotate(tidy_function(func, module, rec.pc, is_java, opts.addrs), module, opts)
                 names_cache[key] = names
             parts.extend(names)
         stack = b";".join(parts)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fixture
+from conftest import fixture, run_cli
 from diagnose.errors import DiagnoseError
 from diagnose.inputs import perf_script
 from diagnose.inputs.perf_reader import parse_chunks
@@ -290,3 +290,25 @@ def test_a_module_path_with_spaces_is_still_perf_script(tmp_path: Path) -> None:
             "\t          401100 main+0x2 (/usr/bin/app)\n\n")
     p = load_profile(write(tmp_path, text))
     assert p.total_samples == 1
+
+
+def test_modules_with_spaces_or_deleted_keep_their_frames_and_full_names(tmp_path: Path) -> None:
+    # A library replaced on disk while the process runs (after a package upgrade) is printed
+    # "(/path/lib.so (deleted))"; JIT code in a memfd likewise; paths may contain spaces.
+    text = ("app 1/1 [000] 1.000000:   10101010 cpu-clock: \n"
+            "\t          401000 vpx_encode+0x1 (/usr/lib/libvpx.so.7 (deleted))\n"
+            "\t          402000 foo+0x2 (/opt/My App/libfoo.so)\n"
+            "\t          403000 [unknown] (/memfd:jit (deleted))\n"
+            "\t          404000 main+0x3 (/usr/bin/app)\n\n")
+    path = write(tmp_path, text)
+    p = load_profile(path)
+    got = {(f.name, f.module) for f in p.frames}
+    assert got == {("vpx_encode", "/usr/lib/libvpx.so.7 (deleted)"), ("foo", "/opt/My App/libfoo.so"),
+                   ("[memfd:jit (deleted)]", "/memfd:jit (deleted)"), ("main", "/usr/bin/app")}
+    assert not p.capture.warnings
+    # collapse keeps stackcollapse-perf.pl's reading of the same lines: its expression cannot
+    # read a DSO with a space and no parentheses (the frame is skipped), and it splits the line
+    # at "(deleted)", so the rest of the path stays in the name and the offset is not stripped.
+    proc = run_cli("collapse", path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "app;main;[unknown] ;vpx_encode+0x1  10101010\n"

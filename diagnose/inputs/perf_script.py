@@ -15,10 +15,16 @@ from typing import NamedTuple
 # One frame as perf printed it, with the symbol offset ("+0x1f") removed.
 # `pc` is kept only where it names the frame: an unknown symbol when addresses are asked for.
 class FrameRec(NamedTuple):
+    """One frame line: symbol (offset stripped) and the DSO inside the line's final balanced
+    parentheses, so "/memfd:jit (deleted)" and "/opt/My App/lib.so" are whole modules."""
+
     func: bytes
     module: bytes
     kernel_address: bool
     pc: bytes | None
+    # (symbol, dso) as stackcollapse-perf.pl's expression splits the line, where that differs;
+    # (b"", b"") where that expression does not read it as a frame line at all.
+    pl: tuple[bytes, bytes] | None = None
 
 
 # The sample line, after "comm": "[pid/]tid [cpu] [time:] [period] event: [rest]".
@@ -136,12 +142,18 @@ class ChunkParser:
 
     def _frame_id_regex(self, line: bytes) -> int:
         m = _FRAME.match(line)
-        if m is None:
-            return _BAD
-        pc, func, module = m.groups()
-        return self._intern(pc, _OFFSET.sub(b"", func), module)
+        split = _split_balanced(line)
+        if split is None:
+            if m is None:
+                return _BAD
+            pc, func, module = m.groups()
+            return self._intern(pc, _OFFSET.sub(b"", func), module)
+        pc, func, module = split
+        func = _OFFSET.sub(b"", func)
+        pl = (b"", b"") if m is None else (_OFFSET.sub(b"", m.group(2)), m.group(3))
+        return self._intern(pc, func, module, None if pl == (func, module) else pl)
 
-    def _intern(self, pc: bytes, func: bytes, module: bytes) -> int:
+    def _intern(self, pc: bytes, func: bytes, module: bytes, pl: tuple[bytes, bytes] | None = None) -> int:
         # Only an unknown module (or an inlined frame) needs the address to tell kernel from user code.
         kaddr = (module == b"[unknown]" or module == b"inlined") and len(pc) == 16 and pc[:4] == b"ffff" and pc[4] in b"89abcdef"
         if self.keep_addrs and func == b"[unknown]":
@@ -152,7 +164,7 @@ class ChunkParser:
         if fid is None:
             fid = len(self.out.frames)
             self._frame_ids[key] = fid
-            self.out.frames.append(FrameRec(func, module, kaddr, key[3] if len(key) > 3 else None))
+            self.out.frames.append(FrameRec(func, module, kaddr, key[3] if len(key) > 3 else None, pl))
             if len(key) == 3 and b" " not in func:
                 self._symbol_ids[(func, b"(" + module + b")", kaddr)] = fid
         return fid
@@ -482,6 +494,35 @@ class ChunkParser:
             else:
                 ids.append(fid)
         flush()
+
+
+def _split_balanced(line: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """'<addr> <symbol> (<dso>)' split at the '(' that balances the line's final ')', for DSOs
+    with spaces or parentheses in them ("/memfd:jit (deleted)"). None: not that shape."""
+    s = line.strip()
+    if not s.endswith(b")"):
+        return None
+    depth = 0
+    for i in range(len(s) - 1, 0, -1):
+        c = s[i]
+        if c == 41:  # ")"
+            depth += 1
+        elif c == 40:  # "("
+            depth -= 1
+            if depth == 0:
+                break
+    else:
+        return None
+    if s[i - 1] != 32:  # " " before the "("
+        return None
+    head = s[:i - 1]
+    sp = head.find(b" ")
+    if sp <= 0:
+        return None
+    pc, func = head[:sp], head[sp + 1:].strip()
+    if not func or not pc.isalnum():
+        return None
+    return pc, func, s[i + 1:-1]
 
 
 def _strip_offset(func: bytes) -> bytes:
