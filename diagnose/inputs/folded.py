@@ -17,6 +17,13 @@ _PROCESS_TID = re.compile(r"^(.*)-(\d+|\?)/(\d+)$")
 _PROCESS_PID = re.compile(r"^(.*)-(\d+|\?)$")
 # "[libvpx.so.9]" names the module of a frame whose symbol was unknown.
 _MODULE_ONLY = re.compile(r"^\[([^\[\] ]+)\]$")
+# py-spy (--format raw): "func (file.py:12)", "func (libc.so.6)", "0x7f00 (libc.so.6)"; the first
+# frame is "process 123:\"cmd\"" or "thread (0x7f..)" only when asked for, else a plain frame.
+_PYSPY_FRAME = re.compile(r"^(.+) \(([^()]*)\)$")
+_PYSPY_SOURCE = re.compile(r"^(.*\.(?:py|pyx|c|cc|cpp|cxx|h|rs)):\d+$")
+_PYSPY_PROCESS = re.compile(r'^process (\d+):"(.*)"$')
+_PYSPY_THREAD = re.compile(r"^thread \((0x[0-9a-fA-F]+|\d+)\)(?:: (.*))?$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]+$")
 
 
 def parse_count(text: bytes) -> int:
@@ -47,7 +54,36 @@ def read_folded(chunks: Iterable[bytes], path: str, root_is_process: bool = True
         warnings.append(f"{differential} lines carry two counts (a differential file): the second (after) count is used")
     if fractional:
         warnings.append(f"{fractional} lines have fractional counts, rounded to whole samples")
+    if _looks_like_pyspy(raw):
+        return _profile(raw, path, root_is_process, warnings, pyspy=True)
     return _profile(raw, path, root_is_process, warnings)
+
+
+def _looks_like_pyspy(raw: dict[bytes, int]) -> bool:
+    """py-spy writes every frame as `name (where)`; stackcollapse-perf.pl and the others do not
+    (their frames are bare symbols, with `_[k]` or `[module]` at most)."""
+    seen = hits = 0
+    for stack in list(raw)[:200]:
+        for part in stack.decode("utf-8", "replace").split(";")[1:]:
+            seen += 1
+            hits += _PYSPY_FRAME.match(part) is not None and _ANNOTATION.search(part) is None
+    return seen > 0 and hits >= 0.9 * seen
+
+
+def _pyspy_frame(text: str) -> tuple[str, str]:
+    """A py-spy frame as (function, module): the source line is dropped (one function, one frame),
+    a Python or C source file is kept as where the function lives, an address becomes [unknown]."""
+    m = _PYSPY_FRAME.match(text)
+    if m is None:
+        return text, ""
+    name, where = m.groups()
+    if _ADDRESS.match(name):
+        name = "[unknown]"
+    src = _PYSPY_SOURCE.match(where)
+    if src:
+        where = src.group(1)
+        return name, where if where.endswith((".py", ".pyx")) else ""
+    return name, where
 
 
 def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractional: int, differential: int) -> tuple[int, int]:
@@ -69,7 +105,8 @@ def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractiona
     return fractional, differential
 
 
-def _profile(raw: dict[bytes, int], path: str, root_is_process: bool, warnings: list[str]) -> Profile:
+def _profile(raw: dict[bytes, int], path: str, root_is_process: bool, warnings: list[str],
+             pyspy: bool = False) -> Profile:
     frames: list[Frame] = []
     frame_ids: dict[Frame, int] = {}
     threads: list[Thread] = []
@@ -91,8 +128,11 @@ def _profile(raw: dict[bytes, int], path: str, root_is_process: bool, warnings: 
             clean = name[: m.start()]
             if m.group(1) == "k":
                 kind, kernel_annotated = "kernel", True
-        mm = _MODULE_ONLY.match(clean)
-        module = mm.group(1) if mm and mm.group(1) != "unknown" else ""
+        if pyspy:
+            clean, module = _pyspy_frame(clean)
+        else:
+            mm = _MODULE_ONLY.match(clean)
+            module = mm.group(1) if mm and mm.group(1) != "unknown" else ""
         frame = Frame(clean, module, kind)  # type: ignore[arg-type]
         fid = frame_ids.get(frame)
         if fid is None:
@@ -106,7 +146,12 @@ def _profile(raw: dict[bytes, int], path: str, root_is_process: bool, warnings: 
             continue
         parts = stack_b.decode("utf-8", "replace").split(";")
         thread = Thread("", None, None)
-        if root_is_process and parts:
+        if pyspy and parts:
+            found = _pyspy_root(parts[0])
+            if found is not None:
+                thread = found
+                parts = parts[1:]
+        elif root_is_process and parts:
             thread = _thread_of(parts[0])
             parts = parts[1:]
         t = thread_ids.get(thread)
@@ -126,10 +171,24 @@ def _profile(raw: dict[bytes, int], path: str, root_is_process: bool, warnings: 
             stackless += count
     capture = CaptureInfo(source=path, format="folded", total_samples=total, stackless_samples=stackless,
                           kernel_frames_known=kernel_annotated, warnings=warnings)
-    if not kernel_annotated:
+    if pyspy:
+        capture.warnings.append("py-spy stacks: user space only (no kernel frames); a leaf in a system-call wrapper is "
+                                "counted as time in that call, with lower confidence")
+    elif not kernel_annotated:
         capture.warnings.append("folded input without _[k] annotations: kernel and user frames cannot be told apart "
                                 "(fold with `diagnose collapse --kernel` to keep that)")
     return Profile(frames, threads, list(stacks.values()), capture)
+
+
+def _pyspy_root(root: str) -> Thread | None:
+    m = _PYSPY_PROCESS.match(root)
+    if m:
+        return Thread(m.group(2).split(" ")[0].rsplit("/", 1)[-1] or "python", int(m.group(1)), None)
+    m = _PYSPY_THREAD.match(root)
+    if m:
+        ident = m.group(1)
+        return Thread(m.group(2) or "thread", None, int(ident, 0) if not ident.startswith("0x") else None)
+    return None
 
 
 def _thread_of(root: str) -> Thread:
