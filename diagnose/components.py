@@ -1,10 +1,11 @@
 """Where the time goes by component (WebRTC core, codecs, network I/O, IPC, crypto, ...): each
-sample counted once, by the component of the function it was sampled in (its leaf frame)."""
+sample counted once, in the component of the frame that owns it (diagnose.attribution)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from diagnose.attribution import attribution
 from diagnose.knowledge import Knowledge
 from diagnose.profile import Profile, cores_used
 from diagnose.stats import Share
@@ -22,17 +23,14 @@ class ComponentRow:
 
 def component_breakdown(profile: Profile, kb: Knowledge) -> list[ComponentRow]:
     n = profile.stack_samples
-    cats = kb.classify(profile)
+    owners = attribution(profile, kb).owners
     by_comp: dict[str, int] = {}
     by_cat: dict[tuple[str, str], int] = {}
-    for s in profile.stacks:
+    for s, o in zip(profile.stacks, owners):
         if not s.frames:
             continue
-        leaf = s.frames[-1]
-        cat = cats[leaf]
-        comp = kb.component_of(profile.frames[leaf], cat)
-        by_comp[comp] = by_comp.get(comp, 0) + s.samples
-        key = (comp, cat.id if cat else "-")
+        by_comp[o.component] = by_comp.get(o.component, 0) + s.samples
+        key = (o.component, o.category.id if o.category else "-")
         by_cat[key] = by_cat.get(key, 0) + s.samples
     cap = profile.capture
     rows = []

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from diagnose.attribution import attribution
 from diagnose.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
 from diagnose.findings import Finding, rank, score_curve, severity_for
 from diagnose.knowledge import Knowledge
 from diagnose.profile import Profile, cores_used
-from diagnose.recommend import concrete
+from diagnose.platform import Platform, detect
+from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
 from diagnose.texts import LANGS, fill, fmt_value
 
@@ -20,7 +22,13 @@ from diagnose.texts import LANGS, fill, fmt_value
 MIN_SAMPLES = 200
 # Below this many CPU cores (on average over the capture) the processes were essentially idle.
 IDLE_CORES = 0.05
-SHARE_MEASURES = ("inclusive_share", "self_share", "below_share", "attributed_share", "top_category")
+SHARE_MEASURES = ("inclusive_share", "self_share", "owned_share", "below_share", "attributed_share", "part_share",
+                  "syscall_share",
+                  "top_syscall", "top_category", "top_owned_category")
+OWNED_MEASURES = ("owned_share", "top_owned_category")
+# A finding whose main value was read from wrapper frames only (no kernel frames) is this much
+# less certain: the call is known, what the kernel did in it is not.
+INFERRED_CONFIDENCE = 0.6
 EVIDENCE_STACKS = 5000
 OP_TEXT = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
 
@@ -75,10 +83,14 @@ class Evaluation:
     facts: dict[str, Any]
     notes: list[str]
     rules: int
+    platform: Platform | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"engine": ".".join(map(str, ENGINE_VERSION)), "rules_evaluated": self.rules, "notes": self.notes,
-                "facts": {k: _json(v) for k, v in self.facts.items()}, "rules": [t.to_dict() for t in self.trace]}
+        out = {"engine": ".".join(map(str, ENGINE_VERSION)), "rules_evaluated": self.rules, "notes": self.notes,
+               "facts": {k: _json(v) for k, v in self.facts.items()}, "rules": [t.to_dict() for t in self.trace]}
+        if self.platform is not None:
+            out["platform"] = self.platform.to_dict()
+        return out
 
 
 def _json(v: Any) -> Any:
@@ -103,7 +115,8 @@ def describe(c: Condition) -> str:
     if isinstance(c.arg, Selector):
         return f"{c.measure}({c.arg.describe()})"
     if isinstance(c.arg, dict):
-        return f"{c.measure}(" + "; ".join(f"{k}: {v.describe()}" for k, v in c.arg.items()) + ")"
+        return f"{c.measure}(" + "; ".join(f"{k}: {v.describe() if isinstance(v, Selector) else v}"
+                                           for k, v in c.arg.items()) + ")"
     if c.arg is None:
         return c.measure
     return f"{c.measure}({c.arg})"
@@ -115,10 +128,10 @@ def selectors_of(rules: list[Rule], kb: Knowledge) -> list[Selector]:
         for c in (*r.when, *r.any, *r.none, *r.measure):
             if isinstance(c.arg, Selector):
                 out.append(c.arg)
-                if c.measure == "top_category":
+                if c.measure in ("top_category", "top_owned_category"):
                     out.extend(s for _, s in category_selectors(kb, c.arg))
             elif isinstance(c.arg, dict):
-                out.extend(c.arg.values())
+                out.extend(v for v in c.arg.values() if isinstance(v, Selector))
         sel = r.evidence.get("selector")
         if isinstance(sel, Selector):
             out.append(sel)
@@ -134,6 +147,7 @@ class _Run:
         self.fired: dict[str, Finding] = {}
         self.measured: dict[str, dict[str, Measured]] = {}
         self.env = environment_view(profile)
+        self.platform = detect(profile, kb, self.env)
 
     def measure(self, c: Condition) -> Measured:
         m = self.m
@@ -141,6 +155,8 @@ class _Run:
             return m.inclusive(c.arg)
         if c.measure == "self_share":
             return m.self_(c.arg)
+        if c.measure == "owned_share":
+            return m.owned(c.arg)
         if c.measure == "samples":
             return m.samples(c.arg)
         if c.measure == "cores":
@@ -149,8 +165,16 @@ class _Run:
             return m.below(c.arg["above"], c.arg["below"])
         if c.measure == "attributed_share":
             return m.attributed(c.arg["via"], c.arg["to"], c.arg["among"])
+        if c.measure == "part_share":
+            return m.part(c.arg["of"], c.arg["part"])
+        if c.measure == "syscall_share":
+            return m.syscall(**c.arg)
+        if c.measure == "top_syscall":
+            return m.top_syscall(**c.arg)
         if c.measure == "top_category":
             return m.top_category(c.arg)
+        if c.measure == "top_owned_category":
+            return m.top_category(c.arg, owned=True)
         cap = self.profile.capture
         if c.measure == "stack_samples":
             return Measured(float(self.profile.stack_samples))
@@ -274,6 +298,9 @@ class _Run:
         if prim is not None and prim.op in ("gte", "gt"):
             threshold = float(as_number(self.resolve(prim.threshold, rule)) or 0.0)
         conf = confidence(v, threshold, n) if is_share else (1.0 if n >= MIN_SAMPLES else n / MIN_SAMPLES)
+        inferred = [m for m in measured.values() if m.inferred]
+        if inferred:
+            conf *= INFERRED_CONFIDENCE
         subject = None
         if rule.subject:
             subject = rule.subject[1:] if rule.subject.startswith("=") else (
@@ -283,8 +310,8 @@ class _Run:
         tvalues.update({"subject": subject, "samples": n,
                         "cores": cores_used(self.profile.total_samples, self.profile.capture.frequency_hz,
                                             self.profile.capture.duration_s)})
-        summary = {lang: fill(rule.summary.get(lang) or rule.summary["en"], tvalues) for lang in LANGS}
-        explanation = {lang: fill(rule.explanation.get(lang) or rule.explanation.get("en", ""), tvalues)
+        summary = {lang: fill(rule.summary.get(lang) or rule.summary["en"], tvalues, lang) for lang in LANGS}
+        explanation = {lang: fill(rule.explanation.get(lang) or rule.explanation.get("en", ""), tvalues, lang)
                        for lang in LANGS} if rule.explanation else {}
         if is_share:
             share = primary_value or 0.0
@@ -297,10 +324,20 @@ class _Run:
         # Capture-quality notes (too few samples, missing symbols) save no CPU: they rank last.
         gain = 0.0 if "capture-quality" in rule.tags else float(share) * (total_cores if total_cores else 1.0)
         evidence, frames = self.evidence(rule, prim, pm)
-        recs, satisfied = [], []
+        recs, satisfied, withheld = [], [], []
         for rid in rule.recommend:
-            rec = concrete(self.kb.recommendations[rid], self.kb, self.env)
-            (satisfied if rec["status"] == "already-satisfied" else recs).append(rec)
+            known = self.kb.recommendations[rid]
+            status, stack, reason = judge(known, self.kb, self.platform)
+            if status != OFFER:
+                withheld.append({"id": rid, "title": known.title["en"], "status": status, "why": reason})
+                continue
+            rec = concrete(known, self.kb, self.env, stack=stack)
+            if rec["status"] == "already-satisfied":
+                satisfied.append(rec)
+                withheld.append({"id": rid, "title": rec["title"], "status": IN_EFFECT,
+                                 "why": f"already in effect: {rec['key']} = {rec['current']}"})
+            else:
+                recs.append(rec)
         not_helpful = []
         for nh in rule.not_helpful:
             rec = concrete(self.kb.recommendations[nh.id], self.kb, self.env, why_here=nh.why)
@@ -309,6 +346,8 @@ class _Run:
             not_helpful.append(rec)
         values_out = {k: _json(v) for k, v in values.items()}
         values_out["stack_samples"] = n
+        if inferred:
+            values_out["confidence_lowered"] = inferred[0].note or "read from wrapper frames only"
         f = Finding(id=rule.id, title=rule.title, severity=severity_for(score, rule.severity), score=score,
                     confidence=conf, summary=summary, explanation=explanation, subject=subject,
                     values=values_out, evidence=evidence, recommendations=recs, not_helpful=not_helpful,
@@ -316,6 +355,7 @@ class _Run:
                     rule_source=rule.source)
         if satisfied:
             f.evidence["already_satisfied"] = satisfied
+        f.withheld = withheld
         return f
 
     def evidence(self, rule: Rule, prim: Condition | None, pm: Measured | None) -> tuple[dict[str, Any], list[int]]:
@@ -323,26 +363,32 @@ class _Run:
         if sel is None and prim is not None:
             if isinstance(prim.arg, Selector):
                 sel = prim.arg
-                if prim.measure == "top_category" and pm is not None and pm.subject:
+                if prim.measure in ("top_category", "top_owned_category") and pm is not None and pm.subject:
                     for cat, sub in category_selectors(self.kb, prim.arg):
                         c = self.kb.category_by_id[cat]
                         if (c.subject or c.id) == pm.subject or c.id == pm.subject:
                             sel = sub
                             break
             elif isinstance(prim.arg, dict):
-                sel = prim.arg.get("via") or prim.arg.get("below")
+                sel = prim.arg.get("via") or prim.arg.get("below") or prim.arg.get("to")
         if sel is None or sel not in self.m.bit:
             return {}, []
+        owned = prim is not None and prim.measure in OWNED_MEASURES and rule.evidence.get("selector") is None
         p = self.profile
         n = p.stack_samples or 1
         fb, bit = self.m.frame_bits, self.m.bit[sel]
+        owners = attribution(p, self.kb).owners
         chains: dict[tuple[str, ...], int] = {}
         # The heaviest stacks hold the chains worth showing; a capture with 100,000 unique
         # stacks need not be walked whole for three examples.
-        heaviest = sorted(self.m.stacks_with(sel), key=lambda i: -p.stacks[i].samples)[:EVIDENCE_STACKS]
+        candidates = self.m.stacks_owned_by(sel) if owned else self.m.stacks_with(sel)
+        heaviest = sorted(candidates, key=lambda i: -p.stacks[i].samples)[:EVIDENCE_STACKS]
         for i in heaviest:
             s = p.stacks[i]
-            first = next(j for j, f in enumerate(s.frames) if fb[f] & bit)
+            if owned:
+                first = max(owners[i].position, 0)
+            else:
+                first = next((j for j, f in enumerate(s.frames) if fb[f] & bit), 0)
             start = max(0, first - 1)
             names = tuple(p.frames[f].name for f in s.frames[start:])
             if len(names) > 14:
@@ -350,16 +396,29 @@ class _Run:
             chains[names] = chains.get(names, 0) + s.samples
         top = sorted(chains.items(), key=lambda kv: (-kv[1], kv[0]))[: int(rule.evidence.get("stacks", 3))]
         inc, slf = p.inclusive_counts(), p.self_counts()
-        frames = sorted(self.m.frames_matching(sel), key=lambda f: -inc[f])
-        funcs = [{"name": p.frames[f].name, "module": p.frames[f].module, "kind": p.frames[f].kind,
-                  "inclusive_share": round(inc[f] / n, 6), "self_share": round(slf[f] / n, 6)}
-                 for f in frames[: int(rule.evidence.get("functions", 5))] if inc[f]]
+        limit = int(rule.evidence.get("functions", 5))
+        if owned:
+            # The frames that own the selection's samples, by how many they own.
+            own: dict[int, int] = {}
+            for i in candidates:
+                s = p.stacks[i]
+                f = s.frames[owners[i].position] if owners[i].position >= 0 else s.frames[-1]
+                own[f] = own.get(f, 0) + s.samples
+            frames = sorted(own, key=lambda f: (-own[f], f))
+            funcs = [{"name": p.frames[f].name, "module": p.frames[f].module, "kind": p.frames[f].kind,
+                      "owned_share": round(own[f] / n, 6), "inclusive_share": round(inc[f] / n, 6),
+                      "self_share": round(slf[f] / n, 6)} for f in frames[:limit]]
+        else:
+            frames = sorted(self.m.frames_matching(sel), key=lambda f: -inc[f])
+            funcs = [{"name": p.frames[f].name, "module": p.frames[f].module, "kind": p.frames[f].kind,
+                      "inclusive_share": round(inc[f] / n, 6), "self_share": round(slf[f] / n, 6)}
+                     for f in frames[:limit] if inc[f]]
         threads = []
         if pm is not None and pm.by_thread:
             for t, k in sorted(pm.by_thread.items(), key=lambda kv: -kv[1])[:5]:
                 th = p.threads[t]
                 threads.append({"comm": th.comm, "pid": th.pid, "tid": th.tid, "share": round(k / n, 6)})
-        evidence = {"selector": sel.describe(),
+        evidence = {"selector": sel.describe(), "counted": "owned" if owned else "inclusive",
                     "stacks": [{"frames": list(c), "samples": k, "share": round(k / n, 6)} for c, k in top],
                     "functions": funcs, "threads": threads}
         outline = [f for f in frames if inc[f] >= 0.005 * n][:50]
@@ -403,6 +462,9 @@ class _Run:
                     if SEVERITIES.index(gen.severity) > SEVERITIES.index(spec.severity):
                         spec.values["severity_from"] = gen.id
                         spec.severity = gen.severity
+                    if gen.score > spec.score:
+                        spec.values["score_from"] = gen.id
+                        spec.score = gen.score
                     spec.gain = max(spec.gain, gen.gain)
 
 
@@ -492,7 +554,7 @@ def evaluate(profile: Profile, ruleset: RuleSet, kb: Knowledge) -> Evaluation:
             if f.severity != "info":
                 f.capped = cap_reason
                 f.severity = "info"
-    return Evaluation(rank(findings), traces, run.facts, notes, len(ruleset.rules))
+    return Evaluation(rank(findings), traces, run.facts, notes, len(ruleset.rules), run.platform)
 
 
 __all__ = ["Evaluation", "evaluate", "MIN_SAMPLES", "fmt_value"]

@@ -14,7 +14,8 @@ or cannot be read):
                      "uid": 1000 (int), "threads": [{"tid": 123 (int), "comm": "worker"}, ...]}],
       "recorded": {"start": "2026-01-02T03:04:05.123456+00:00", "duration_s": 30.0 (float),
                    "frequency_hz": 99 (int), "call_graph": "fp", "event": "cpu-clock",
-                   "stopped_by": "duration"}
+                   "stopped_by": "duration"},
+      "network":  {...}  (diagnose.netstat: the targets' sockets and UDP counters over the recording)
     }
 
 "sysctl" holds every key the knowledge base can recommend a value for, plus BASE_SYSCTLS.

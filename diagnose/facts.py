@@ -16,10 +16,12 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from diagnose.knowledge import Knowledge
-from diagnose.patterns import PatternSet
-from diagnose.profile import Profile, cores_used
+from diagnose.attribution import attribution
+from diagnose.knowledge import Category, Knowledge
+from diagnose.patterns import PatternSet, compile_pattern
+from diagnose.profile import Frame, Profile, cores_used
 from diagnose.rules import Selector
+from diagnose.syscalls import has_kernel_frames, stack_calls
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class Measured:
     by_thread: dict[int, float] | None = None
     subject: str | None = None
     note: str | None = None
+    # Read from user-space wrapper frames only (a profile without kernel frames): less certain.
+    inferred: bool = False
+
+
+INFERRED_NOTE = "read from system-call wrapper frames: the profile has no kernel frames"
+NO_KERNEL_NOTE = "the profile has no kernel frames (user-space sampler): kernel work cannot be measured"
 
 
 class Measurements:
@@ -46,6 +54,7 @@ class Measurements:
                     sels.append(a)
         # Each category of a component can be asked for separately (top_category).
         self.bit: dict[Selector, int] = {s: 1 << i for i, s in enumerate(sels)}
+        self._has_kernel = has_kernel_frames(profile)
         self.frame_bits = self._frame_bits(sels)
         self.thread_bits = self._thread_bits(sels)
         self._aggregate()
@@ -53,80 +62,13 @@ class Measurements:
     # -- setup ---------------------------------------------------------------------------
 
     def _frame_bits(self, sels: list[Selector]) -> list[int]:
-        all_bits = reduce(or_, self.bit.values(), 0)
-        cat_bits: dict[str, int] = {}
-        comp_bits: dict[str, int] = {}
-        kind_bits = {"kernel": 0, "user": 0}
-        free = {"cat": 0, "comp": 0, "sym": 0, "mod": 0, "kind": 0}
-        sym_patterns: list[str] = []
-        sym_bits: list[int] = []
-        mod_patterns: list[str] = []
-        mod_bits: list[int] = []
-        unions = [s for s in sels if s.alternatives]
-        for s in sels:
-            b = self.bit[s]
-            if s.alternatives:
-                continue  # set below from its alternatives
-            if s.category:
-                for c in s.category:
-                    cat_bits[c] = cat_bits.get(c, 0) | b
-            else:
-                free["cat"] |= b
-            if s.component:
-                for c in s.component:
-                    comp_bits[c] = comp_bits.get(c, 0) | b
-            else:
-                free["comp"] |= b
-            if s.symbol is not None:
-                sym_patterns.append(s.symbol)
-                sym_bits.append(b)
-            else:
-                free["sym"] |= b
-            if s.module is not None:
-                mod_patterns.append(s.module)
-                mod_bits.append(b)
-            else:
-                free["mod"] |= b
-            if s.kind is not None:
-                kind_bits[s.kind] |= b
-            else:
-                free["kind"] |= b
-        syms, mods = PatternSet(sym_patterns), PatternSet(mod_patterns)
-        out = []
-        for f, cat in zip(self.profile.frames, self.categories):
-            bits = all_bits
-            bits &= free["cat"] | (cat_bits.get(cat.id, 0) if cat else 0)
-            comp = self.kb.component_of(f, cat)
-            bits &= free["comp"] | comp_bits.get(comp, 0)
-            if sym_patterns:
-                bits &= free["sym"] | reduce(or_, (sym_bits[i] for i in syms.match(f.name)), 0)
-            if mod_patterns:
-                base = f.module.rsplit("/", 1)[-1]
-                bits &= free["mod"] | reduce(or_, (mod_bits[i] for i in mods.match(base)), 0) if base else free["mod"]
-            bits &= free["kind"] | kind_bits[f.kind]
-            for u in unions:
-                if any(bits & self.bit[a] for a in u.alternatives):
-                    bits |= self.bit[u]
-            out.append(bits)
-        return out
-
-    def _process_names(self) -> dict[int, str]:
-        """pid -> process name: as recorded in the environment, else the main thread's name
-        (tid == pid) when it was sampled. A process with neither has no known name."""
-        names: dict[int, str] = {}
-        for t in self.profile.threads:
-            if t.pid is not None and t.tid == t.pid:
-                names[t.pid] = t.comm
-        for p in (self.profile.capture.environment or {}).get("processes") or []:
-            if isinstance(p, dict) and isinstance(p.get("pid"), int) and p.get("comm"):
-                names[p["pid"]] = str(p["comm"])
-        return names
+        self._bits = _SelectorBits(self.kb, sels, self.bit)
+        return [self._bits.of(i, f, cat) for i, (f, cat) in enumerate(zip(self.profile.frames, self.categories))]
 
     def _thread_bits(self, sels: list[Selector]) -> list[int]:
-        proc_name = self._process_names()
+        proc_name = self.profile.program_names()
         out = []
         compiled: dict[str, re.Pattern[str] | Any] = {}
-        from diagnose.patterns import compile_pattern
 
         for t in self.profile.threads:
             bits = 0
@@ -147,21 +89,40 @@ class Measurements:
 
     def _aggregate(self) -> None:
         fb, tb = self.frame_bits, self.thread_bits
+        att = attribution(self.profile, self.kb)
+        frames = self.profile.frames
+        bits_of = self._bits.of
         inc: dict[tuple[int, int], int] = {}
         leaf: dict[tuple[int, int], int] = {}
+        owned: dict[tuple[int, int], int] = {}
         self.stack_bits: list[int] = []
-        for s in self.profile.stacks:
+        self.owner_bits: list[int] = []
+        for si, (s, o) in enumerate(zip(self.profile.stacks, att.owners)):
             if not s.frames:
                 self.stack_bits.append(0)
+                self.owner_bits.append(0)
                 continue
             t = tb[s.thread]
-            m = reduce(or_, map(fb.__getitem__, s.frames)) & t
+            changed = att.contextual.get(si)
+            if changed is None:
+                m = reduce(or_, map(fb.__getitem__, s.frames)) & t
+                leaf_bits = fb[s.frames[-1]]
+            else:
+                cats = att.categories_in(si)
+                per = [bits_of(f, frames[f], c) for f, c in zip(s.frames, cats)]
+                m = reduce(or_, per) & t
+                leaf_bits = per[-1]
             self.stack_bits.append(m)
             k = (s.thread, m)
             inc[k] = inc.get(k, 0) + s.samples
-            k2 = (s.thread, fb[s.frames[-1]] & t)
+            k2 = (s.thread, leaf_bits & t)
             leaf[k2] = leaf.get(k2, 0) + s.samples
-        self._inc, self._leaf = inc, leaf
+            pos = o.position if o.position >= 0 else len(s.frames) - 1
+            ob = bits_of(s.frames[pos], frames[s.frames[pos]], o.category) & t
+            self.owner_bits.append(ob)
+            k3 = (s.thread, ob)
+            owned[k3] = owned.get(k3, 0) + s.samples
+        self._inc, self._leaf, self._owned = inc, leaf, owned
 
     # -- measures --------------------------------------------------------------------------
 
@@ -178,22 +139,82 @@ class Measurements:
         return k / self.n if self.n else 0.0
 
     def inclusive(self, sel: Selector) -> Measured:
+        if self._unseen(sel):
+            return self._unseen(sel)  # type: ignore[return-value]
         k, by = self._sum(self._inc, self.bit[sel])
         return Measured(self.share(k), k, by)
 
     def self_(self, sel: Selector) -> Measured:
+        if self._unseen(sel):
+            return self._unseen(sel)  # type: ignore[return-value]
         k, by = self._sum(self._leaf, self.bit[sel])
         return Measured(self.share(k), k, by)
 
+    def owned(self, sel: Selector) -> Measured:
+        """Samples owned by the selection: their owner frame (diagnose.attribution, the model the
+        component table uses) matches it."""
+        if self._unseen(sel):
+            return self._unseen(sel)  # type: ignore[return-value]
+        k, by = self._sum(self._owned, self.bit[sel])
+        return Measured(self.share(k), k, by)
+
     def samples(self, sel: Selector) -> Measured:
+        if self._unseen(sel):
+            return self._unseen(sel)  # type: ignore[return-value]
         k, by = self._sum(self._inc, self.bit[sel])
         return Measured(float(k), k, by)
 
     def cores(self, sel: Selector) -> Measured:
+        if self._unseen(sel):
+            return self._unseen(sel)  # type: ignore[return-value]
         k, by = self._sum(self._inc, self.bit[sel])
         cap = self.profile.capture
         c = cores_used(k, cap.frequency_hz, cap.duration_s)
         return Measured(c, k, by, note=None if c is not None else "needs the sampling frequency and the duration")
+
+    def _unseen(self, sel: Selector) -> Measured | None:
+        """A selection of kernel code only, in a profile without kernel frames (py-spy, pprof):
+        not zero but unknown."""
+        if self._has_kernel or not self._kernel_only(sel):
+            return None
+        return Measured(None, note=NO_KERNEL_NOTE)
+
+    def _kernel_only(self, sel: Selector) -> bool:
+        if sel.alternatives:
+            return all(self._kernel_only(a) for a in sel.alternatives)
+        if sel.kind == "kernel":
+            return True
+        cats = [self.kb.category_by_id[c] for c in sel.category if c in self.kb.category_by_id]
+        if sel.component:
+            cats += [c for c in self.kb.categories if c.component in sel.component]
+            if any(c in ("kernel",) for c in sel.component):
+                return True
+        return bool(cats) and all(c.kind == "kernel" for c in cats) and sel.symbol is None and sel.module is None
+
+    def part(self, of: Selector, part: Selector, min_named: float = 0.5) -> Measured:
+        """Samples owned by `of` whose stack holds a `part` frame (which algorithm inside the
+        crypto, say). Unknown when fewer than `min_named` of `of`'s samples are owned by named
+        functions: in stripped libraries the split cannot be seen."""
+        bo, bp = self.bit[of], self.bit[part]
+        frames = self.profile.frames
+        owners = attribution(self.profile, self.kb).owners
+        total = named = k = 0
+        by: dict[int, float] = {}
+        for si, s in enumerate(self.profile.stacks):
+            if not self.owner_bits[si] & bo:
+                continue
+            total += s.samples
+            pos = owners[si].position
+            if frames[s.frames[pos if pos >= 0 else -1]].named:
+                named += s.samples
+            if self.stack_bits[si] & bp:
+                k += s.samples
+                by[s.thread] = by.get(s.thread, 0) + s.samples
+        if total and named < min_named * total:
+            return Measured(None, k, by, note=f"only {100 * named / total:.0f}% of these samples are in named functions "
+                                              f"(stripped libraries or broken call chains): record with --call-graph "
+                                              f"dwarf or install debug symbols to see the split")
+        return Measured(self.share(k), k, by)
 
     def below(self, above: Selector, below: Selector) -> Measured:
         """Samples in which a `below` frame is called (at any depth) from an `above` frame."""
@@ -260,11 +281,88 @@ class Measurements:
             by[t] = by.get(t, 0.0) + part
         return Measured(self.share(attributed), attributed, by)
 
-    def top_category(self, sel: Selector) -> Measured:
-        """The category (of the given ones, or of the given component) with the largest inclusive share."""
+    def syscall(self, calls: str, to: Selector | None = None, among: Selector | None = None,
+                assume: str | None = None) -> Measured:
+        """Samples inside the system calls whose name matches `calls` (the call the kernel
+        entered, diagnose.syscalls). With `to`, only the part that serves `to`: per thread and
+        call, in the proportion in which that call's samples reach `to` rather than the rest of
+        `among` (a sendto's entry/exit belongs to the socket it writes to). A call none of whose
+        samples shows the protocol (no kernel frames) counts as `to` only if `assume` names it."""
+        want = compile_pattern(calls)
+        assumed = compile_pattern(assume) if assume else None
+        bt = self.bit[to] if to is not None else 0
+        ba = self.bit[among] if among is not None else bt
+        rows: dict[tuple[int, str], list[int]] = {}
+        inferred = False
+        for si, (s, call) in enumerate(zip(self.profile.stacks, stack_calls(self.profile))):
+            if call is None or want.fullmatch(call.name) is None:
+                continue
+            inferred = inferred or call.inferred
+            row = rows.setdefault((s.thread, call.name), [0, 0, 0])
+            row[0] += s.samples
+            m = self.stack_bits[si]
+            if m & ba or m & bt:
+                row[2] += s.samples
+                if m & bt:
+                    row[1] += s.samples
+        if to is None:
+            total = sum(r[0] for r in rows.values())
+            by: dict[int, float] = {}
+            for (t, _), r in rows.items():
+                by[t] = by.get(t, 0) + r[0]
+            return Measured(self.share(total), total, by, inferred=inferred,
+                            note=INFERRED_NOTE if inferred else None)
+        per_call: dict[str, list[int]] = {}
+        for (_, name), r in rows.items():
+            agg = per_call.setdefault(name, [0, 0])
+            agg[0] += r[1]
+            agg[1] += r[2]
+        attributed = 0.0
+        by = {}
+        assumed_any = False
+        for (t, name), (under, reach_to, reach_among) in rows.items():
+            if reach_among:
+                ratio = reach_to / reach_among
+            elif per_call[name][1]:
+                ratio = per_call[name][0] / per_call[name][1]
+            elif assumed is not None and assumed.fullmatch(name) is not None:
+                ratio, assumed_any = 1.0, True
+            else:
+                ratio = 0.0
+            attributed += under * ratio
+            by[t] = by.get(t, 0.0) + under * ratio
+        note = None
+        if assumed_any:
+            note = f"{INFERRED_NOTE}; {assume} counted as {to.describe()} (the socket type is not visible)"
+        elif inferred:
+            note = INFERRED_NOTE
+        return Measured(self.share(attributed), attributed, by, note=note, inferred=inferred)
+
+    def top_syscall(self, calls: str | None = None) -> Measured:
+        """The system call (by what the kernel entered) with the most samples, of those whose
+        name matches `calls` if given; its name is the subject."""
+        want = compile_pattern(calls) if calls else None
+        per: dict[str, list[Any]] = {}
+        inferred = False
+        for s, call in zip(self.profile.stacks, stack_calls(self.profile)):
+            if call is None or (want is not None and want.fullmatch(call.name) is None):
+                continue
+            row = per.setdefault(call.name, [0, {}])
+            row[0] += s.samples
+            row[1][s.thread] = row[1].get(s.thread, 0) + s.samples
+            inferred = inferred or call.inferred
+        if not per:
+            return Measured(0.0, 0, {}, note="no sample is inside such a system call")
+        name, (k, by) = max(per.items(), key=lambda kv: (kv[1][0], kv[0]))
+        return Measured(self.share(k), k, by, subject=name, inferred=inferred,
+                        note=INFERRED_NOTE if inferred else None)
+
+    def top_category(self, sel: Selector, owned: bool = False) -> Measured:
+        """The category (of the given ones, or of the given component) with the largest inclusive
+        share, or with the largest owned share."""
         best: tuple[float, str | None, int, dict[int, float]] = (0.0, None, 0, {})
         for cat, sub in self.category_selectors(sel):
-            m = self.inclusive(sub)
+            m = self.owned(sub) if owned else self.inclusive(sub)
             if m.value > best[0]:  # type: ignore[operator]
                 c = self.kb.category_by_id[cat]
                 best = (float(m.value), c.subject or c.id, int(m.samples or 0), m.by_thread or {})  # type: ignore[arg-type]
@@ -282,6 +380,88 @@ class Measurements:
     def frames_matching(self, sel: Selector) -> list[int]:
         bit = self.bit[sel]
         return [i for i, b in enumerate(self.frame_bits) if b & bit]
+
+    def stacks_owned_by(self, sel: Selector) -> list[int]:
+        bit = self.bit[sel]
+        return [i for i, m in enumerate(self.owner_bits) if m & bit]
+
+
+class _SelectorBits:
+    """The selector bits of a frame as a given category: frame selectors test the category the
+    frame takes on a path, which for a contextual category differs from its usual one."""
+
+    def __init__(self, kb: Knowledge, sels: list[Selector], bit: dict[Selector, int]) -> None:
+        self.kb = kb
+        self.bit = bit
+        self.all_bits = reduce(or_, bit.values(), 0)
+        self.cat_bits: dict[str, int] = {}
+        self.comp_bits: dict[str, int] = {}
+        self.kind_bits = {"kernel": 0, "user": 0}
+        self.free = {"cat": 0, "comp": 0, "sym": 0, "mod": 0, "kind": 0}
+        sym_patterns: list[str] = []
+        self.sym_bits: list[int] = []
+        mod_patterns: list[str] = []
+        self.mod_bits: list[int] = []
+        self.unions = [s for s in sels if s.alternatives]
+        for s in sels:
+            b = bit[s]
+            if s.alternatives:
+                continue  # set below from its alternatives
+            if s.category:
+                for c in s.category:
+                    self.cat_bits[c] = self.cat_bits.get(c, 0) | b
+            else:
+                self.free["cat"] |= b
+            if s.component:
+                for c in s.component:
+                    self.comp_bits[c] = self.comp_bits.get(c, 0) | b
+            else:
+                self.free["comp"] |= b
+            if s.symbol is not None:
+                sym_patterns.append(s.symbol)
+                self.sym_bits.append(b)
+            else:
+                self.free["sym"] |= b
+            if s.module is not None:
+                mod_patterns.append(s.module)
+                self.mod_bits.append(b)
+            else:
+                self.free["mod"] |= b
+            if s.kind is not None:
+                self.kind_bits[s.kind] |= b
+            else:
+                self.free["kind"] |= b
+        self.syms, self.mods = PatternSet(sym_patterns), PatternSet(mod_patterns)
+        self._name_bits: dict[int, int] = {}
+        self._cache: dict[tuple[int, str | None], int] = {}
+
+    def _names(self, f: Frame) -> int:
+        """The bits a frame's symbol and module give, whatever its category."""
+        bits = self.all_bits
+        if self.sym_bits:
+            bits &= self.free["sym"] | reduce(or_, (self.sym_bits[i] for i in self.syms.match(f.name)), 0)
+        if self.mod_bits:
+            # A frame whose module is unknown is matched as module "[unknown]", as perf prints it.
+            base = f.module.rsplit("/", 1)[-1] or "[unknown]"
+            bits &= self.free["mod"] | reduce(or_, (self.mod_bits[i] for i in self.mods.match(base)), 0)
+        return bits & (self.free["kind"] | self.kind_bits[f.kind])
+
+    def of(self, frame_id: int, f: Frame, cat: Category | None) -> int:
+        key = (frame_id, cat.id if cat else None)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        names = self._name_bits.get(frame_id)
+        if names is None:
+            names = self._name_bits[frame_id] = self._names(f)
+        bits = names & (self.free["cat"] | (self.cat_bits.get(cat.id, 0) if cat else 0))
+        comp = self.kb.component_of(f, cat)
+        bits &= self.free["comp"] | self.comp_bits.get(comp, 0)
+        for u in self.unions:
+            if any(bits & self.bit[a] for a in u.alternatives):
+                bits |= self.bit[u]
+        self._cache[key] = bits
+        return bits
 
 
 def category_selectors(kb: Knowledge, sel: Selector) -> list[tuple[str, Selector]]:

@@ -1,7 +1,6 @@
 """Findings: what a fired rule reports, how it is scored (a 0-100 curve anchored at the rule's
-info and warn limits), its severity (from the score, capped by the rule), and the ranking by
-expected gain x severity x confidence, with generic findings nested under the specific ones
-that explain them."""
+info and warn limits), its severity (from the score, capped by the rule), and the ranking by the
+displayed score, with generic findings nested under the specific ones that explain them."""
 
 from __future__ import annotations
 
@@ -55,10 +54,18 @@ class Finding:
     rank: int = 0
     rule_source: str = ""
     capped: str | None = None
+    # Recommendations of the rule not offered here, each with why (not for this stack, already
+    # in effect, no evidence for it).
+    withheld: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rank_key(self) -> float:
         return self.gain * SEVERITY_WEIGHT[self.severity] * max(self.confidence, 0.05)
+
+    @property
+    def quality_note(self) -> bool:
+        """A note on the capture itself (too few samples, unnamed frames): it saves no CPU."""
+        return "capture-quality" in self.tags
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         return {
@@ -81,26 +88,28 @@ class Finding:
             "gain": round(self.gain, 6),
             "severity_capped_because": self.capped,
             "rule_source": self.rule_source,
+            "withheld": self.withheld,
             "texts": {l: {"title": self.title.get(l, ""), "summary": self.summary.get(l, ""),
                           "explanation": self.explanation.get(l, "")} for l in ("en", "zh")},
         }
 
 
 def rank(findings: list[Finding]) -> list[Finding]:
-    """Top-level findings by expected gain x severity x confidence; each followed by the
-    generic findings it explains (nested in reports instead of repeating their advice)."""
+    """Top-level findings by the score the reports show (then confidence, then expected gain),
+    notes on the capture itself last; each followed by the generic findings it explains. Only
+    top-level findings are numbered (1, 2, 3, ...); an explained finding carries the number of
+    the finding that explains it and is shown under it."""
     by_id = {f.id: f for f in findings}
-    key = lambda f: (-f.rank_key, -f.score, f.id)  # noqa: E731
+    key = lambda f: (f.quality_note, -round(f.score, 1), -round(f.confidence, 3), -f.gain, f.id)  # noqa: E731
     top = sorted((f for f in findings if f.explained_by is None or f.explained_by not in by_id), key=key)
     ordered: list[Finding] = []
 
-    def place(f: Finding) -> None:
+    def place(f: Finding, number: int) -> None:
+        f.rank = number
         ordered.append(f)
         for child in sorted((c for c in findings if c.explained_by == f.id and c not in ordered), key=key):
-            place(child)
+            place(child, number)
 
-    for f in top:
-        place(f)
-    for i, f in enumerate(ordered, 1):
-        f.rank = i
+    for i, f in enumerate(top, 1):
+        place(f, i)
     return ordered

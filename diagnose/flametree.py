@@ -50,17 +50,8 @@ def module_base(module: str) -> str:
 
 
 def process_names(profile: Profile) -> dict[int, str]:
-    """pid -> the main thread's name (tid == pid), else the name most of its threads carry."""
-    counts: dict[int, dict[str, int]] = {}
-    main: dict[int, str] = {}
-    for th in profile.threads:
-        if th.pid is None:
-            continue
-        if th.tid == th.pid:
-            main[th.pid] = th.comm
-        c = counts.setdefault(th.pid, {})
-        c[th.comm] = c.get(th.comm, 0) + 1
-    return {pid: main.get(pid) or max(c, key=lambda k: c[k]) for pid, c in counts.items()}
+    """pid -> program name (Profile.program_names)."""
+    return profile.program_names()
 
 
 def build_tree(profile: Profile, min_samples: float = 0.0, threads: Literal["auto", "always"] = "auto",

@@ -17,7 +17,7 @@ SCHEMA = "diagnose.knowledge/v1"
 LANGS = ("en", "zh")
 RECOMMENDATION_KINDS = ("sysctl", "webrtc", "code", "system", "investigate")
 SYSCTL_MODES = ("raise-only", "set", "lower-only")
-FILES = ("sources.yaml", "components.yaml", "taxonomy.yaml", "threads.yaml", "recommendations.yaml")
+FILES = ("sources.yaml", "components.yaml", "taxonomy.yaml", "threads.yaml", "stacks.yaml", "recommendations.yaml")
 
 Localized = dict[str, str]
 
@@ -40,6 +40,15 @@ class Category:
     modules: tuple[str, ...]
     subject: str | None
     sources: tuple[str, ...]
+    # A frame of this category owns the samples of everything it calls (the innermost such frame
+    # in a stack wins): a file read owns its copies, loopback delivery owns the receiver's work.
+    owns_callees: bool = False
+    # Patterns of caller frames: the category applies to a frame only below such a caller
+    # (net_rx_action inside a sendto is loopback delivery); empty for an ordinary category.
+    within: tuple[str, ...] = ()
+    # A catch-all (the rest of the Go runtime): it owns a sample only when no other category
+    # recognises any frame of the sample's stack.
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,35 @@ class ThreadRole:
     role: Localized
     stack: str
     sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Something a capture can show: a WebRTC stack (Pion, Janus, ...) or a signal of what is
+    already in effect (AES-GCM running, datagrams dropped). Seen when enough samples hold a
+    frame matching its symbol/module patterns, a thread or process matches, one of its system
+    calls is made, or a recorded environment value passes its test."""
+
+    id: str
+    title: Localized
+    symbols: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    threads: tuple[str, ...] = ()
+    processes: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+    env: tuple[tuple[str, str, float], ...] = ()  # (key, op, number)
+    min_samples: int = 1
+    min_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a recommendation reads for one stack (each text optional)."""
+
+    title: Localized | None = None
+    why: Localized | None = None
+    where: Localized | None = None
+    caveats: Localized | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +103,12 @@ class Recommendation:
     ranges: dict[str, str] | None = None
     where: Localized | None = None
     commands: tuple[str, ...] = ()
+    # Stacks it applies to (empty: any); signals that must be seen (any of them) for it to be
+    # offered; signals that mean it is already in effect; per-stack wording.
+    applies_to: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    variants: dict[str, Variant] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,6 +118,8 @@ class Knowledge:
     categories: list[Category] = field(default_factory=list)
     threads: list[ThreadRole] = field(default_factory=list)
     recommendations: dict[str, Recommendation] = field(default_factory=dict)
+    stacks: list[Marker] = field(default_factory=list)
+    signals: list[Marker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._index()
@@ -91,18 +137,41 @@ class Knowledge:
         self._symbols, self._symbol_owner = PatternSet(sym), sym_owner
         self._modules, self._module_owner = PatternSet(mod), mod_owner
         self._threads = PatternSet(t.pattern for t in self.threads)
+        # Contextual categories: which caller patterns belong to which of them.
+        self.contextual = [c for c in self.categories if c.within]
+        within, within_owner = [], []
+        for i, c in enumerate(self.contextual):
+            for p in c.within:
+                within.append(p)
+                within_owner.append(i)
+        self._within, self._within_owner = PatternSet(within), within_owner
 
     # -- what a frame is -------------------------------------------------------------------
 
-    def category_of(self, frame: Frame) -> Category | None:
-        """The first category, in file order, whose symbol or module patterns match the frame
-        (so a specific category's module beats a later catch-all's symbol pattern)."""
+    def _matching(self, frame: Frame) -> list[Category]:
+        """Every category whose symbol or module patterns match the frame, in file order."""
         owners = [self._symbol_owner[i] for i in self._symbols.match(frame.name)]
         if frame.module:
             base = frame.module.rsplit("/", 1)[-1]
             owners += [self._module_owner[i] for i in self._modules.match(base)]
-        owners = [o for o in owners if self.categories[o].kind in ("any", frame.kind)]
-        return self.categories[min(owners)] if owners else None
+        return [self.categories[o] for o in sorted(set(owners)) if self.categories[o].kind in ("any", frame.kind)]
+
+    def category_of(self, frame: Frame) -> Category | None:
+        """The frame's category wherever it is called from: the first ordinary category, in file
+        order, whose symbol or module patterns match it (so a specific category's module beats a
+        later catch-all's symbol pattern); a catch-all (fallback) only when nothing else matches.
+        Contextual categories (within:) are not considered."""
+        found = [c for c in self._matching(frame) if not c.within]
+        return next((c for c in found if not c.fallback), found[0] if found else None)
+
+    def contextual_of(self, frame: Frame) -> list[Category]:
+        """The contextual categories the frame can take, in file order, each only below a
+        caller that matches its `within` patterns."""
+        return [c for c in self._matching(frame) if c.within]
+
+    def context_of(self, frame: Frame) -> list[Category]:
+        """The contextual categories whose `within` patterns this frame matches (as a caller)."""
+        return [self.contextual[self._within_owner[i]] for i in self._within.match(frame.name)]
 
     def classify(self, profile: Profile) -> list[Category | None]:
         """The category of every frame of a profile (computed once per profile)."""
@@ -120,6 +189,11 @@ class Knowledge:
     def thread_role(self, comm: str) -> ThreadRole | None:
         found = self._threads.match(comm)
         return self.threads[found[0]] if found else None
+
+    def role_text(self, comm: str, lang: str) -> str | None:
+        """What a thread of this name does, in the user's language (knowledge/threads.yaml)."""
+        role = self.thread_role(comm)
+        return (role.role.get(lang) or role.role["en"]) if role else None
 
 
 # -- loading and validation ---------------------------------------------------------------
@@ -159,6 +233,12 @@ def _list(doc: YamlDoc, where: tuple, value: Any) -> list[Any]:
     return value
 
 
+def _flag(doc: YamlDoc, where: tuple, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise doc.error(where, "must be true or false (without quotes)")
+    return value
+
+
 def _patterns(doc: YamlDoc, where: tuple, value: Any) -> tuple[str, ...]:
     out = []
     for i, p in enumerate(_list(doc, where, value)):
@@ -186,6 +266,7 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
     """Build the knowledge base from file name -> (path for messages, YAML text)."""
     kb = Knowledge.__new__(Knowledge)
     kb.sources, kb.components, kb.categories, kb.threads, kb.recommendations = {}, {}, [], [], {}
+    kb.stacks, kb.signals = [], []
     docs = {name: load_yaml_text(text, path) for name, (path, text) in texts.items()}
 
     if "sources.yaml" in docs:
@@ -221,7 +302,7 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
         for i, item in enumerate(_list(doc, ("categories",), _doc(doc, "categories"))):
             w = ("categories", i)
             _keys(doc, w, item, {"id", "component", "title", "description", "kind", "symbols", "modules", "subject",
-                                 "sources"}, {"id", "component", "title"})
+                                 "sources", "owns_callees", "within", "fallback"}, {"id", "component", "title"})
             cid = str(item["id"])
             if cid in seen:
                 raise doc.error((*w, "id"), f"duplicate category id {cid!r}")
@@ -238,7 +319,10 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
                 kind, _patterns(doc, (*w, "symbols"), item.get("symbols")),
                 _patterns(doc, (*w, "modules"), item.get("modules")),
                 str(item["subject"]) if item.get("subject") else None,
-                sources(doc, (*w, "sources"), item.get("sources"))))
+                sources(doc, (*w, "sources"), item.get("sources")),
+                owns_callees=_flag(doc, (*w, "owns_callees"), item.get("owns_callees", False)),
+                within=_patterns(doc, (*w, "within"), item.get("within")),
+                fallback=_flag(doc, (*w, "fallback"), item.get("fallback", False))))
 
     if "threads.yaml" in docs:
         doc = docs["threads.yaml"]
@@ -249,10 +333,29 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
             kb.threads.append(ThreadRole(pattern, _text(doc, (*w, "role"), item["role"]),  # type: ignore[arg-type]
                                          str(item.get("stack", "")), sources(doc, (*w, "sources"), item.get("sources"))))
 
+    if "stacks.yaml" in docs:
+        doc = docs["stacks.yaml"]
+        data = doc.data
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise doc.error(("schema",), f"schema must be {SCHEMA}", f"add schema: {SCHEMA}")
+        for k in data:
+            if k not in ("schema", "stacks", "signals"):
+                raise doc.error((str(k),), "unknown top-level field (a typo?)", "allowed: schema, stacks, signals")
+        seen_markers: set[str] = set()
+        for top, out in (("stacks", kb.stacks), ("signals", kb.signals)):
+            for i, item in enumerate(_list(doc, (top,), data.get(top))):
+                marker = _marker(doc, (top, i), item)
+                if marker.id in seen_markers:
+                    raise doc.error((top, i, "id"), f"duplicate id {marker.id!r} (stacks and signals share ids)")
+                seen_markers.add(marker.id)
+                out.append(marker)
+    stack_ids = {m.id for m in kb.stacks}
+    signal_ids = {m.id for m in kb.signals}
+
     if "recommendations.yaml" in docs:
         doc = docs["recommendations.yaml"]
         allowed = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
-                   "where", "commands"}
+                   "where", "commands", "applies_to", "requires", "unless", "variants"}
         for i, item in enumerate(_list(doc, ("recommendations",), _doc(doc, "recommendations"))):
             w = ("recommendations", i)
             _keys(doc, w, item, allowed, {"id", "kind", "title", "why"})
@@ -280,9 +383,67 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
                 mode=str(item["mode"]) if "mode" in item else None,
                 ranges={str(k): str(v) for k, v in ranges.items()} if ranges else None,
                 where=_text(doc, (*w, "where"), item.get("where"), required=False),
-                commands=tuple(str(c) for c in _list(doc, (*w, "commands"), item.get("commands"))))
+                commands=tuple(str(c) for c in _list(doc, (*w, "commands"), item.get("commands"))),
+                applies_to=_ids(doc, (*w, "applies_to"), item.get("applies_to"), stack_ids, "stack", "stacks.yaml stacks"),
+                requires=_ids(doc, (*w, "requires"), item.get("requires"), signal_ids, "signal", "stacks.yaml signals"),
+                unless=_ids(doc, (*w, "unless"), item.get("unless"), signal_ids, "signal", "stacks.yaml signals"),
+                variants=_variants(doc, (*w, "variants"), item.get("variants"), stack_ids))
     kb._index()
     return kb
+
+
+MARKER_KEYS = {"id", "title", "symbols", "modules", "threads", "processes", "calls", "env", "min_samples", "min_share",
+               "description", "sources"}
+ENV_OPS = ("gt", "gte", "lt", "lte", "eq", "ne")
+
+
+def _marker(doc: YamlDoc, where: tuple, item: Any) -> Marker:
+    _keys(doc, where, item, MARKER_KEYS, {"id", "title"})
+    env = []
+    for j, e in enumerate(_list(doc, (*where, "env"), item.get("env"))):
+        if not isinstance(e, dict) or "key" not in e or len(e) != 2:
+            raise doc.error((*where, "env", j), "must be {key: environment.path, gt: number} (one comparison)")
+        op = next(k for k in e if k != "key")
+        if op not in ENV_OPS or isinstance(e[op], bool) or not isinstance(e[op], (int, float)):
+            raise doc.error((*where, "env", j), f"the comparison must be one of {', '.join(ENV_OPS)} with a number")
+        env.append((str(e["key"]), op, float(e[op])))
+    min_samples = item.get("min_samples", 1)
+    min_share = item.get("min_share", 0.0)
+    if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
+        raise doc.error((*where, "min_samples"), "must be a whole number of samples (1 or more)")
+    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 <= min_share < 1:
+        raise doc.error((*where, "min_share"), "must be a share between 0 and 1")
+    calls = tuple(str(c) for c in _list(doc, (*where, "calls"), item.get("calls")))
+    return Marker(str(item["id"]), _text(doc, (*where, "title"), item["title"]),  # type: ignore[arg-type]
+                  _patterns(doc, (*where, "symbols"), item.get("symbols")),
+                  _patterns(doc, (*where, "modules"), item.get("modules")),
+                  _patterns(doc, (*where, "threads"), item.get("threads")),
+                  _patterns(doc, (*where, "processes"), item.get("processes")),
+                  calls, tuple(env), min_samples, float(min_share))
+
+
+def _ids(doc: YamlDoc, where: tuple, value: Any, known: set[str], what: str, home: str) -> tuple[str, ...]:
+    out = []
+    for i, v in enumerate(_list(doc, where, value)):
+        if str(v) not in known:
+            raise doc.error((*where, i), f"unknown {what} {v!r}", f"use an id from {home}")
+        out.append(str(v))
+    return tuple(out)
+
+
+def _variants(doc: YamlDoc, where: tuple, value: Any, stack_ids: set[str]) -> dict[str, Variant]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise doc.error(where, "must map stack ids to {title, why, where, caveats} texts")
+    out = {}
+    for sid, v in value.items():
+        w = (*where, str(sid))
+        if str(sid) not in stack_ids:
+            raise doc.error(w, f"unknown stack {sid!r}", "use an id from stacks.yaml stacks")
+        _keys(doc, w, v, {"title", "why", "where", "caveats"}, set())
+        out[str(sid)] = Variant(*(_text(doc, (*w, k), v.get(k), required=False) for k in ("title", "why", "where", "caveats")))
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,12 @@ class Frame:
     def label(self) -> str:
         return self.name
 
+    @property
+    def named(self) -> bool:
+        """False for a frame with no symbol ([unknown], [libfoo.so] named by its module, an address)."""
+        n = self.name
+        return not (n.startswith("[") and n.endswith("]")) and not n.startswith("0x")
+
 
 @dataclass(frozen=True, slots=True)
 class Thread:
@@ -153,6 +159,28 @@ class Profile:
     def samples_self_in(self, frame_ids: Iterable[int]) -> int:
         wanted = set(frame_ids)
         return sum(s.samples for s in self.stacks if s.frames and s.frames[-1] in wanted)
+
+    # -- processes ----------------------------------------------------------------------
+
+    def program_names(self) -> dict[int, str]:
+        """pid -> the name of the program: as the run folder's environment recorded it (the
+        process's own comm, read before recording), else the sampled thread whose tid is the pid
+        (the main thread), else the name most of its sampled threads carry."""
+        counts: dict[int, dict[str, int]] = {}
+        names: dict[int, str] = {}
+        for th in self.threads:
+            if th.pid is None:
+                continue
+            if th.tid == th.pid:
+                names[th.pid] = th.comm
+            c = counts.setdefault(th.pid, {})
+            c[th.comm] = c.get(th.comm, 0) + 1
+        for pid, c in counts.items():
+            names.setdefault(pid, max(sorted(c), key=lambda k: c[k]))
+        for p in (self.capture.environment or {}).get("processes") or []:
+            if isinstance(p, dict) and isinstance(p.get("pid"), int) and p.get("comm"):
+                names[p["pid"]] = str(p["comm"])
+        return names
 
     # -- invariants ---------------------------------------------------------------------
 

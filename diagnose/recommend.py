@@ -8,7 +8,31 @@ from typing import Any
 
 from diagnose.facts import as_number, env_lookup
 from diagnose.knowledge import Knowledge, Recommendation
+from diagnose.platform import Platform
 from diagnose.texts import LANGS
+
+OFFER, NOT_APPLICABLE, IN_EFFECT, NEEDS_EVIDENCE = "offer", "not-applicable", "already-in-effect", "needs-evidence"
+
+
+def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, str | None, str | None]:
+    """Whether a recommendation is offered for this capture: (status, the stack to phrase it
+    for, why not). It is not offered when it names stacks and the capture shows none of them,
+    when a signal says it is already in effect, or when it needs evidence the capture lacks."""
+    titles = {m.id: m.title["en"] for m in (*kb.stacks, *kb.signals)}
+    seen = platform.stack_ids()
+    if rec.applies_to and seen and not any(s in rec.applies_to for s in seen):
+        return NOT_APPLICABLE, None, (f"applies to {', '.join(titles[s] for s in rec.applies_to)}; this capture shows "
+                                      f"{', '.join(titles[s] for s in seen)}")
+    in_effect = [u for u in rec.unless if platform.has(u)]
+    if in_effect:
+        u = in_effect[0]
+        return IN_EFFECT, None, f"already in effect: {titles[u]} ({platform.signals[u].why})" \
+            if u in platform.signals else f"already in effect: {titles[u]}"
+    if rec.requires and not any(platform.has(r) for r in rec.requires):
+        return NEEDS_EVIDENCE, None, ("offered only on evidence of " + " or ".join(titles[r] for r in rec.requires) +
+                                      ", which this capture does not show")
+    stack = next((s for s in seen if s in rec.variants), None)
+    return OFFER, stack, None
 
 SYSCTL_CONF = "/etc/sysctl.d/90-diagnose.conf"
 
@@ -33,20 +57,28 @@ def sysctl_status(rec: Recommendation, current: Any) -> str:
     return "recommended"
 
 
-def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], why_here: dict[str, str] | None = None) -> dict[str, Any]:
+def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], why_here: dict[str, str] | None = None,
+             stack: str | None = None) -> dict[str, Any]:
+    v = rec.variants.get(stack) if stack else None
+    title = (v.title if v and v.title else None) or rec.title
+    why = (v.why if v and v.why else None) or rec.why
+    where = (v.where if v and v.where else None) or rec.where
+    caveats = (v.caveats if v and v.caveats else None) or rec.caveats
     out: dict[str, Any] = {
         "id": rec.id,
         "kind": rec.kind,
-        "title": rec.title["en"],
-        "why": rec.why["en"],
-        "texts": _texts(("title", rec.title), ("why", rec.why), ("caveats", rec.caveats), ("where", rec.where),
+        "title": title["en"],
+        "why": why["en"],
+        "texts": _texts(("title", title), ("why", why), ("caveats", caveats), ("where", where),
                         ("why_here", why_here)),
         "sources": [{"id": s, **kb.sources.get(s, {})} for s in rec.sources],
     }
-    if rec.caveats:
-        out["caveats"] = rec.caveats["en"]
-    if rec.where:
-        out["where"] = rec.where["en"]
+    if v is not None:
+        out["stack"] = stack
+    if caveats:
+        out["caveats"] = caveats["en"]
+    if where:
+        out["where"] = where["en"]
     if rec.commands:
         out["commands"] = list(rec.commands)
     if rec.kind == "sysctl" and rec.value is None:
@@ -57,6 +89,11 @@ def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], wh
                     "commands": list(rec.commands) or [f"sysctl {rec.key}"]})
     elif rec.kind == "sysctl":
         current = env_lookup(environment, f"sysctl.{rec.key}")
+        status = sysctl_status(rec, current)
+        if current is None and rec.default is not None and as_number(rec.value) is not None \
+                and as_number(rec.value) == as_number(rec.default):
+            # The suggested value is the kernel's default: not a change to make, a value to check.
+            status = "check-default"
         out.update({
             "key": rec.key,
             "value": rec.value,
@@ -64,7 +101,7 @@ def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], wh
             "default": rec.default,
             "mode": rec.mode,
             "ranges": rec.ranges,
-            "status": sysctl_status(rec, current),
+            "status": status,
             "apply": [f"sudo sysctl -w {rec.key}={_quoted(rec.value)}"],
             "persist": [f"echo '{rec.key} = {rec.value}' | sudo tee -a {SYSCTL_CONF}", "sudo sysctl --system"],
         })

@@ -26,9 +26,10 @@ STATUSES = ("stable", "experimental", "deprecated")
 RULES_PATH_ENV = "DIAGNOSE_RULES_PATH"
 
 # Measurements a condition may take. Selector-valued ones take a frame selector (SELECTOR_KEYS).
-SELECTOR_MEASURES = ("inclusive_share", "self_share", "cores", "samples")
-MEASURES = SELECTOR_MEASURES + ("below_share", "attributed_share", "top_category", "stack_samples", "total_samples",
-                                "cores_used", "env", "fact", "fired")
+SELECTOR_MEASURES = ("inclusive_share", "self_share", "owned_share", "cores", "samples")
+MEASURES = SELECTOR_MEASURES + ("below_share", "attributed_share", "part_share", "syscall_share", "top_syscall", "top_category",
+                                "top_owned_category",
+                                "stack_samples", "total_samples", "cores_used", "env", "fact", "fired")
 COMPARISONS = ("gte", "gt", "lte", "lt", "eq", "ne")
 SELECTOR_KEYS = ("category", "component", "symbol", "module", "kind", "thread", "process")
 RULE_KEYS = {"id", "title", "severity", "tags", "status", "related", "params", "when", "any", "none", "measure",
@@ -226,13 +227,29 @@ def parse_condition(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None,
     elif m == "below_share":
         _need(doc, w, raw, ("above", "below"))
         arg = {k: parse_selector(doc, (*w, k), raw[k], kb) for k in ("above", "below")}
+    elif m == "part_share":
+        _need(doc, w, raw, ("of", "part"))
+        arg = {k: parse_selector(doc, (*w, k), raw[k], kb) for k in ("of", "part")}
     elif m == "attributed_share":
         _need(doc, w, raw, ("via", "to", "among"))
         arg = {k: parse_selector(doc, (*w, k), raw[k], kb) for k in ("via", "to", "among")}
-    elif m == "top_category":
+    elif m == "syscall_share":
+        arg = parse_syscall_share(doc, w, raw, kb)
+    elif m == "top_syscall":
+        if raw in (None, {}, True):
+            arg = {}
+        elif isinstance(raw, dict) and set(raw) == {"calls"}:
+            try:
+                compile_pattern(str(raw["calls"]))
+            except PatternError as exc:
+                raise doc.error((*w, "calls"), str(exc)) from None
+            arg = {"calls": str(raw["calls"])}
+        else:
+            raise doc.error(w, "takes {} or {calls: PATTERN}", "e.g. top_syscall: {calls: 'send.*'}")
+    elif m in ("top_category", "top_owned_category"):
         arg = parse_selector(doc, w, raw, kb)
         if not arg.category and not arg.component:
-            raise doc.error(w, "top_category needs category: or component:", "e.g. {component: codecs}")
+            raise doc.error(w, f"{m} needs category: or component:", "e.g. {component: codecs}")
     elif m in ("stack_samples", "total_samples", "cores_used"):
         if raw not in (None, {}, True):
             raise doc.error(w, "takes no argument", f"write {m}: {{}}")
@@ -247,6 +264,33 @@ def parse_condition(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None,
     if name is not None and (not isinstance(name, str) or not name.replace("_", "").isalnum()):
         raise doc.error((*where, "as"), "must be a simple name (letters, digits, _)")
     return Condition(m, arg, op, threshold, name, doc.line(where))
+
+
+def parse_syscall_share(doc: YamlDoc, where: tuple, raw: Any, kb: Knowledge | None) -> dict[str, Any]:
+    """{calls: PATTERN, to: selector, among: selector, assume: PATTERN}; only calls is required."""
+    keys = ("calls", "to", "among", "assume")
+    if not isinstance(raw, dict) or "calls" not in raw:
+        raise doc.error(where, "must be a mapping with calls: (a pattern of system-call names) and optionally "
+                               "to:, among: (selectors) and assume: (a pattern)", "e.g. {calls: 'sendto|sendmsg'}")
+    for k in raw:
+        if k not in keys:
+            raise doc.error((*where, str(k)), "unknown key (a typo?)", f"use {', '.join(keys)}")
+    out: dict[str, Any] = {}
+    for k in ("calls", "assume"):
+        if k in raw:
+            try:
+                compile_pattern(str(raw[k]))
+            except PatternError as exc:
+                raise doc.error((*where, k), str(exc)) from None
+            out[k] = str(raw[k])
+    for k in ("to", "among"):
+        if k in raw:
+            out[k] = parse_selector(doc, (*where, k), raw[k], kb)
+    if "among" in out and "to" not in out:
+        raise doc.error(where, "among: needs to: (what the calls are attributed to)", "add to: {...selector...}")
+    if "assume" in out and "to" not in out:
+        raise doc.error(where, "assume: needs to: (what the assumed calls count as)", "add to: {...selector...}")
+    return out
 
 
 def _need(doc: YamlDoc, where: tuple, raw: Any, keys: tuple[str, ...]) -> None:
@@ -318,7 +362,7 @@ def parse_rule(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None, pack
     subject = item.get("subject")
     if subject is not None and str(subject) not in names and not str(subject).startswith("="):
         raise doc.error((*where, "subject"), f"{subject!r} is not a measured value of this rule",
-                        "name a top_category condition with as:, or write =text for a fixed subject")
+                        "name a top_category or top_syscall condition with as:, or write =text for a fixed subject")
     summary = _localized(doc, (*where, "summary"), item["summary"])
     _check_template(doc, (*where, "summary"), summary, names)
     explanation = _localized(doc, (*where, "explanation"), item.get("explanation"), required=False)

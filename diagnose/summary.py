@@ -116,8 +116,9 @@ def summarize(profile: Profile, graph: nx.DiGraph) -> Summary:
             key = (th.pid, "")
             per_process[key] = per_process.get(key, 0) + k
     process_rows = []
+    programs = profile.program_names()
     for (pid, _), k in sorted(per_process.items(), key=lambda kv: -kv[1]):
-        comm = _process_comm(profile, pid)
+        comm = programs.get(pid, "?") if pid is not None else "?"
         process_rows.append(GroupRow(f"{comm} {pid}", Share(k, total), cores_used(k, freq, dur),
                                      {"pid": pid, "comm": comm}))
 
@@ -126,17 +127,6 @@ def summarize(profile: Profile, graph: nx.DiGraph) -> Summary:
         modules=module_rows, threads=thread_rows, processes=process_rows,
         cores_used=cores_used(total, freq, dur), trees=call_trees(profile, graph),
     )
-
-
-def _process_comm(profile: Profile, pid: int | None) -> str:
-    """The main thread's name (tid == pid), else the name most of its threads carry."""
-    names: dict[str, int] = {}
-    for th in profile.threads:
-        if th.pid == pid:
-            if th.tid == pid:
-                return th.comm
-            names[th.comm] = names.get(th.comm, 0) + 1
-    return max(names, key=lambda c: names[c]) if names else "?"
 
 
 # -- call-chain trees ---------------------------------------------------------------------

@@ -16,9 +16,12 @@ def tr(texts: dict[str, str] | None, lang: str) -> str:
     return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
 
 
-def fmt_value(value: Any, spec: str) -> str:
+UNKNOWN = {"en": "unknown", "zh": "未知"}
+
+
+def fmt_value(value: Any, spec: str, lang: str = "en") -> str:
     if value is None:
-        return "n/a"
+        return UNKNOWN.get(lang, UNKNOWN["en"])
     if spec in ("pct", "cores", "int", "num"):
         try:
             float(value)
@@ -38,13 +41,17 @@ def fmt_value(value: Any, spec: str) -> str:
 
 
 class _Formatter(string.Formatter):
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
     def get_value(self, key: Any, args: Any, kwargs: dict[str, Any]) -> Any:
         return kwargs.get(key)
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        return fmt_value(value, format_spec or "text")
+        return fmt_value(value, format_spec or "text", self.lang)
 
 
-def fill(template: str, values: dict[str, Any]) -> str:
-    """Fill a rule's message template with measured values ({share:pct}, {cores:cores}, ...)."""
-    return _Formatter().format(template, **values)
+def fill(template: str, values: dict[str, Any], lang: str = "en") -> str:
+    """Fill a rule's message template with measured values ({share:pct}, {cores:cores}, ...);
+    a value that could not be measured reads "unknown"."""
+    return _Formatter(lang).format(template, **values)

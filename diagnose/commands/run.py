@@ -42,7 +42,7 @@ def command(
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
-    from diagnose import capture_dir, environment, preflight
+    from diagnose import capture_dir, environment, netstat, preflight
     from diagnose.pipeline import analyze
     from diagnose.recorder import RecordSpec
     from diagnose.report.output import write_output
@@ -62,7 +62,10 @@ def command(
     spec = RecordSpec(plan.perf, plan.pids, duration, frequency, call_graph, plan.folder / capture_dir.PERF_DATA)
     try:
         with capture_dir.creating(plan.folder) as writer:
+            sockets_before = netstat.snapshot(list(plan.pids))
             recording = _record_with_progress(spec, plan)
+            env["network"] = netstat.difference(sockets_before, netstat.snapshot(list(plan.pids)),
+                                                recording.duration_s)
             for w in recording.warnings:
                 warn(w)  # now, not after the analysis: the user may be waiting on a Ctrl-C
             info = capture_dir.manifest_info(["diagnose", *sys.argv[1:]], plan.perf_version, spec, recording,

@@ -40,7 +40,7 @@ def _t(d: dict[str, Any], key: str, lang: str) -> str:
 def _value(measure: str, v: Any) -> str:
     if v is None:
         return "unknown"
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith("top_category")):
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith("top_")):
         return f"{100 * v:.2f}%"
     if isinstance(v, float):
         return f"{v:.4g}"

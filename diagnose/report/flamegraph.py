@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from diagnose.errors import DiagnoseError
+from diagnose.attribution import Walk, attribution
 from diagnose.knowledge import Knowledge, builtin_knowledge
 from diagnose.profile import CaptureInfo, Profile, cores_used
 from diagnose.flametree import KINDS, FlameTree, Node, build_tree, module_base, process_names
@@ -217,7 +218,8 @@ def _hatch(paint: _Paint, color: str) -> str:
 def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: Sequence[Any],
                    opts: FlameOptions, words: dict[str, str]) -> _Paint:
     lang = opts.lang
-    cats = kb.classify(profile)
+    att = attribution(profile, kb)
+    walks: list[Walk | None] = []  # per box: the attribution of the path down to it
     comp_index: dict[str, int] = {}
     comp_ids: list[str] = []
     outlined = [f for f in findings if getattr(f, "frames", None)][:TOP_FINDINGS]
@@ -234,9 +236,18 @@ def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: S
         extra = ""
         if node.frame is None:
             fill = SYNTHETIC_FILL[node.kind]
+            walks.append(None)
+            if node.kind == "thread":
+                extra = kb.role_text(node.name, lang) or ""
         else:
             frame = profile.frames[node.frame]
-            cid = kb.component_of(frame, cats[node.frame])
+            parent = walks[b.parent] if b.parent >= 0 else None
+            walk = parent.copy() if parent is not None else att.walk()
+            walk.step(node.frame, b.depth)
+            walks.append(walk)
+            # The colour of the component that owns this box's own samples: the same model as
+            # the legend's shares and the component table.
+            cid = walk.owner(frame).component
             if cid not in comp_index:
                 comp_index[cid] = len(comp_ids)
                 comp_ids.append(cid)

@@ -31,6 +31,16 @@ def _group(row: GroupRow) -> dict[str, Any]:
     return out
 
 
+def _thread(analysis: Analysis, row: GroupRow) -> dict[str, Any]:
+    out = _group(row)
+    kb = analysis.knowledge
+    role = kb.thread_role(str(row.key.get("comm", ""))) if kb is not None else None
+    if role is not None:
+        out["role"] = role.role.get(analysis.lang) or role.role["en"]
+        out["role_stack"] = role.stack or None
+    return out
+
+
 def _tree(analysis: Analysis, node: TreeNode) -> dict[str, Any]:
     f = analysis.profile.frames[node.frame]
     n = analysis.profile.stack_samples
@@ -57,7 +67,7 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
         "duration_source": cap.duration_source,
         "cores_used": _r(s.cores_used, 4),
         "processes": [_group(r) for r in s.processes] if s.processes else [{"pid": pid} for pid in pids],
-        "threads": [_group(r) for r in s.threads],
+        "threads": [_thread(analysis, r) for r in s.threads],
         "target_pids": cap.target_pids,
         "command": cap.command,
         "hostname": cap.hostname,
@@ -99,7 +109,7 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
             "in_kernel": {"samples": s.in_kernel.k, **_share(s.in_kernel)},
         },
         "modules": [_group(r) for r in s.modules],
-        "threads": [_group(r) for r in s.threads],
+        "threads": [_thread(analysis, r) for r in s.threads],
         "call_trees": [_tree(analysis, t) for t in s.trees],
     }
     if analysis.knowledge is not None:
@@ -120,6 +130,8 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
     }
     if analysis.evaluation is not None:
         report["evaluation"] = analysis.evaluation.to_dict()
+        if analysis.evaluation.platform is not None:
+            report["platform"] = analysis.evaluation.platform.to_dict()
     if analysis.ruleset is not None:
         report["rule_packs"] = [{"name": p.name, "version": p.version, "path": p.path} for p in analysis.ruleset.packs]
     return report

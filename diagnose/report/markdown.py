@@ -9,6 +9,7 @@ from typing import Any
 from diagnose.analysis import Analysis
 from diagnose.components import component_breakdown
 from diagnose.report.labels import label, severity_label
+from diagnose.report.terminal import platform_text
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -86,12 +87,22 @@ def render_markdown(analysis: Analysis) -> str:
     elif cap.target_pids:
         rows.append([L("processes"), ", ".join(map(str, cap.target_pids))])
     rows.append([L("threads"), str(len(s.threads))])
+    if analysis.evaluation is not None and analysis.evaluation.platform is not None and analysis.knowledge is not None \
+            and (analysis.evaluation.platform.stacks or analysis.evaluation.platform.signals):
+        rows.append([L("software"), _md(platform_text(analysis, lang))])
     if cap.os_release or cap.cpu_model:
         rows.append([L("host"), _md(", ".join(x for x in (cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
                                                            cap.cpus_online and f"{cap.cpus_online} CPUs") if x))])
     if cap.command:
         rows.append([L("recorded_with"), _code(" ".join(cap.command.split()))])
     d.table(["", ""], rows)
+    if s.threads:
+        kb_ = analysis.knowledge
+        body = [[_md(r.label), _pct(r.share.value), f"{r.cores:.2f}" if r.cores is not None else "–",
+                 _md(kb_.role_text(str(r.key.get("comm", "")), lang) or "") if kb_ is not None else ""]
+                for r in s.threads[:TOP]]
+        d.add(f"**{L('t_by_thread')}**", "")
+        d.table([L("t_thread_col"), L("share"), L("cores_used"), L("role")], body, ["l", "r", "r", "l"])
     if n:
         ku = {r.label: r for r in s.kernel_user}
         d.add(f"{L('kernel_user')}: {L('kernel')} {_pct(ku['kernel'].share.value)} ({_ci(ku['kernel'].share)}), "
@@ -127,13 +138,21 @@ def render_markdown(analysis: Analysis) -> str:
         if sb.total:
             total, trans = Share(sb.total, n), Share(sb.transitions, n)
             work = Share(sb.total - sb.transitions, n)
-            d.add(f"- {L('in_syscalls')}: **{_pct(total.value)}** ({_ci(total)})",
-                  f"- {L('entry_exit')}: {_pct(trans.value)} ({_ci(trans)})",
-                  f"- {L('kernel_work')}: {_pct(work.value)} ({_ci(work)})", "")
-            body = [[_code(r.caller), _code(r.syscall), _pct(r.total / n), _pct(r.transitions / n), _pct(r.work / n)]
-                    for r in sb.rows[:TOP]]
-            d.table([L("caller"), L("syscall"), L("share"), L("entry_exit"), L("kernel_work")], body,
-                    ["l", "l", "r", "r", "r"])
+            if sb.inferred:
+                d.add(f"- {L('in_syscalls')}: **{_pct(total.value)}** ({_ci(total)})", "", L("syscalls_inferred"), "")
+            else:
+                d.add(f"- {L('in_syscalls')}: **{_pct(total.value)}** ({_ci(total)})",
+                      f"- {L('entry_exit')}: {_pct(trans.value)} ({_ci(trans)})",
+                      f"- {L('kernel_work')}: {_pct(work.value)} ({_ci(work)})", "")
+            body = []
+            for r in sb.rows[:TOP]:
+                callers = ", ".join(_code(w) for w, _ in sorted(r.wrappers.items(), key=lambda kv: -kv[1])[:2])
+                body.append([_code(r.name), L(f"dir_{r.direction}"), _pct(r.total / n),
+                             _pct(r.transitions / n) if not sb.inferred else "–",
+                             _pct(r.loopback / n) if r.loopback else "–",
+                             _pct(r.work / n) if not sb.inferred else "–", callers])
+            d.table([L("syscall"), L("direction"), L("share"), L("entry_exit"), L("loopback_delivery"),
+                     L("kernel_work"), L("caller")], body, ["l", "l", "r", "r", "r", "r", "l"])
         else:
             d.add(L("no_syscalls"), "")
 
@@ -283,7 +302,9 @@ def _verdict(analysis: Analysis, lang: str) -> list[str]:
         t = rec.get("texts", {}).get(lang) or {}
         what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else t.get("title", rec["title"])
         lines += ["", f"**{label('verdict_advice', lang)}:** {_md(what)}."]
-    if first.not_helpful:
-        avoid = ", ".join(f"sysctl {r['key']}" if r["kind"] == "sysctl" else r["title"] for r in first.not_helpful)
-        lines += ["", f"**{label('verdict_avoid', lang)}:** {_md(avoid)}."]
+    # What would not help, for any of the main findings (the fix people reach for first).
+    avoid = list(dict.fromkeys(f"sysctl {r['key']}" if r["kind"] == "sysctl" else r["title"]
+                               for f in top[:3] for r in f.not_helpful))
+    if avoid:
+        lines += ["", f"**{label('verdict_avoid', lang)}:** {_md(', '.join(avoid))}."]
     return lines

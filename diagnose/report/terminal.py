@@ -63,6 +63,9 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
         rows.append((L("processes"), L("t_pids_only").format(n=len(cap.target_pids),
                                                              pids=", ".join(map(str, cap.target_pids)))))
     rows.append((L("threads"), str(len(s.threads))))
+    platform = analysis.evaluation.platform if analysis.evaluation is not None else None
+    if platform is not None and (platform.stacks or platform.signals) and analysis.knowledge is not None:
+        rows.append((L("software"), platform_text(analysis, lang)))
     if cap.os_release or cap.cpu_model:
         host = ", ".join(x for x in (cap.hostname, cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
                                      cap.cpus_online and f"{cap.cpus_online} CPUs") if x)
@@ -70,6 +73,36 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
     if cap.command:
         rows.append((L("recorded_with"), " ".join(cap.command.split())))
     return rows
+
+
+def platform_text(analysis: Analysis, lang: str) -> str:
+    """The stacks the capture shows, largest first, and the signals of what is in effect."""
+    kb, platform = analysis.knowledge, analysis.evaluation.platform  # type: ignore[union-attr]
+    assert kb is not None and platform is not None
+    titles = {m.id: tr(m.title, lang) for m in (*kb.stacks, *kb.signals)}
+    parts = [f"{titles[st.id]} ({pct(st.share)})" for st in platform.stacks]
+    if platform.signals:
+        parts.append(f"{label('signals_seen', lang)}: " + "; ".join(titles[k] for k in platform.signals))
+    return "; ".join(parts)
+
+
+def _components_table(analysis: Analysis) -> Table | None:
+    kb = analysis.knowledge
+    if kb is None:
+        return None
+    from diagnose.components import component_breakdown
+
+    lang = analysis.lang
+    t = Table(title=label("t_by_component", lang), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column(label("component", lang), overflow="fold", ratio=2)
+    t.add_column("share", justify="right")
+    t.add_column("95% CI", justify="right", style="dim")
+    t.add_column("cores", justify="right")
+    t.add_column(label("largest", lang), overflow="fold", ratio=3, style="dim")
+    for r in component_breakdown(analysis.profile, kb):
+        parts = ", ".join(f"{tr(kb.category_by_id[c].title, lang)} {pct(sh.value)}" for c, sh in r.categories[:3])
+        t.add_row(Text(tr(r.title, lang)), pct(r.share.value), _ci(r.share), _cores(r.cores), Text(parts))
+    return t
 
 
 def _function_table(title: str, rows, which: str, denominator: int) -> Table:
@@ -105,6 +138,18 @@ def _group_table(title: str, rows, label: str, with_cores: bool) -> Table:
         if with_cores:
             cells.append(_cores(r.cores))
         t.add_row(*cells)
+    return t
+
+
+def _thread_table(analysis: Analysis, rows) -> Table:
+    lang = analysis.lang
+    t = _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True)
+    kb = analysis.knowledge
+    if kb is not None:
+        roles = [kb.role_text(str(r.key.get("comm", "")), lang) or "" for r in rows]
+        if any(roles):
+            t.add_column(label("role", lang), overflow="fold", style="dim", ratio=2)
+            t.columns[-1]._cells = [Text(x) for x in roles]  # noqa: SLF001 (rich has no column-append API)
     return t
 
 
@@ -200,7 +245,10 @@ def renderables(analysis: Analysis) -> list:
         out.append(Text(L("t_in_kernel").format(v=f"{pct(s.in_kernel.value)} ({_ci(s.in_kernel)})"), style="dim"))
         modules = [type(r)(_module_label(r.label) or r.label, r.share, r.cores, r.key) for r in s.modules[:TOP_GROUPS]]
         out.append(_group_table(L("t_by_module"), modules, L("module"), True))
-        out.append(_group_table(L("t_by_thread"), s.threads[:TOP_GROUPS], L("t_thread_col"), True))
+        components = _components_table(analysis)
+        if components is not None:
+            out.append(components)
+        out.append(_thread_table(analysis, s.threads[:TOP_GROUPS]))
         if s.trees:
             lines = Text()
             for tree in s.trees:

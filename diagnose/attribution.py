@@ -1,0 +1,196 @@
+"""Who owns each sample: the one attribution model that findings, the component table, the
+Markdown report and the flame graph all read.
+
+A sample belongs to the deepest frame of its stack that the knowledge base recognises, and so
+to that frame's category and component. A caller that only wraps others (Pion's
+SessionSRTP.writeRTP around a sendto, an interceptor around the read chain) therefore does not
+own its callees' time. Two refinements, both data in knowledge/taxonomy.yaml:
+
+- `within:` a contextual category applies to a frame only below a caller matching one of its
+  patterns: net_rx_action inside a sendto is the loopback receiver's delivery paid by the
+  sender, not receive work of this process;
+- `owns_callees: true`: a frame of such a category owns every sample below it, whatever deeper
+  frames are recognised (a file read owns its copies from the page cache, udp_recvmsg owns the
+  copy to user space). The innermost such frame wins, and a user-space frame's claim ends where
+  the stack enters the kernel: what the kernel does for a call is attributed on its own terms.
+- `fallback: true`: a catch-all category (the rest of the Go runtime) owns a sample only when no
+  other category recognises any frame of its stack: a map lookup inside the SRTP code is SRTP's
+  time.
+
+A sample with no recognised frame belongs to "kernel" or "application" by its leaf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diagnose.knowledge import Category, Knowledge
+from diagnose.profile import Frame, Profile
+
+KERNEL, APPLICATION = "kernel", "application"
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The frame that owns a sample (its position in the stack, root first; -1 when no frame
+    is recognised), the category it has there, and the component the sample is counted in."""
+
+    position: int
+    category: Category | None
+    component: str
+
+
+class _FrameFacts:
+    """What the attribution needs to know of each frame, computed once per profile."""
+
+    def __init__(self, profile: Profile, kb: Knowledge) -> None:
+        self.kb = kb
+        self.base = kb.classify(profile)
+        self.kernel = [f.kind == "kernel" for f in profile.frames]
+        index = {c.id: i for i, c in enumerate(kb.contextual)}
+        self.bit = {c.id: 1 << i for i, c in enumerate(kb.contextual)}
+        # frame -> contextual categories it may take; frame -> context bits it provides as a caller
+        self.candidates: dict[int, list[Category]] = {}
+        self.provides: dict[int, int] = {}
+        if kb.contextual:
+            for i, f in enumerate(profile.frames):
+                cands = kb.contextual_of(f)
+                if cands:
+                    self.candidates[i] = cands
+                bits = 0
+                for c in kb.context_of(f):
+                    bits |= 1 << index[c.id]
+                if bits:
+                    self.provides[i] = bits
+        # Frames whose presence makes a stack need the full walk (claims or context).
+        self.special = frozenset(self.candidates) | frozenset(self.provides) | frozenset(
+            i for i, c in enumerate(self.base) if c is not None and c.owns_callees)
+
+
+class Walk:
+    """The attribution of a call path grown one frame at a time, from the root down (a stack,
+    or a branch of the flame graph)."""
+
+    __slots__ = ("facts", "context", "deepest", "fallback", "claim", "kernel")
+
+    def __init__(self, facts: _FrameFacts) -> None:
+        self.facts = facts
+        self.context = 0
+        self.deepest: tuple[int, Category] | None = None
+        self.fallback: tuple[int, Category] | None = None  # a catch-all, used when nothing else is
+        self.claim: tuple[int, Category, int] | None = None  # position, category, frame
+        self.kernel = False  # the path has entered the kernel
+
+    def copy(self) -> Walk:
+        w = Walk(self.facts)
+        w.context, w.deepest, w.fallback, w.claim, w.kernel = \
+            self.context, self.deepest, self.fallback, self.claim, self.kernel
+        return w
+
+    def step(self, frame: int, position: int) -> Category | None:
+        """Add the next (deeper) frame; returns the category it takes on this path."""
+        facts = self.facts
+        cat = facts.base[frame]
+        for c in facts.candidates.get(frame, ()):
+            if self.context & facts.bit[c.id]:
+                cat = c
+                break
+        self.context |= facts.provides.get(frame, 0)
+        if facts.kernel[frame] and not self.kernel:
+            self.kernel = True
+            if self.claim is not None and not facts.kernel[self.claim[2]]:
+                self.claim = None  # a user-space claim does not reach into the kernel
+        if cat is not None:
+            if cat.fallback:
+                self.fallback = (position, cat)
+            else:
+                self.deepest = (position, cat)
+                if cat.owns_callees:
+                    self.claim = (position, cat, frame)
+        return cat
+
+    def owner(self, leaf: Frame | None) -> Owner:
+        if self.claim is not None:
+            return Owner(self.claim[0], self.claim[1], self.claim[1].component)
+        best = self.deepest or self.fallback
+        if best is not None:
+            return Owner(best[0], best[1], best[1].component)
+        return Owner(-1, None, KERNEL if leaf is not None and leaf.kind == "kernel" else APPLICATION)
+
+
+class Attribution:
+    """The owner of every stack of a profile, and each frame's category on each path."""
+
+    def __init__(self, profile: Profile, kb: Knowledge) -> None:
+        self.profile = profile
+        self.kb = kb
+        self.facts = _FrameFacts(profile, kb)
+        base = self.facts.base
+        special = self.facts.special
+        frames = profile.frames
+        owners: list[Owner] = []
+        # stack index -> the categories its frames take where they differ from their base category
+        self.contextual: dict[int, dict[int, Category | None]] = {}
+        for si, s in enumerate(profile.stacks):
+            fr = s.frames
+            if not fr:
+                owners.append(Owner(-1, None, APPLICATION))
+                continue
+            if special.isdisjoint(fr):
+                owners.append(self._plain(fr))
+                continue
+            walk = Walk(self.facts)
+            changed: dict[int, Category | None] = {}
+            for pos, f in enumerate(fr):
+                cat = walk.step(f, pos)
+                if cat is not base[f]:
+                    changed[pos] = cat
+            if changed:
+                self.contextual[si] = changed
+            owners.append(walk.owner(frames[fr[-1]]))
+        self.owners = owners
+
+    def _plain(self, fr: tuple[int, ...]) -> Owner:
+        """The owner of a stack without claims or contextual frames: its deepest recognised
+        frame, a catch-all only if nothing else is recognised."""
+        base = self.facts.base
+        fallback: Owner | None = None
+        for pos in range(len(fr) - 1, -1, -1):
+            cat = base[fr[pos]]
+            if cat is None:
+                continue
+            if not cat.fallback:
+                return Owner(pos, cat, cat.component)
+            if fallback is None:
+                fallback = Owner(pos, cat, cat.component)
+        if fallback is not None:
+            return fallback
+        return Owner(-1, None, KERNEL if self.profile.frames[fr[-1]].kind == "kernel" else APPLICATION)
+
+    def walk(self) -> Walk:
+        return Walk(self.facts)
+
+    def categories_in(self, stack: int) -> list[Category | None]:
+        """The category each frame of a stack takes on that stack's path."""
+        fr = self.profile.stacks[stack].frames
+        base = self.facts.base
+        out = [base[f] for f in fr]
+        for pos, cat in self.contextual.get(stack, {}).items():
+            out[pos] = cat
+        return out
+
+    def component_samples(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s, o in zip(self.profile.stacks, self.owners):
+            if s.frames:
+                out[o.component] = out.get(o.component, 0) + s.samples
+        return out
+
+
+def attribution(profile: Profile, kb: Knowledge) -> Attribution:
+    """The attribution of a profile (computed once per profile and knowledge base)."""
+    cached = getattr(profile, "_attribution", None)
+    if cached is None or cached.kb is not kb:
+        cached = Attribution(profile, kb)
+        profile._attribution = cached  # type: ignore[attr-defined]
+    return cached

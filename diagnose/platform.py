@@ -1,0 +1,156 @@
+"""What a capture shows of the software it profiled: which WebRTC stacks run (Pion, Janus,
+libwebrtc, GStreamer, ...) and signals of what is already in effect (AES-GCM or AES-NI running,
+an NSS-backed libsrtp, batched socket calls, datagrams dropped). Both are data in
+knowledge/stacks.yaml; recommendations are offered, withheld or phrased by them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from diagnose.facts import as_number, env_lookup
+from diagnose.knowledge import Knowledge, Marker
+from diagnose.patterns import PatternSet, compile_pattern
+from diagnose.profile import Profile
+from diagnose.syscalls import stack_calls
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A stack or signal the capture shows, the samples behind it and what showed it."""
+
+    id: str
+    samples: int
+    share: float
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "samples": self.samples, "share": round(self.share, 6), "why": self.why}
+
+
+@dataclass
+class Platform:
+    stacks: list[Seen]        # largest first
+    signals: dict[str, Seen]
+
+    @property
+    def primary(self) -> str | None:
+        return self.stacks[0].id if self.stacks else None
+
+    def has(self, marker: str) -> bool:
+        return marker in self.signals or any(s.id == marker for s in self.stacks)
+
+    def stack_ids(self) -> list[str]:
+        return [s.id for s in self.stacks]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stacks": [s.to_dict() for s in self.stacks],
+                "signals": [s.to_dict() for s in self.signals.values()]}
+
+
+def detect(profile: Profile, kb: Knowledge, env: dict[str, Any]) -> Platform:
+    markers = kb.stacks + kb.signals
+    n = profile.stack_samples
+    frame_hits = _frame_hits(profile, markers)
+    thread_hits = _thread_hits(profile, markers, env)
+    per_marker = [0] * len(markers)
+    for s in profile.stacks:
+        if not s.frames:
+            continue
+        bits = reduce(or_, (frame_hits[f] for f in s.frames), 0) | thread_hits[s.thread]
+        i = 0
+        while bits:
+            if bits & 1:
+                per_marker[i] += s.samples
+            bits >>= 1
+            i += 1
+    names = {i: _first_frame_name(profile, frame_hits, i) for i, k in enumerate(per_marker) if k}
+    calls: dict[str, int] = {}
+    for s, call in zip(profile.stacks, stack_calls(profile)):
+        if call is not None:
+            calls[call.name] = calls.get(call.name, 0) + s.samples
+    stacks: list[Seen] = []
+    signals: dict[str, Seen] = {}
+    for i, m in enumerate(markers):
+        seen = _judge(m, per_marker[i], names.get(i), n, calls, env)
+        if seen is None:
+            continue
+        if i < len(kb.stacks):
+            stacks.append(seen)
+        else:
+            signals[m.id] = seen
+    stacks.sort(key=lambda s: (-s.samples, s.id))
+    return Platform(stacks, signals)
+
+
+def _judge(m: Marker, k: int, name: str | None, n: int, calls: dict[str, int], env: dict[str, Any]) -> Seen | None:
+    share = k / n if n else 0.0
+    if k >= m.min_samples and share >= m.min_share and k:
+        why = f"{name} and related frames in {100 * share:.1f}% of samples" if name else \
+            f"threads or processes named like it ({100 * share:.1f}% of samples)"
+        return Seen(m.id, k, share, why)
+    for c in m.calls:
+        if calls.get(c, 0) >= m.min_samples:
+            return Seen(m.id, calls[c], calls[c] / n if n else 0.0, f"{c}() in {calls[c]} samples")
+    for key, op, number in m.env:
+        value = as_number(env_lookup(env, key))
+        if value is not None and _compare(value, op, number):
+            return Seen(m.id, 0, 0.0, f"{key} = {value:g}")
+    return None
+
+
+def _compare(a: float, op: str, b: float) -> bool:
+    return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b, "eq": a == b, "ne": a != b}[op]
+
+
+def _frame_hits(profile: Profile, markers: list[Marker]) -> list[int]:
+    sym, sym_owner, mod, mod_owner = [], [], [], []
+    for i, m in enumerate(markers):
+        for p in m.symbols:
+            sym.append(p)
+            sym_owner.append(i)
+        for p in m.modules:
+            mod.append(p)
+            mod_owner.append(i)
+    syms, mods = PatternSet(sym), PatternSet(mod)
+    out = []
+    for f in profile.frames:
+        bits = 0
+        for j in syms.match(f.name):
+            bits |= 1 << sym_owner[j]
+        base = f.module.rsplit("/", 1)[-1]
+        if base:
+            for j in mods.match(base):
+                bits |= 1 << mod_owner[j]
+        out.append(bits)
+    return out
+
+
+def _thread_hits(profile: Profile, markers: list[Marker], env: dict[str, Any]) -> list[int]:
+    programs = profile.program_names()
+    cmdlines = {p["pid"]: " ".join(p.get("cmdline") or []) for p in env.get("processes") or []
+                if isinstance(p, dict) and isinstance(p.get("pid"), int)}
+    compiled = [([compile_pattern(p) for p in m.threads], [compile_pattern(p) for p in m.processes]) for m in markers]
+    out = []
+    for t in profile.threads:
+        program = programs.get(t.pid) if t.pid is not None else None
+        cmd = cmdlines.get(t.pid, "") if t.pid is not None else ""
+        bits = 0
+        for i, (threads, processes) in enumerate(compiled):
+            if any(p.fullmatch(t.comm) for p in threads) or \
+                    any((program and p.fullmatch(program)) or (cmd and p.search(cmd)) for p in processes):
+                bits |= 1 << i
+        out.append(bits)
+    return out
+
+
+def _first_frame_name(profile: Profile, frame_hits: list[int], marker: int) -> str | None:
+    """The hottest (inclusive) frame that showed a marker, to say why it was seen."""
+    inc = profile.inclusive_counts()
+    best = max((f for f, bits in enumerate(frame_hits) if bits >> marker & 1), key=lambda f: inc[f], default=None)
+    if best is None or not inc[best]:
+        return None
+    f = profile.frames[best]
+    return f.name if f.name != "[unknown]" else f.module.rsplit("/", 1)[-1] or None
