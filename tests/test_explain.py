@@ -36,7 +36,7 @@ def test_overview_lists_ranked_findings_and_quiet_rules(report: Path) -> None:
 
 def test_finding_shows_conditions_thresholds_evidence_and_advice(report: Path) -> None:
     out = run_cli("explain", str(report), "--finding", "unix-socket-ipc", "--width", "160").stdout
-    assert "attributed_share" in out and ">= 5.00%" in out and "33.5" in out and "pass" in out
+    assert "syscall_share" in out and ">= 5.00%" in out and "29.5" in out and "pass" in out
     assert "unix_stream_recvmsg" in out  # evidence call chain
     assert "derived facts: ipc-bound" in out
     assert "why it applies" in out

@@ -36,7 +36,7 @@ def test_report_shaped_like_the_original_has_every_section_and_reads_ipc_right(m
     assert "~~sysctl net.core.rmem\\_max~~ (would not help)" in findings
     assert "it caps SO\\_RCVBUF requests of network sockets" in findings
     assert "sudo sysctl -w net.core.rmem_max" not in md  # no socket-buffer command to paste
-    assert "`__libc_recvmsg` | `recvmsg`" in md  # system-call table: caller and call
+    assert "| `recvmsg` | receive | 20.52% |" in md and "`__libc_recvmsg`" in md  # one row per call, its caller
     assert "├── entry_SYSCALL_64_after_hwframe (11.48%)" in md
     verdict = md[md.index(SECTIONS_EN[7]):]
     assert "Unix socket" in verdict and "Not worth doing" in verdict

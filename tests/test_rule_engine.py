@@ -38,7 +38,7 @@ CUSTOM = """rules:
       - {as: share, inclusive_share: {symbol: "__libc_recvfrom|__libc_recv|recvfrom"}, gte: $info}
     score: {value: share, info: $info, warn: 0.3}
     summary: {en: "recvfrom takes {share:pct}", zh: "recvfrom 占 {share:pct}"}
-    recommend: [code.recvmmsg]
+    recommend: [code.recvmmsg, investigate.syscall-counts]
 """
 
 
@@ -47,7 +47,11 @@ def test_a_custom_pack_adds_a_rule(tmp_path: Path) -> None:
     got = findings(run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--format", "json", "--rules", str(p)))
     assert "team-recvfrom-hot" in got
     assert got["team-recvfrom-hot"]["summary"].startswith("recvfrom takes ")
-    assert got["team-recvfrom-hot"]["recommendations"][0]["id"] == "code.recvmmsg"
+    assert [r["id"] for r in got["team-recvfrom-hot"]["recommendations"]] == ["investigate.syscall-counts"]
+    # socat's recvfrom reads a Unix socket: batching UDP reads is withheld, and the report says why.
+    withheld = {w["id"]: w for w in got["team-recvfrom-hot"]["withheld"]}
+    assert withheld["code.recvmmsg"]["status"] == "needs-evidence"
+    assert "The process receives UDP datagrams" in withheld["code.recvmmsg"]["why"]
 
 
 def test_the_default_search_path_comes_from_the_environment(tmp_path: Path) -> None:
