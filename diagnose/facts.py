@@ -193,25 +193,25 @@ class Measurements:
 
     def part(self, of: Selector, part: Selector, min_named: float = 0.5) -> Measured:
         """Samples owned by `of` whose stack holds a `part` frame (which algorithm inside the
-        crypto, say). Unknown when fewer than `min_named` of `of`'s samples are owned by named
-        functions: in stripped libraries the split cannot be seen."""
+        crypto, say). Unknown when fewer than `min_named` of `of`'s samples have a named function
+        of `of` in their stack: in stripped libraries the split cannot be seen."""
         bo, bp = self.bit[of], self.bit[part]
-        frames = self.profile.frames
-        owners = attribution(self.profile, self.kb).owners
+        frames, fb = self.profile.frames, self.frame_bits
         total = named = k = 0
         by: dict[int, float] = {}
         for si, s in enumerate(self.profile.stacks):
             if not self.owner_bits[si] & bo:
                 continue
             total += s.samples
-            pos = owners[si].position
-            if frames[s.frames[pos if pos >= 0 else -1]].named:
+            # The split is visible where the stack names at least one function of `of` (NSS's
+            # PK11_* above its stripped libfreebl); a chain that stops in stripped code cannot say.
+            if any(fb[f] & bo and frames[f].named for f in s.frames):
                 named += s.samples
             if self.stack_bits[si] & bp:
                 k += s.samples
                 by[s.thread] = by.get(s.thread, 0) + s.samples
         if total and named < min_named * total:
-            return Measured(None, k, by, note=f"only {100 * named / total:.0f}% of these samples are in named functions "
+            return Measured(None, k, by, note=f"only {100 * named / total:.0f}% of these samples pass through named functions "
                                               f"(stripped libraries or broken call chains): record with --call-graph "
                                               f"dwarf or install debug symbols to see the split")
         return Measured(self.share(k), k, by)

@@ -130,17 +130,22 @@ def _frame_hits(profile: Profile, markers: list[Marker]) -> list[int]:
 
 def _thread_hits(profile: Profile, markers: list[Marker], env: dict[str, Any]) -> list[int]:
     programs = profile.program_names()
-    cmdlines = {p["pid"]: " ".join(p.get("cmdline") or []) for p in env.get("processes") or []
-                if isinstance(p, dict) and isinstance(p.get("pid"), int)}
+    # What a process is called: its program name, and the file names of its first two command-line
+    # words (an interpreter and its script: "python3 aiortc_peer.py").
+    names: dict[int, list[str]] = {}
+    for pid, name in programs.items():
+        names[pid] = [name]
+    for p in env.get("processes") or []:
+        if isinstance(p, dict) and isinstance(p.get("pid"), int):
+            words = [str(w).rsplit("/", 1)[-1] for w in (p.get("cmdline") or [])[:2]]
+            names.setdefault(p["pid"], []).extend(w for w in words if w)
     compiled = [([compile_pattern(p) for p in m.threads], [compile_pattern(p) for p in m.processes]) for m in markers]
     out = []
     for t in profile.threads:
-        program = programs.get(t.pid) if t.pid is not None else None
-        cmd = cmdlines.get(t.pid, "") if t.pid is not None else ""
+        known = names.get(t.pid, []) if t.pid is not None else []
         bits = 0
         for i, (threads, processes) in enumerate(compiled):
-            if any(p.fullmatch(t.comm) for p in threads) or \
-                    any((program and p.fullmatch(program)) or (cmd and p.search(cmd)) for p in processes):
+            if any(p.fullmatch(t.comm) for p in threads) or any(p.fullmatch(n) for p in processes for n in known):
                 bits |= 1 << i
         out.append(bits)
     return out

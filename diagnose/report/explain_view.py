@@ -108,12 +108,15 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
         out.append(Panel(body, title=f"{label('evidence', lang)}: call chains through {ev.get('selector', '')}",
                          title_align="left", box=box.ROUNDED))
     if ev.get("functions"):
-        t = Table(box=box.SIMPLE_HEAD, title="matching functions", title_justify="left")
-        for col in ("function", "module", "inclusive", "self"):
+        owned = ev.get("counted") == "owned"
+        t = Table(box=box.SIMPLE_HEAD, title="functions that own these samples" if owned else "matching functions",
+                  title_justify="left")
+        for col in ("function", "module", *(("owned",) if owned else ()), "inclusive", "self"):
             t.add_column(col, overflow="fold")
         for fn in ev["functions"]:
-            t.add_row(Text(fn["name"]), Text(fn["module"].rsplit("/", 1)[-1]), f"{100 * fn['inclusive_share']:.2f}%",
-                      f"{100 * fn['self_share']:.2f}%")
+            cells = [f"{100 * fn['owned_share']:.2f}%"] if owned else []
+            t.add_row(Text(fn["name"]), Text(fn["module"].rsplit("/", 1)[-1]), *cells,
+                      f"{100 * fn['inclusive_share']:.2f}%", f"{100 * fn['self_share']:.2f}%")
         out.append(t)
     recs = Text()
     for rec in f.get("recommendations", []):
@@ -134,6 +137,11 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
         recs.append(f"✗ {what}: {_t(rec, 'why_here', lang) or rec.get('why_not_helpful', '')}\n", style="red")
     for rec in (ev.get("already_satisfied") or []):
         recs.append(f"✓ sysctl {rec.get('key')}: {rec.get('current')} ≥ {rec.get('value')} ({label('already_ok', lang)})\n",
+                    style="dim")
+    for w in f.get("withheld") or []:
+        if w.get("status") == "already-in-effect" and w["id"] in {r.get("id") for r in ev.get("already_satisfied") or []}:
+            continue  # shown above
+        recs.append(f"– {w['title']} ({label('withheld_' + w['status'].replace('-', '_'), lang)}): {w['why']}\n",
                     style="dim")
     if recs.plain:
         out.append(Panel(recs, title="Recommendations", title_align="left", box=box.ROUNDED))
