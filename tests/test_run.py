@@ -199,6 +199,50 @@ def test_run_finds_unix_socket_ipc(ipc_run: Run) -> None:
     assert "unix-socket-ipc" in md
 
 
+def test_run_records_no_socket_drops_for_unix_sockets(ipc_run: Run) -> None:
+    network = json.loads((ipc_run.folder / "environment.json").read_text())["network"]
+    assert network["sockets"]["udp"] == 0 and network["sockets"]["drops"] == 0
+    assert 2.9 <= network["window_s"] <= 4.0
+
+
+# -- a UDP receiver that drops: socket-buffer advice only on measured drops ---------------------
+
+RECORD = ROOT / "fixtures" / "record"
+
+
+@needs_perf
+def test_run_measures_udp_drops_and_only_then_advises_socket_buffers(tmp_path: Path) -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    receiver = subprocess.Popen([sys.executable, str(RECORD / "udp_slow_receiver.py"), "--port", str(port),
+                                 "--duration", "60", "--name", "slow-recv"], stdout=subprocess.DEVNULL)
+    sender = None
+    try:
+        wait_for_comm(receiver.pid, "slow-recv")
+        sender = subprocess.Popen([sys.executable, str(RECORD / "udp_sender.py"), "--target", f"127.0.0.1:{port}",
+                                   "--duration", "60", "--name", "udp-flood"], stdout=subprocess.DEVNULL)
+        time.sleep(1.0)
+        folder = tmp_path / "capture"
+        proc = run_cli("run", "--pid", str(receiver.pid), "--duration", "2", "--frequency", "499", "--out",
+                       str(folder), "--format", "json")
+    finally:
+        stop(receiver, *([sender] if sender else []))
+    assert proc.returncode == 0, proc.stderr
+    network = json.loads((folder / "environment.json").read_text())["network"]
+    assert network["sockets"]["udp"] == 1 and network["sockets"]["drops"] > 0
+    busiest = network["sockets"]["busiest"][0]
+    assert busiest["local"] == f"127.0.0.1:{port}" and busiest["drops"] == network["sockets"]["drops"]
+    assert network["udp"]["rcvbuf_errors"] > 0
+    report = json.loads(proc.stdout)
+    drops = next(f for f in report["findings"] if f["id"] == "udp-receive-drops")
+    offered = {r["key"] for r in drops["recommendations"] if r["kind"] == "sysctl"}
+    in_effect = {w["id"].removeprefix("sysctl.") for w in drops["withheld"] if w["status"] == "already-in-effect"}
+    assert offered | in_effect == {"net.core.rmem_max", "net.core.rmem_default"}
+    assert any(s["id"] == "udp-drops" for s in report["platform"]["signals"])
+
+
 # -- Ctrl-C and targets that exit ------------------------------------------------------------
 
 def start_run(*args: str) -> subprocess.Popen[str]:
