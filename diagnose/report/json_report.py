@@ -114,6 +114,18 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
     }
     if analysis.knowledge is not None:
         from diagnose.components import component_breakdown
+        from diagnose.syscalls import syscall_breakdown
+
+        sb = syscall_breakdown(analysis.profile, analysis.knowledge)
+        profile["syscalls"] = {
+            "samples": sb.total, **_share(Share(sb.total, n)), "transitions": sb.transitions,
+            "loopback_delivery": sb.loopback, "inferred_from_wrappers": sb.inferred,
+            "calls": [{"name": r.name, "direction": r.direction, "samples": r.total, **_share(Share(r.total, n)),
+                       "transitions": r.transitions, "loopback_delivery": r.loopback, "work": r.work,
+                       "callers": [{"name": w, "samples": k} for w, k in
+                                   sorted(r.wrappers.items(), key=lambda kv: (-kv[1], kv[0]))]}
+                      for r in sb.rows],
+        }
 
         profile["components"] = [
             {"id": r.id, "title": r.title.get(analysis.lang) or r.title["en"], "samples": r.share.k, **_share(r.share),
