@@ -73,6 +73,8 @@ def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], wh
                         ("why_here", why_here)),
         "sources": [{"id": s, **kb.sources.get(s, {})} for s in rec.sources],
     }
+    if rec.applies_to:
+        out["applies_to"] = list(rec.applies_to)
     if v is not None:
         out["stack"] = stack
     if caveats:

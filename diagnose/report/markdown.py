@@ -213,6 +213,13 @@ def render_markdown(analysis: Analysis) -> str:
 def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]:
     t = rec.get("texts", {}).get(lang) or rec.get("texts", {}).get("en", {})
     if rec["kind"] == "sysctl":
+        if rec.get("status") in ("check", "check-default") or not rec.get("apply"):
+            # Not a change to make: the kernel default (or no single right value); check it.
+            what = label("keep_default", lang).format(value=rec["value"]) if rec.get("value") is not None else \
+                label("check_only", lang)
+            check = "sysctl " + rec["key"]
+            return [f"- `sysctl {rec['key']}`: {what} — {_md(t.get('why', rec['why']))}",
+                    f"  - {label('check', lang)}: {_code(check)}"]
         cur = rec.get("current")
         now = f"{label('current', lang)} {cur} → {rec['value']}" if cur is not None else \
             f"→ {rec['value']} ({label('not_recorded', lang)})"
@@ -221,6 +228,8 @@ def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]
                 f"  - {label('apply', lang)}: {_code(rec['apply'][0])}; {label('persist', lang)}: "
                 f"{_code(' && '.join(rec['persist']))}"]
     line = f"- **{_md(t.get('title', rec['title']))}**"
+    if rec.get("stack"):
+        line += f" [{_md(rec['stack'])}]"
     if t.get("where"):
         line += f" ({label('where', lang)}: {_md(t['where'])})"
     out = [line + f" — {_md(t.get('why', rec['why']))}"]

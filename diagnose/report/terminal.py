@@ -163,6 +163,11 @@ def _rec_line(rec: dict, lang: str) -> Text:
     if rec["kind"] == "sysctl":
         t.append(f"sysctl {rec['key']}", style="bold")
         cur = rec.get("current")
+        if rec.get("status") in ("check", "check-default") or not rec.get("apply"):
+            t.append(": " + (label("keep_default", lang).format(value=rec["value"]) if rec.get("value") is not None
+                             else label("check_only", lang)))
+            t.append(f"   sysctl {rec['key']}", style="green")
+            return t
         t.append(f": {cur} → {rec['value']}" if cur is not None else f": → {rec['value']} ({label('not_recorded', lang)})")
         t.append(f"   {rec['apply'][0]}", style="green")
     else:
