@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from diagnose.errors import DiagnoseError
-from diagnose.patterns import PatternError, PatternSet, compile_pattern
+from diagnose.patterns import OwnedPatterns, PatternError, PatternSet, compile_pattern
 from diagnose.profile import Frame, Profile
 from diagnose.yamlfile import YamlDoc, load_yaml_text
 
@@ -126,35 +126,21 @@ class Knowledge:
 
     def _index(self) -> None:
         self.category_by_id = {c.id: c for c in self.categories}
-        sym, sym_owner, mod, mod_owner = [], [], [], []
-        for i, c in enumerate(self.categories):
-            for p in c.symbols:
-                sym.append(p)
-                sym_owner.append(i)
-            for p in c.modules:
-                mod.append(p)
-                mod_owner.append(i)
-        self._symbols, self._symbol_owner = PatternSet(sym), sym_owner
-        self._modules, self._module_owner = PatternSet(mod), mod_owner
+        self._symbols = OwnedPatterns((i, c.symbols) for i, c in enumerate(self.categories))
+        self._modules = OwnedPatterns((i, c.modules) for i, c in enumerate(self.categories))
         self._threads = PatternSet(t.pattern for t in self.threads)
         # Contextual categories: which caller patterns belong to which of them.
         self.contextual = [c for c in self.categories if c.within]
-        within, within_owner = [], []
-        for i, c in enumerate(self.contextual):
-            for p in c.within:
-                within.append(p)
-                within_owner.append(i)
-        self._within, self._within_owner = PatternSet(within), within_owner
+        self._within = OwnedPatterns((i, c.within) for i, c in enumerate(self.contextual))
 
     # -- what a frame is -------------------------------------------------------------------
 
     def _matching(self, frame: Frame) -> list[Category]:
         """Every category whose symbol or module patterns match the frame, in file order."""
-        owners = [self._symbol_owner[i] for i in self._symbols.match(frame.name)]
+        owners = set(self._symbols.owners(frame.name))
         if frame.module:
-            base = frame.module.rsplit("/", 1)[-1]
-            owners += [self._module_owner[i] for i in self._modules.match(base)]
-        return [self.categories[o] for o in sorted(set(owners)) if self.categories[o].kind in ("any", frame.kind)]
+            owners.update(self._modules.owners(frame.module.rsplit("/", 1)[-1]))
+        return [self.categories[o] for o in sorted(owners) if self.categories[o].kind in ("any", frame.kind)]
 
     def category_of(self, frame: Frame) -> Category | None:
         """The frame's category wherever it is called from: the first ordinary category, in file
@@ -171,7 +157,7 @@ class Knowledge:
 
     def context_of(self, frame: Frame) -> list[Category]:
         """The contextual categories whose `within` patterns this frame matches (as a caller)."""
-        return [self.contextual[self._within_owner[i]] for i in self._within.match(frame.name)]
+        return [self.contextual[i] for i in self._within.owners(frame.name)]
 
     def classify(self, profile: Profile) -> list[Category | None]:
         """The category of every frame of a profile (computed once per profile)."""

@@ -138,5 +138,23 @@ class PatternSet:
         return found[0] if found else None
 
 
+class OwnedPatterns:
+    """Patterns that each belong to an owner (a category, a stack): which owners a text matches.
+    One RE2 set for all of them, however many patterns each owner has."""
+
+    def __init__(self, owned: Iterable[tuple[int, Iterable[str]]]) -> None:
+        patterns: list[str] = []
+        self._owner: list[int] = []
+        for owner, pats in owned:
+            for p in pats:
+                patterns.append(p)
+                self._owner.append(owner)
+        self._set = PatternSet(patterns)
+
+    def owners(self, text: str) -> list[int]:
+        """The owners with a pattern that matches all of `text`, in increasing order, once each."""
+        return sorted({self._owner[i] for i in self._set.match(text)})
+
+
 def matches(pattern: str, text: str) -> bool:
     return compile_pattern(pattern).fullmatch(text) is not None

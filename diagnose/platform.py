@@ -12,7 +12,7 @@ from typing import Any
 
 from diagnose.facts import as_number, env_lookup
 from diagnose.knowledge import Knowledge, Marker
-from diagnose.patterns import PatternSet, compile_pattern
+from diagnose.patterns import OwnedPatterns, compile_pattern
 from diagnose.profile import Profile
 from diagnose.syscalls import stack_calls
 
@@ -106,25 +106,14 @@ def _compare(a: float, op: str, b: float) -> bool:
 
 
 def _frame_hits(profile: Profile, markers: list[Marker]) -> list[int]:
-    sym, sym_owner, mod, mod_owner = [], [], [], []
-    for i, m in enumerate(markers):
-        for p in m.symbols:
-            sym.append(p)
-            sym_owner.append(i)
-        for p in m.modules:
-            mod.append(p)
-            mod_owner.append(i)
-    syms, mods = PatternSet(sym), PatternSet(mod)
+    """Per frame: one bit per marker whose symbol or module patterns match it."""
+    syms = OwnedPatterns((i, m.symbols) for i, m in enumerate(markers))
+    mods = OwnedPatterns((i, m.modules) for i, m in enumerate(markers))
     out = []
     for f in profile.frames:
-        bits = 0
-        for j in syms.match(f.name):
-            bits |= 1 << sym_owner[j]
         base = f.module.rsplit("/", 1)[-1]
-        if base:
-            for j in mods.match(base):
-                bits |= 1 << mod_owner[j]
-        out.append(bits)
+        owners = syms.owners(f.name) + (mods.owners(base) if base else [])
+        out.append(reduce(or_, (1 << i for i in owners), 0))
     return out
 
 

@@ -12,38 +12,25 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
+from test_flamegraph import K, make_profile
 from diagnose.attribution import attribution
 from diagnose.components import component_breakdown
 from diagnose.knowledge import builtin_knowledge
 from diagnose.pipeline import analyze
-from diagnose.profile import CaptureInfo, Frame, Profile, Stack, Thread
+from diagnose.profile import Profile
 from diagnose.report.flamegraph import FlameOptions, render_profile
 from diagnose.report.json_report import report_dict
 from diagnose.report.markdown import render_markdown
 from diagnose.report.terminal import render_terminal
 from diagnose.texts import tr
 
-K = "[kernel.kallsyms]"
 GO = "/opt/sfu/bin/sfu"
 LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
 
 
 def profile_of(*stacks: tuple[list[tuple[str, str]], int]) -> Profile:
-    """A profile from (frames root first as (name, module), samples) rows, one thread."""
-    frames: list[Frame] = []
-    ids: dict[Frame, int] = {}
-    out = []
-    for path, n in stacks:
-        fids = []
-        for name, module in path:
-            f = Frame(name, module, "kernel" if module == K else "user")
-            if f not in ids:
-                ids[f] = len(frames)
-                frames.append(f)
-            fids.append(ids[f])
-        out.append(Stack(0, tuple(fids), n, n))
-    total = sum(n for _, n in stacks)
-    return Profile(frames, [Thread("t", 1, 1)], out, CaptureInfo("x", "perf-script", total_samples=total))
+    """A profile of one thread from (frames root first as (name, module), samples) rows."""
+    return make_profile([("t", path, n) for path, n in stacks])
 
 
 def owners(profile: Profile) -> list[str | None]:
