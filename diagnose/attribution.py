@@ -131,6 +131,12 @@ class Attribution:
         owners: list[Owner] = []
         # stack index -> the categories its frames take where they differ from their base category
         self.contextual: dict[int, dict[int, Category | None]] = {}
+        # A frame in a contextual category is a "virtual frame" (its id counts on from the real
+        # ones): stack index -> its frames with those ids in place, so that per-frame tables
+        # (selector bits) extended by the virtual frames answer for the stack as it is.
+        self.virtual: list[tuple[int, Category]] = []
+        self.effective: dict[int, tuple[int, ...]] = {}
+        virtual_id: dict[tuple[int, str], int] = {}
         for si, s in enumerate(profile.stacks):
             fr = s.frames
             if not fr:
@@ -139,16 +145,52 @@ class Attribution:
             if special.isdisjoint(fr):
                 owners.append(self._plain(fr))
                 continue
-            walk = Walk(self.facts)
-            changed: dict[int, Category | None] = {}
-            for pos, f in enumerate(fr):
-                cat = walk.step(f, pos)
-                if cat is not base[f]:
-                    changed[pos] = cat
+            owner, changed = self._special(fr)
             if changed:
                 self.contextual[si] = changed
-            owners.append(walk.owner(frames[fr[-1]]))
+                eff = list(fr)
+                for pos, cat in changed.items():
+                    key = (fr[pos], cat.id)
+                    vid = virtual_id.get(key)
+                    if vid is None:
+                        vid = virtual_id[key] = len(frames) + len(self.virtual)
+                        self.virtual.append(key[:1] + (cat,))  # type: ignore[arg-type]
+                    eff[pos] = vid
+                self.effective[si] = tuple(eff)
+            owners.append(owner)
         self.owners = owners
+
+    def _special(self, fr: tuple[int, ...]) -> tuple[Owner, dict[int, Category]]:
+        """The owner of a stack holding claiming or contextual frames, and the categories its
+        frames take where they differ from their usual one. The same result as a Walk down the
+        stack, looking only at the frames that can change it (most stacks have a few)."""
+        facts = self.facts
+        base, kernel, special = facts.base, facts.kernel, facts.special
+        kstart = len(fr)  # user frames come first, kernel frames last
+        while kstart > 0 and kernel[fr[kstart - 1]]:
+            kstart -= 1
+        context = 0
+        changed: dict[int, Category] = {}
+        claim: tuple[int, Category] | None = None
+        for pos in [i for i, f in enumerate(fr) if f in special]:
+            f = fr[pos]
+            cat = base[f]
+            for c in facts.candidates.get(f, ()):
+                if context & facts.bit[c.id]:
+                    cat = changed[pos] = c
+                    break
+            context |= facts.provides.get(f, 0)
+            # A user-space claim owns a sample only if the stack never enters the kernel.
+            if cat is not None and cat.owns_callees and (pos >= kstart or kstart == len(fr)):
+                claim = (pos, cat)
+        if claim is not None:
+            return Owner(claim[0], claim[1], claim[1].component), changed
+        owner = self._plain(fr)
+        deepest = max((pos for pos, c in changed.items() if not c.fallback), default=-1)
+        if deepest >= 0 and (owner.category is None or owner.category.fallback or deepest >= owner.position):
+            cat = changed[deepest]
+            owner = Owner(deepest, cat, cat.component)
+        return owner, changed
 
     def _plain(self, fr: tuple[int, ...]) -> Owner:
         """The owner of a stack without claims or contextual frames: its deepest recognised
@@ -169,6 +211,10 @@ class Attribution:
 
     def walk(self) -> Walk:
         return Walk(self.facts)
+
+    def keys(self, stack: int) -> tuple[int, ...]:
+        """The stack's frames, virtual frames in place of those in a contextual category."""
+        return self.effective.get(stack) or self.profile.stacks[stack].frames
 
     def categories_in(self, stack: int) -> list[Category | None]:
         """The category each frame of a stack takes on that stack's path."""

@@ -55,6 +55,7 @@ class Measurements:
         # Each category of a component can be asked for separately (top_category).
         self.bit: dict[Selector, int] = {s: 1 << i for i, s in enumerate(sels)}
         self._has_kernel = has_kernel_frames(profile)
+        self._calls: dict[tuple[int, str, bool, int], int] | None = None
         self.frame_bits = self._frame_bits(sels)
         self.thread_bits = self._thread_bits(sels)
         self._aggregate()
@@ -88,37 +89,32 @@ class Measurements:
         return out
 
     def _aggregate(self) -> None:
-        fb, tb = self.frame_bits, self.thread_bits
+        tb = self.thread_bits
         att = attribution(self.profile, self.kb)
         frames = self.profile.frames
-        bits_of = self._bits.of
+        # Selector bits of every frame, then of the virtual frames (a frame in the category it
+        # takes on some path: net_rx_action inside a sendto is loopback delivery).
+        fb = self.frame_bits + [self._bits.of(f, frames[f], cat) for f, cat in att.virtual]
         inc: dict[tuple[int, int], int] = {}
         leaf: dict[tuple[int, int], int] = {}
         owned: dict[tuple[int, int], int] = {}
         self.stack_bits: list[int] = []
         self.owner_bits: list[int] = []
+        effective = att.effective
         for si, (s, o) in enumerate(zip(self.profile.stacks, att.owners)):
             if not s.frames:
                 self.stack_bits.append(0)
                 self.owner_bits.append(0)
                 continue
             t = tb[s.thread]
-            changed = att.contextual.get(si)
-            if changed is None:
-                m = reduce(or_, map(fb.__getitem__, s.frames)) & t
-                leaf_bits = fb[s.frames[-1]]
-            else:
-                cats = att.categories_in(si)
-                per = [bits_of(f, frames[f], c) for f, c in zip(s.frames, cats)]
-                m = reduce(or_, per) & t
-                leaf_bits = per[-1]
+            keys = effective.get(si) or s.frames
+            m = reduce(or_, map(fb.__getitem__, keys)) & t
             self.stack_bits.append(m)
             k = (s.thread, m)
             inc[k] = inc.get(k, 0) + s.samples
-            k2 = (s.thread, leaf_bits & t)
+            k2 = (s.thread, fb[keys[-1]] & t)
             leaf[k2] = leaf.get(k2, 0) + s.samples
-            pos = o.position if o.position >= 0 else len(s.frames) - 1
-            ob = bits_of(s.frames[pos], frames[s.frames[pos]], o.category) & t
+            ob = fb[keys[o.position]] & t  # position -1: no recognised frame, the leaf's bits
             self.owner_bits.append(ob)
             k3 = (s.thread, ob)
             owned[k3] = owned.get(k3, 0) + s.samples
@@ -288,23 +284,26 @@ class Measurements:
         call, in the proportion in which that call's samples reach `to` rather than the rest of
         `among` (a sendto's entry/exit belongs to the socket it writes to). A call none of whose
         samples shows the protocol (no kernel frames) counts as `to` only if `assume` names it."""
-        want = compile_pattern(calls)
+        wanted: dict[str, bool] = {}  # call name -> matches `calls` (tested once per name)
+        pattern = compile_pattern(calls)
         assumed = compile_pattern(assume) if assume else None
         bt = self.bit[to] if to is not None else 0
         ba = self.bit[among] if among is not None else bt
         rows: dict[tuple[int, str], list[int]] = {}
         inferred = False
-        for si, (s, call) in enumerate(zip(self.profile.stacks, stack_calls(self.profile))):
-            if call is None or want.fullmatch(call.name) is None:
+        for (thread, name, was_inferred, m), n in self._calls_table().items():
+            ok = wanted.get(name)
+            if ok is None:
+                ok = wanted[name] = pattern.fullmatch(name) is not None
+            if not ok:
                 continue
-            inferred = inferred or call.inferred
-            row = rows.setdefault((s.thread, call.name), [0, 0, 0])
-            row[0] += s.samples
-            m = self.stack_bits[si]
+            inferred = inferred or was_inferred
+            row = rows.setdefault((thread, name), [0, 0, 0])
+            row[0] += n
             if m & ba or m & bt:
-                row[2] += s.samples
+                row[2] += n
                 if m & bt:
-                    row[1] += s.samples
+                    row[1] += n
         if to is None:
             total = sum(r[0] for r in rows.values())
             by: dict[int, float] = {}
@@ -338,19 +337,35 @@ class Measurements:
             note = INFERRED_NOTE
         return Measured(self.share(attributed), attributed, by, note=note, inferred=inferred)
 
+    def _calls_table(self) -> dict[tuple[int, str, bool, int], int]:
+        """Samples inside system calls by (thread, call, read from a wrapper, stack bits):
+        what every system-call measure sums, built once."""
+        if self._calls is None:
+            table: dict[tuple[int, str, bool, int], int] = {}
+            for s, call, m in zip(self.profile.stacks, stack_calls(self.profile), self.stack_bits):
+                if call is not None:
+                    key = (s.thread, call.name, call.inferred, m)
+                    table[key] = table.get(key, 0) + s.samples
+            self._calls = table
+        return self._calls
+
     def top_syscall(self, calls: str | None = None) -> Measured:
         """The system call (by what the kernel entered) with the most samples, of those whose
         name matches `calls` if given; its name is the subject."""
         want = compile_pattern(calls) if calls else None
+        wanted: dict[str, bool] = {}
         per: dict[str, list[Any]] = {}
         inferred = False
-        for s, call in zip(self.profile.stacks, stack_calls(self.profile)):
-            if call is None or (want is not None and want.fullmatch(call.name) is None):
+        for (thread, name, was_inferred, _), n in self._calls_table().items():
+            ok = wanted.get(name)
+            if ok is None:
+                ok = wanted[name] = want is None or want.fullmatch(name) is not None
+            if not ok:
                 continue
-            row = per.setdefault(call.name, [0, {}])
-            row[0] += s.samples
-            row[1][s.thread] = row[1].get(s.thread, 0) + s.samples
-            inferred = inferred or call.inferred
+            row = per.setdefault(name, [0, {}])
+            row[0] += n
+            row[1][thread] = row[1].get(thread, 0) + n
+            inferred = inferred or was_inferred
         if not per:
             return Measured(0.0, 0, {}, note="no sample is inside such a system call")
         name, (k, by) = max(per.items(), key=lambda kv: (kv[1][0], kv[0]))

@@ -56,10 +56,15 @@ def detect(profile: Profile, kb: Knowledge, env: dict[str, Any]) -> Platform:
     frame_hits = _frame_hits(profile, markers)
     thread_hits = _thread_hits(profile, markers, env)
     per_marker = [0] * len(markers)
+    hit = frozenset(f for f, bits in enumerate(frame_hits) if bits)
     for s in profile.stacks:
         if not s.frames:
             continue
-        bits = reduce(or_, (frame_hits[f] for f in s.frames), 0) | thread_hits[s.thread]
+        bits = thread_hits[s.thread]
+        if not hit.isdisjoint(s.frames):
+            bits |= reduce(or_, (frame_hits[f] for f in s.frames), 0)
+        if not bits:
+            continue
         i = 0
         while bits:
             if bits & 1:
@@ -143,7 +148,8 @@ def _thread_hits(profile: Profile, markers: list[Marker], env: dict[str, Any]) -
 def _first_frame_name(profile: Profile, frame_hits: list[int], marker: int) -> str | None:
     """The hottest (inclusive) frame that showed a marker, to say why it was seen."""
     inc = profile.inclusive_counts()
-    best = max((f for f, bits in enumerate(frame_hits) if bits >> marker & 1), key=lambda f: inc[f], default=None)
+    best = max((f for f, bits in enumerate(frame_hits) if bits and bits >> marker & 1), key=lambda f: inc[f],
+               default=None)
     if best is None or not inc[best]:
         return None
     f = profile.frames[best]

@@ -103,39 +103,44 @@ def stack_calls(profile: Profile) -> list[StackCall | None]:
     entry = [f.kind == "kernel" and _ENTRY.match(f.name) is not None for f in frames]
     wrapper_name = [wrapper_call(f.name) for f in frames]
     out: list[StackCall | None] = []
-    unnamed: list[int] = []  # stacks in a call's entry or exit path that no kernel frame names
+    unnamed: list[tuple[int, int]] = []  # (stack, first kernel frame): entry/exit paths no frame names
     by_wrapper: dict[int | None, dict[str, int]] = {}
+    kernel = [f.kind == "kernel" for f in frames]
+    naming = frozenset(i for i, f in enumerate(frames) if sys_name[i] or inner_name[i])
     for s in profile.stacks:
         fr = s.frames
         call: StackCall | None = None
         if kernel_seen:
-            k = next((i for i, f in enumerate(fr) if frames[f].kind == "kernel"), None)
-            if k is not None:
+            k = len(fr)  # user frames come first, kernel frames last
+            while k > 0 and kernel[fr[k - 1]]:
+                k -= 1
+            if k < len(fr):
                 wrapper = fr[k - 1] if k > 0 else None
-                name = next((sys_name[f] for f in fr[k:] if sys_name[f]), None) or \
-                    next((inner_name[f] for f in fr[k:] if inner_name[f]), None)
+                name = None
+                if not naming.isdisjoint(fr):
+                    name = next((sys_name[f] for f in fr[k:] if sys_name[f]), None) or \
+                        next((inner_name[f] for f in fr[k:] if inner_name[f]), None)
                 if name:
                     call = StackCall(name, wrapper)
                     counts = by_wrapper.setdefault(wrapper, {})
                     counts[name] = counts.get(name, 0) + s.samples
                 elif any(entry[f] for f in fr[k:]):
-                    unnamed.append(len(out))
+                    unnamed.append((len(out), k))
         elif fr:
             call = _inferred(fr, frames, wrapper_name)
         out.append(call)
-    for i in unnamed:
+    for i, k in unnamed:
         # In the entry or exit path of a call the kernel frames do not name: the call the same
         # wrapper frame enters elsewhere (glibc's select() enters pselect6), else the call the
         # wrapper's own name says.
         fr = profile.stacks[i].frames
-        k = next(j for j, f in enumerate(fr) if frames[f].kind == "kernel")
         wrapper = fr[k - 1] if k > 0 else None
         seen = by_wrapper.get(wrapper)
         if seen:
             name = max(sorted(seen), key=lambda c: seen[c])
         else:
-            named = _inferred(fr[:k], frames, wrapper_name) if k > 0 else None
-            name = named.name if named is not None else UNNAMED
+            guess = _inferred(fr[:k], frames, wrapper_name) if k > 0 else None
+            name = guess.name if guess is not None else UNNAMED
         out[i] = StackCall(name, wrapper)
     profile._stack_calls = out  # type: ignore[attr-defined]
     return out
