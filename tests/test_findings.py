@@ -90,3 +90,39 @@ def test_sysctl_already_high_enough_is_not_advised() -> None:
     assert "net.core.rmem_max" not in advised
     assert advised["net.core.rmem_default"]["current"] == "212992"
     assert any(r["key"] == "net.core.rmem_max" for r in udp.evidence["already_satisfied"])
+
+
+def test_the_report_shaped_capture_names_its_json_and_stats_with_their_shares() -> None:
+    a = analyze(str(fixture("original-report-shape.perf.txt.gz")))
+    by_id = {f.id: f for f in a.findings}
+    # rtc_ipc::Json::ParseValue 14.52% + Json::Write 11.29% (the #1 and #3 hottest functions)
+    assert abs(by_id["serialization-heavy"].values["serial"] - 0.2581) < 0.0005
+    # RTCStatsReport::ToJson 8.87% + RTCStatsCollector::GetStatsReport 4.84%
+    assert abs(by_id["stats-collection-hot"].values["stats"] - 0.1371) < 0.0005
+    assert "25.8%" in by_id["serialization-heavy"].summary["en"]
+
+
+def test_a_profile_without_kernel_frames_reports_the_send_call_with_lower_confidence() -> None:
+    a = analyze(str(fixture("pyspy-udp-send.folded.gz")))
+    sys = next(f for f in a.findings if f.id == "syscall-heavy")
+    assert sys.subject == "sendto" and abs(sys.values["in_syscall"] - 758 / 989) < 1e-4
+    assert sys.confidence <= 0.6 and "no kernel frames" in sys.values["confidence_lowered"]
+    send = next(f for f in a.findings if f.id == "udp-send-heavy")
+    assert send.confidence <= 0.6
+    # what the kernel did inside the call cannot be seen: unknown, never 0%
+    assert send.values["udp_direct"] is None and "unknown" in send.summary["en"]
+    assert "0.0%" not in send.summary["en"]
+
+
+def test_findings_are_numbered_in_the_order_of_their_scores() -> None:
+    for name in ("original-report-shape.perf.txt.gz", "iperf3-udp-recv.perf.txt.gz", "lab/janus-videoroom",
+                 "lab/pion-nack-storm", "aiortc-call.perf.txt.gz"):
+        a = analyze(str(fixture(name)))
+        top = [f for f in a.findings if f.explained_by is None]
+        assert [f.rank for f in top] == list(range(1, len(top) + 1)), name
+        scored = [f.score for f in top if "capture-quality" not in f.tags]
+        assert scored == sorted(scored, reverse=True), name
+        for f in a.findings:
+            if f.explained_by is not None:  # shown under its cause, with the cause's number
+                cause = next(c for c in a.findings if c.id == f.explained_by)
+                assert f.rank == cause.rank and a.findings.index(f) > a.findings.index(cause)

@@ -1,0 +1,65 @@
+"""System calls by what the kernel entered: one row per call whatever wrapper made it, interrupts
+and faults in user space are not system calls, unnamed entry/exit samples go to the call their
+wrapper makes, and wrapper-only profiles are read from the wrapper's name."""
+
+from __future__ import annotations
+
+from test_flamegraph import K, make_profile
+
+from diagnose.knowledge import builtin_knowledge
+from diagnose.syscalls import stack_calls, syscall_breakdown
+
+GO = "/opt/sfu/bin/sfu"
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+GO_SYSCALL = [("runtime.goexit", GO), ("internal/poll.(*FD).WriteTo", GO), ("syscall.sendto", GO),
+              ("syscall.Syscall6", GO), ("runtime/internal/syscall.Syscall6", GO)]
+ENTRY = [("entry_SYSCALL_64_after_hwframe", K), ("do_syscall_64", K)]
+
+
+def rows(profile):
+    return {r.name: r for r in syscall_breakdown(profile, builtin_knowledge()).rows}
+
+
+def test_one_go_wrapper_shows_every_call_it_makes() -> None:
+    recv = [("runtime.goexit", GO), ("internal/poll.(*FD).ReadFrom", GO), ("syscall.recvfrom", GO),
+            ("syscall.Syscall6", GO), ("runtime/internal/syscall.Syscall6", GO)]
+    p = make_profile([("t", GO_SYSCALL + ENTRY + [("__x64_sys_sendto", K), ("udp_sendmsg", K)], 6),
+                      ("t", recv + ENTRY + [("__x64_sys_recvfrom", K), ("udp_recvmsg", K)], 3)])
+    r = rows(p)
+    assert (r["sendto"].total, r["sendto"].direction) == (6, "send")
+    assert (r["recvfrom"].total, r["recvfrom"].direction) == (3, "receive")
+    assert set(r["sendto"].wrappers) == set(r["recvfrom"].wrappers) == {"runtime/internal/syscall.Syscall6"}
+
+
+def test_interrupts_and_faults_in_user_space_are_not_system_calls() -> None:
+    p = make_profile([("t", [("main", "/opt/app"), ("asm_sysvec_apic_timer_interrupt", K),
+                             ("sysvec_apic_timer_interrupt", K)], 4),
+                      ("t", [("main", "/opt/app"), ("asm_exc_page_fault", K), ("exc_page_fault", K)], 2)])
+    assert stack_calls(p) == [None, None]
+    assert syscall_breakdown(p, builtin_knowledge()).total == 0
+
+
+def test_an_exit_path_no_kernel_frame_names_goes_to_the_call_of_its_wrapper() -> None:
+    select = [("main", "/opt/app"), ("__select", LIBC)]
+    p = make_profile([("t", select + ENTRY + [("__x64_sys_pselect6", K), ("do_pselect", K)], 5),
+                      ("t", select + [("entry_SYSCALL_64_after_hwframe", K), ("syscall_return_via_sysret", K)], 2),
+                      ("t", [("main", "/opt/app"), ("read", LIBC), ("entry_SYSCALL_64_after_hwframe", K),
+                             ("syscall_exit_to_user_mode", K)], 1)])
+    r = rows(p)
+    assert r["pselect6"].total == 7 and r["pselect6"].transitions == 2  # glibc's select() enters pselect6
+    assert r["read"].total == 1  # no other sample of that wrapper: its own name says read
+
+
+def test_a_kernel_that_inlines_the_dispatch_frame_still_names_the_call() -> None:
+    p = make_profile([("t", [("main", "/opt/app"), ("read", LIBC)] + ENTRY +
+                      [("ksys_read", K), ("vfs_read", K), ("filemap_read", K)], 3)])
+    assert rows(p)["read"].total == 3
+
+
+def test_without_kernel_frames_the_leaf_wrapper_names_the_call() -> None:
+    p = make_profile([("t", [("send_batch", "udp_sender.py"), ("sendto", LIBC)], 7),
+                      ("t", GO_SYSCALL, 2), ("t", [("send_batch", "udp_sender.py")], 1)])
+    calls = stack_calls(p)
+    assert [c.name if c else None for c in calls] == ["sendto", "sendto", None]
+    assert all(c.inferred for c in calls if c)
+    assert syscall_breakdown(p, builtin_knowledge()).inferred
