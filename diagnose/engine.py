@@ -335,7 +335,7 @@ class _Run:
             if rec["status"] == "already-satisfied":
                 satisfied.append(rec)
                 withheld.append({"id": rid, "title": rec["title"], "status": IN_EFFECT,
-                                 "why": f"already in effect: {rec['key']} = {rec['current']}"})
+                                 "why": f"{rec['key']} is {rec['current']} already"})
             else:
                 recs.append(rec)
         not_helpful = []

@@ -26,8 +26,7 @@ def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, 
     in_effect = [u for u in rec.unless if platform.has(u)]
     if in_effect:
         u = in_effect[0]
-        return IN_EFFECT, None, f"already in effect: {titles[u]} ({platform.signals[u].why})" \
-            if u in platform.signals else f"already in effect: {titles[u]}"
+        return IN_EFFECT, None, f"{titles[u]} ({platform.signals[u].why})" if u in platform.signals else titles[u]
     if rec.requires and not any(platform.has(r) for r in rec.requires):
         return NEEDS_EVIDENCE, None, ("offered only on evidence of " + " or ".join(titles[r] for r in rec.requires) +
                                       ", which this capture does not show")
