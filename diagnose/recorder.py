@@ -89,14 +89,14 @@ def _die_with_parent() -> None:
 
 class _Interrupts:
     """Ctrl-C during the recording means "stop and analyse what you have": the handler only
-    notes it. A second Ctrl-C while perf finishes writing gives up (KeyboardInterrupt)."""
+    notes it. A second Ctrl-C, whenever it comes, gives up (KeyboardInterrupt): perf is killed
+    and the unfinished folder removed."""
 
     def __init__(self) -> None:
         self.requested = False
-        self.finishing = False
 
     def handler(self, signum: int, frame: Any) -> None:
-        if self.finishing and self.requested:
+        if self.requested:
             raise KeyboardInterrupt
         self.requested = True
 
@@ -242,7 +242,6 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
             proc.wait(timeout=TICK_S)
         except subprocess.TimeoutExpired:
             pass
-    interrupts.finishing = True
     if ended is None:
         # Disable first so that the end of the recording is exact, then let perf write and exit.
         control.send("disable", 5.0)
