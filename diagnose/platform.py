@@ -55,22 +55,17 @@ def detect(profile: Profile, kb: Knowledge, env: dict[str, Any]) -> Platform:
     n = profile.stack_samples
     frame_hits = _frame_hits(profile, markers)
     thread_hits = _thread_hits(profile, markers, env)
-    per_marker = [0] * len(markers)
     hit = frozenset(f for f, bits in enumerate(frame_hits) if bits)
+    by_bits: dict[int, int] = {}  # the markers a stack shows (one bit each) -> samples
     for s in profile.stacks:
         if not s.frames:
             continue
         bits = thread_hits[s.thread]
         if not hit.isdisjoint(s.frames):
-            bits |= reduce(or_, (frame_hits[f] for f in s.frames), 0)
-        if not bits:
-            continue
-        i = 0
-        while bits:
-            if bits & 1:
-                per_marker[i] += s.samples
-            bits >>= 1
-            i += 1
+            bits |= reduce(or_, map(frame_hits.__getitem__, hit.intersection(s.frames)))
+        if bits:
+            by_bits[bits] = by_bits.get(bits, 0) + s.samples
+    per_marker = [sum(k for bits, k in by_bits.items() if bits >> i & 1) for i in range(len(markers))]
     names = {i: _first_frame_name(profile, frame_hits, i) for i, k in enumerate(per_marker) if k}
     calls: dict[str, int] = {}
     for s, call in zip(profile.stacks, stack_calls(profile)):
