@@ -16,7 +16,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from diagnose.attribution import attribution
+from diagnose.attribution import KERNEL, attribution
 from diagnose.knowledge import Category, Knowledge
 from diagnose.patterns import PatternSet, compile_pattern
 from diagnose.profile import Frame, Profile, cores_used
@@ -180,12 +180,15 @@ class Measurements:
             return all(self._kernel_only(a) for a in sel.alternatives)
         if sel.kind == "kernel":
             return True
+        if sel.symbol is not None or sel.module is not None:
+            return False
+        # The kernel component (recognised kernel categories and unrecognised kernel code) is
+        # kernel code whatever its categories; other components count by their categories.
         cats = [self.kb.category_by_id[c] for c in sel.category if c in self.kb.category_by_id]
-        if sel.component:
-            cats += [c for c in self.kb.categories if c.component in sel.component]
-            if any(c in ("kernel",) for c in sel.component):
-                return True
-        return bool(cats) and all(c.kind == "kernel" for c in cats) and sel.symbol is None and sel.module is None
+        cats += [c for c in self.kb.categories if c.component in sel.component and c.component != KERNEL]
+        if not cats:
+            return KERNEL in sel.component
+        return all(c.kind == "kernel" for c in cats)
 
     def part(self, of: Selector, part: Selector, min_named: float = 0.5) -> Measured:
         """Samples owned by `of` whose stack holds a `part` frame (which algorithm inside the
@@ -376,11 +379,18 @@ class Measurements:
         """The category (of the given ones, or of the given component) with the largest inclusive
         share, or with the largest owned share."""
         best: tuple[float, str | None, int, dict[int, float]] = (0.0, None, 0, {})
+        unseen = seen = 0
         for cat, sub in self.category_selectors(sel):
             m = self.owned(sub) if owned else self.inclusive(sub)
+            if m.value is None:  # kernel code in a profile without kernel frames
+                unseen += 1
+                continue
+            seen += 1
             if m.value > best[0]:  # type: ignore[operator]
                 c = self.kb.category_by_id[cat]
                 best = (float(m.value), c.subject or c.id, int(m.samples or 0), m.by_thread or {})  # type: ignore[arg-type]
+        if unseen and not seen:
+            return Measured(None, note=NO_KERNEL_NOTE)
         return Measured(best[0], best[2], best[3], subject=best[1])
 
     def category_selectors(self, sel: Selector) -> list[tuple[str, Selector]]:

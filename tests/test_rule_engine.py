@@ -251,3 +251,28 @@ def test_broken_overrides_and_scores_are_refused(tmp_path: Path) -> None:
                            "needs info"),
                           (CUSTOM.replace("warn: 0.3}", "warn: [1]}"), "must be a number")):
         assert_one_line_error(run_cli("rules", "validate", str(pack(tmp_path, body))), message)
+
+
+def test_kernel_selections_in_a_profile_without_kernel_frames_are_unknown_not_a_crash(tmp_path: Path) -> None:
+    # py-spy sees no kernel: the top network category cannot be measured, but the user-space part
+    # of a selection that also names the kernel still can.
+    p = pack(tmp_path, """rules:
+  - id: team-top-network
+    title: {en: network code, zh: 网络代码}
+    severity: low
+    when:
+      - {as: net, top_owned_category: {component: network-io}, gte: 0.01}
+    summary: {en: "{subject} takes {net:pct}", zh: "{subject} 占 {net:pct}"}
+  - id: team-app-or-kernel
+    title: {en: application or kernel, zh: 应用或内核}
+    severity: low
+    when:
+      - {as: app, owned_share: {component: [kernel, application]}, gte: 0.10}
+    summary: {en: "{app:pct}", zh: "{app:pct}"}
+""")
+    proc = run_cli("analyze", str(fixture("pyspy-udp-send.folded.gz")), "--format", "json", "--rules", str(p))
+    got = findings(proc)
+    t = trace(proc)["team-top-network"]
+    assert t["status"] != "fired" and "no kernel frames" in t["why_not"]
+    application = {c["id"]: c["share"] for c in json.loads(proc.stdout)["profile"]["components"]}["application"]
+    assert got["team-app-or-kernel"]["values"]["app"] == pytest.approx(application, abs=1e-6) and application > 0.1
