@@ -62,8 +62,15 @@ _GO_RUNTIME_CALLS = {"runtime.futex": "futex", "runtime.epollwait": "epoll_wait"
                      "runtime.sigaltstack": "sigaltstack", "runtime.exit": "exit_group"}
 
 
-def wrapper_call(name: str) -> str | None:
-    """The system call a user-space wrapper frame names, if it names one."""
+# Source files of interpreted code (py-spy, rbspy, perf's Python maps): a function named read or
+# write there is the program's own, not a system-call wrapper.
+_SCRIPT_MODULE = re.compile(r"\.(?:py|pyx|pyc|rb|js|mjs|cjs|lua|pl|php)$")
+
+
+def wrapper_call(name: str, module: str = "") -> str | None:
+    """The system call a user-space wrapper frame names, if it names one: native code only."""
+    if _SCRIPT_MODULE.search(module) or name.startswith("py::"):
+        return None
     go = _GO_RUNTIME_CALLS.get(name.removesuffix(".abi0"))
     if go is not None:
         return go
@@ -101,7 +108,7 @@ def stack_calls(profile: Profile) -> list[StackCall | None]:
     sys_name = [_sys_name(f) for f in frames]
     inner_name = [_sys_inner(f) for f in frames]
     entry = [f.kind == "kernel" and _ENTRY.match(f.name) is not None for f in frames]
-    wrapper_name = [wrapper_call(f.name) for f in frames]
+    wrapper_name = [wrapper_call(f.name, f.module) for f in frames]
     out: list[StackCall | None] = []
     unnamed: list[tuple[int, int]] = []  # (stack, first kernel frame): entry/exit paths no frame names
     by_wrapper: dict[int | None, dict[str, int]] = {}

@@ -63,3 +63,11 @@ def test_without_kernel_frames_the_leaf_wrapper_names_the_call() -> None:
     assert [c.name if c else None for c in calls] == ["sendto", "sendto", None]
     assert all(c.inferred for c in calls if c)
     assert syscall_breakdown(p, builtin_knowledge()).inferred
+
+
+def test_a_python_function_named_like_a_system_call_is_not_one() -> None:
+    # py-spy: logging's write() and json's read() are the program's code; libc's write is a call.
+    p = make_profile([("t", [("main", "app.py"), ("write", "logging/__init__.py")], 5),
+                      ("t", [("main", "app.py"), ("read", "json/decoder.py")], 3),
+                      ("t", [("main", "app.py"), ("write", LIBC)], 2)])
+    assert [c.name if c else None for c in stack_calls(p)] == [None, None, "write"]
