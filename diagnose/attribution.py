@@ -216,6 +216,11 @@ class Attribution:
         """The stack's frames, virtual frames in place of those in a contextual category."""
         return self.effective.get(stack) or self.profile.stacks[stack].frames
 
+    def real(self, key: int) -> int:
+        """The frame a key of keys() stands for (a virtual frame's real one)."""
+        n = len(self.profile.frames)
+        return key if key < n else self.virtual[key - n][0]
+
     def categories_in(self, stack: int) -> list[Category | None]:
         """The category each frame of a stack takes on that stack's path."""
         fr = self.profile.stacks[stack].frames

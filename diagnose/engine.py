@@ -5,6 +5,7 @@ rule did not fire."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -376,19 +377,20 @@ class _Run:
         owned = prim is not None and prim.measure in OWNED_MEASURES and rule.evidence.get("selector") is None
         p = self.profile
         n = p.stack_samples or 1
-        fb, bit = self.m.frame_bits, self.m.bit[sel]
-        owners = attribution(p, self.kb).owners
+        fb, bit = self.m.key_bits, self.m.bit[sel]
+        att = attribution(p, self.kb)
+        owners = att.owners
         chains: dict[tuple[str, ...], int] = {}
         # The heaviest stacks hold the chains worth showing; a capture with 100,000 unique
         # stacks need not be walked whole for three examples.
         candidates = self.m.stacks_owned_by(sel) if owned else self.m.stacks_with(sel)
-        heaviest = sorted(candidates, key=lambda i: -p.stacks[i].samples)[:EVIDENCE_STACKS]
+        heaviest = heapq.nsmallest(EVIDENCE_STACKS, candidates, key=lambda i: (-p.stacks[i].samples, i))
         for i in heaviest:
             s = p.stacks[i]
             if owned:
                 first = max(owners[i].position, 0)
             else:
-                first = next((j for j, f in enumerate(s.frames) if fb[f] & bit), 0)
+                first = next((j for j, f in enumerate(att.keys(i)) if fb[f] & bit), 0)
             start = max(0, first - 1)
             names = tuple(p.frames[f].name for f in s.frames[start:])
             if len(names) > 14:

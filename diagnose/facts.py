@@ -94,20 +94,21 @@ class Measurements:
         frames = self.profile.frames
         # Selector bits of every frame, then of the virtual frames (a frame in the category it
         # takes on some path: net_rx_action inside a sendto is loopback delivery).
-        fb = self.frame_bits + [self._bits.of(f, frames[f], cat) for f, cat in att.virtual]
+        fb = self.key_bits = self.frame_bits + [self._bits.of(f, frames[f], cat) for f, cat in att.virtual]
+        self.att = att
         inc: dict[tuple[int, int], int] = {}
         leaf: dict[tuple[int, int], int] = {}
         owned: dict[tuple[int, int], int] = {}
         self.stack_bits: list[int] = []
         self.owner_bits: list[int] = []
-        effective = att.effective
+        keys_of = att.keys
         for si, (s, o) in enumerate(zip(self.profile.stacks, att.owners)):
             if not s.frames:
                 self.stack_bits.append(0)
                 self.owner_bits.append(0)
                 continue
             t = tb[s.thread]
-            keys = effective.get(si) or s.frames
+            keys = keys_of(si)
             m = reduce(or_, map(fb.__getitem__, keys)) & t
             self.stack_bits.append(m)
             k = (s.thread, m)
@@ -195,7 +196,7 @@ class Measurements:
         crypto, say). Unknown when fewer than `min_named` of `of`'s samples have a named function
         of `of` in their stack: in stripped libraries the split cannot be seen."""
         bo, bp = self.bit[of], self.bit[part]
-        frames, fb = self.profile.frames, self.frame_bits
+        frames, fb, real = self.profile.frames, self.key_bits, self.att.real
         total = named = k = 0
         by: dict[int, float] = {}
         for si, s in enumerate(self.profile.stacks):
@@ -204,7 +205,7 @@ class Measurements:
             total += s.samples
             # The split is visible where the stack names at least one function of `of` (NSS's
             # PK11_* above its stripped libfreebl); a chain that stops in stripped code cannot say.
-            if any(fb[f] & bo and frames[f].named for f in s.frames):
+            if any(fb[f] & bo and frames[real(f)].named for f in self.att.keys(si)):
                 named += s.samples
             if self.stack_bits[si] & bp:
                 k += s.samples
@@ -218,11 +219,11 @@ class Measurements:
     def below(self, above: Selector, below: Selector) -> Measured:
         """Samples in which a `below` frame is called (at any depth) from an `above` frame."""
         ba, bb = self.bit[above], self.bit[below]
-        fb = self.frame_bits
+        fb, keys = self.key_bits, self.att.keys
         total = 0
         by: dict[int, float] = {}
-        for s, m in zip(self.profile.stacks, self.stack_bits):
-            if m & ba and m & bb and self._ordered(s.frames, fb, ba, bb):
+        for si, (s, m) in enumerate(zip(self.profile.stacks, self.stack_bits)):
+            if m & ba and m & bb and self._ordered(keys(si), fb, ba, bb):
                 total += s.samples
                 by[s.thread] = by.get(s.thread, 0) + s.samples
         return Measured(self.share(total), total, by)
@@ -244,19 +245,20 @@ class Measurements:
         `among`: the entry/exit and copy cost of a recvmsg() belongs to the socket it reads,
         even in samples that do not show the socket's own frames."""
         bv, bt, ba = self.bit[via], self.bit[to], self.bit[among]
-        fb = self.frame_bits
+        fb, keys, real = self.key_bits, self.att.keys, self.att.real
         # (thread, the outermost `via` frame) -> [under it, reaching to, reaching among]: each
         # wrapper on each thread is attributed by its own deeper samples.
         per: dict[tuple[int, int], list[int]] = {}
-        for s, m in zip(self.profile.stacks, self.stack_bits):
+        for si, (s, m) in enumerate(zip(self.profile.stacks, self.stack_bits)):
             if not m & bv:
                 continue
-            outer = next(f for f in s.frames if fb[f] & bv)
+            fr = keys(si)
+            outer = real(next(f for f in fr if fb[f] & bv))
             row = per.setdefault((s.thread, outer), [0, 0, 0])
             row[0] += s.samples
-            if m & ba and self._ordered(s.frames, fb, bv, ba):
+            if m & ba and self._ordered(fr, fb, bv, ba):
                 row[2] += s.samples
-                if m & bt and self._ordered(s.frames, fb, bv, bt):
+                if m & bt and self._ordered(fr, fb, bv, bt):
                     row[1] += s.samples
         if not any(r[2] for r in per.values()):
             return Measured(0.0, 0, {}, note="no sample under these calls reaches any of the compared paths")
@@ -403,8 +405,11 @@ class Measurements:
         return [i for i, m in enumerate(self.stack_bits) if m & bit]
 
     def frames_matching(self, sel: Selector) -> list[int]:
+        """The functions in the selection: frames matching it, or taking a category of it on some
+        path (net_rx_action as loopback delivery)."""
         bit = self.bit[sel]
-        return [i for i, b in enumerate(self.frame_bits) if b & bit]
+        real = self.att.real
+        return sorted({real(i) for i, b in enumerate(self.key_bits) if b & bit})
 
     def stacks_owned_by(self, sel: Selector) -> list[int]:
         bit = self.bit[sel]

@@ -276,3 +276,24 @@ def test_kernel_selections_in_a_profile_without_kernel_frames_are_unknown_not_a_
     assert t["status"] != "fired" and "no kernel frames" in t["why_not"]
     application = {c["id"]: c["share"] for c in json.loads(proc.stdout)["profile"]["components"]}["application"]
     assert got["team-app-or-kernel"]["values"]["app"] == pytest.approx(application, abs=1e-6) and application > 0.1
+
+
+def test_a_category_decided_by_its_path_is_seen_by_every_measure(tmp_path: Path) -> None:
+    # iperf3 sending over loopback: net_rx_action inside a send is loopback delivery. below_share
+    # finds it under udp_sendmsg as inclusive_share finds it anywhere, and the evidence names its
+    # functions.
+    p = pack(tmp_path, """rules:
+  - id: team-loopback-in-send
+    title: {en: loopback delivery in sends, zh: 发送中的回环投递}
+    severity: low
+    when:
+      - {as: below, below_share: {above: {symbol: "udp_sendmsg"}, below: {category: loopback-delivery}}, gte: 0.01}
+    measure:
+      - {as: anywhere, inclusive_share: {category: loopback-delivery}}
+    summary: {en: "{below:pct} of {anywhere:pct}", zh: "{below:pct} / {anywhere:pct}"}
+""")
+    got = findings(run_cli("analyze", str(fixture("iperf3-udp-send.perf.txt.gz")), "--format", "json", "--rules", str(p)))
+    f = got["team-loopback-in-send"]
+    assert f["values"]["below"] == pytest.approx(f["values"]["anywhere"], abs=0.02) and f["values"]["below"] > 0.05
+    assert any(fn["name"] in ("net_rx_action", "__netif_receive_skb_one_core", "udp_queue_rcv_one_skb", "ip_local_deliver_finish")
+               or "rx" in fn["name"] for fn in f["evidence"]["functions"])
