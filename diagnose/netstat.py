@@ -17,6 +17,7 @@ Shape of environment["network"]:
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,24 +57,27 @@ def _address(hexaddr: str) -> str:
         return hexaddr
 
 
-def _sockets(pid: int) -> list[dict[str, Any]]:
-    inodes = _socket_inodes(pid)
+def _sockets(pids: list[int]) -> list[dict[str, Any]]:
+    """The UDP/TCP sockets the processes hold. The tables are per network namespace: read once
+    per namespace, each row given to the process holding its inode."""
+    owner = {inode: pid for pid in pids for inode in _socket_inodes(pid)}
     rows = []
-    for table in TABLES:
-        try:
-            lines = (PROC / str(pid) / "net" / table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if len(f) < 10 or f[9] not in inodes:
+    for pid in _one_per_namespace(pids).values():
+        for table in TABLES:
+            try:
+                lines = (PROC / str(pid) / "net" / table).read_text().splitlines()[1:]
+            except OSError:
                 continue
-            tx, _, rx = f[4].partition(":")
-            row = {"pid": pid, "proto": table.rstrip("6"), "inode": f[9], "local": _address(f[1]),
-                   "remote": _address(f[2]), "tx_queue": int(tx, 16), "rx_queue": int(rx, 16)}
-            if table.startswith("udp") and len(f) >= 13:
-                row["drops"] = int(f[12])
-            rows.append(row)
+            for line in lines:
+                f = line.split()
+                if len(f) < 10 or f[9] not in owner:
+                    continue
+                tx, _, rx = f[4].partition(":")
+                row = {"pid": owner[f[9]], "proto": table.rstrip("6"), "inode": f[9], "local": _address(f[1]),
+                       "remote": _address(f[2]), "tx_queue": int(tx, 16), "rx_queue": int(rx, 16)}
+                if table.startswith("udp") and len(f) >= 13:
+                    row["drops"] = int(f[12])  # TCP has no such column
+                rows.append(row)
     return rows
 
 
@@ -96,28 +100,34 @@ def _namespace(pid: int) -> str | None:
         return None
 
 
-def snapshot(pids: list[int]) -> dict[str, Any]:
-    """The sockets and UDP counters of the processes now."""
-    sockets = [row for pid in pids for row in _sockets(pid)]
-    namespaces: dict[str, dict[str, int]] = {}
+def _one_per_namespace(pids: list[int]) -> dict[str, int]:
+    """A process of each network namespace the processes are in."""
+    out: dict[str, int] = {}
     for pid in pids:
-        ns = _namespace(pid) or f"pid:{pid}"
-        if ns not in namespaces:
-            namespaces[ns] = _udp_counters(pid)
-    return {"sockets": sockets, "udp": namespaces}
+        out.setdefault(_namespace(pid) or f"pid:{pid}", pid)
+    return out
 
 
-def difference(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """What changed between two snapshots, as environment["network"]."""
+def snapshot(pids: list[int]) -> dict[str, Any]:
+    """The sockets and UDP counters of the processes now, and when they were read."""
+    return {"time": time.monotonic(), "sockets": _sockets(pids),
+            "udp": {ns: _udp_counters(pid) for ns, pid in _one_per_namespace(pids).items()}}
+
+
+def difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What changed between two snapshots, as environment["network"]. A socket opened in
+    between counts all its drops; rates are over the time between the two readings."""
+    seconds = after["time"] - before["time"]
     old = {(r["pid"], r["inode"]): r for r in before.get("sockets", [])}
     rows = []
     drops = 0
     for r in after.get("sockets", []):
-        prev = old.get((r["pid"], r["inode"]))
-        d = r.get("drops", 0) - (prev.get("drops", 0) if prev else r.get("drops", 0))
+        row = {k: v for k, v in r.items() if k != "inode"}
         if "drops" in r:
-            drops += max(d, 0)
-        rows.append({k: v for k, v in r.items() if k != "inode"} | {"drops": max(d, 0)})
+            prev = old.get((r["pid"], r["inode"]), {})
+            row["drops"] = max(r["drops"] - prev.get("drops", 0), 0)
+            drops += row["drops"]
+        rows.append(row)
     rows.sort(key=lambda r: (-r.get("drops", 0), -r["rx_queue"], r["local"]))
     per_s = (lambda v: round(v / seconds, 3)) if seconds > 0 else (lambda v: None)
     network: dict[str, Any] = {

@@ -64,8 +64,7 @@ def command(
         with capture_dir.creating(plan.folder) as writer:
             sockets_before = netstat.snapshot(list(plan.pids))
             recording = _record_with_progress(spec, plan)
-            env["network"] = netstat.difference(sockets_before, netstat.snapshot(list(plan.pids)),
-                                                recording.duration_s)
+            env["network"] = netstat.difference(sockets_before, netstat.snapshot(list(plan.pids)))
             for w in recording.warnings:
                 warn(w)  # now, not after the analysis: the user may be waiting on a Ctrl-C
             info = capture_dir.manifest_info(["diagnose", *sys.argv[1:]], plan.perf_version, spec, recording,
