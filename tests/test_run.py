@@ -202,7 +202,9 @@ def test_run_finds_unix_socket_ipc(ipc_run: Run) -> None:
 def test_run_records_no_socket_drops_for_unix_sockets(ipc_run: Run) -> None:
     network = json.loads((ipc_run.folder / "environment.json").read_text())["network"]
     assert network["sockets"]["udp"] == 0 and network["sockets"]["drops"] == 0
-    assert 2.9 <= network["window_s"] <= 4.0
+    # The counters were read before perf started and after it stopped: the window holds the
+    # 3 s recording.
+    assert network["window_s"] >= 2.9
 
 
 # -- a UDP receiver that drops: socket-buffer advice only on measured drops ---------------------
