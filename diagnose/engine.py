@@ -15,7 +15,7 @@ from diagnose.findings import Finding, rank, score_curve, severity_for
 from diagnose.knowledge import Knowledge
 from diagnose.profile import Profile, cores_used
 from diagnose.platform import Platform, detect
-from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge
+from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
 from diagnose.texts import LANGS, fill, fmt_value
 
@@ -330,13 +330,13 @@ class _Run:
             known = self.kb.recommendations[rid]
             status, stack, reason = judge(known, self.kb, self.platform)
             if status != OFFER:
-                withheld.append({"id": rid, "title": known.title["en"], "status": status, "why": reason})
+                withheld.append(withheld_entry(rid, known.title, status, reason))  # type: ignore[arg-type]
                 continue
             rec = concrete(known, self.kb, self.env, stack=stack)
             if rec["status"] == "already-satisfied":
                 satisfied.append(rec)
-                withheld.append({"id": rid, "title": rec["title"], "status": IN_EFFECT,
-                                 "why": f"{rec['key']} is {rec['current']} already"})
+                withheld.append(withheld_entry(rid, {lang: t["title"] for lang, t in rec["texts"].items()}, IN_EFFECT,
+                                               set_already(rec["key"], rec["current"])))
             else:
                 recs.append(rec)
         not_helpful = []

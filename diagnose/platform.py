@@ -15,19 +15,32 @@ from diagnose.knowledge import Knowledge, Marker
 from diagnose.patterns import OwnedPatterns, compile_pattern
 from diagnose.profile import Profile
 from diagnose.syscalls import stack_calls
+from diagnose.texts import LANGS
+
+
+# What showed a stack or signal, per language.
+SEEN_FRAMES = {"en": "{name} and related frames in {pct} of samples", "zh": "{name} 及相关帧出现在 {pct} 的采样中"}
+SEEN_NAMES = {"en": "threads or processes named like it ({pct} of samples)", "zh": "名称与之相符的线程或进程（占 {pct} 的采样）"}
+SEEN_CALL = {"en": "{call}() in {n} samples", "zh": "{call}() 出现在 {n} 个采样中"}
 
 
 @dataclass(frozen=True)
 class Seen:
-    """A stack or signal the capture shows, the samples behind it and what showed it."""
+    """A stack or signal the capture shows, the samples behind it and what showed it (per
+    language)."""
 
     id: str
     samples: int
     share: float
-    why: str
+    why_texts: dict[str, str]
+
+    @property
+    def why(self) -> str:
+        return self.why_texts["en"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "samples": self.samples, "share": round(self.share, 6), "why": self.why}
+        return {"id": self.id, "samples": self.samples, "share": round(self.share, 6), "why": self.why,
+                "texts": {lang: {"why": w} for lang, w in self.why_texts.items()}}
 
 
 @dataclass
@@ -88,17 +101,20 @@ def detect(profile: Profile, kb: Knowledge, env: dict[str, Any]) -> Platform:
 def _judge(m: Marker, k: int, name: str | None, n: int, calls: dict[str, int], env: dict[str, Any]) -> Seen | None:
     share = k / n if n else 0.0
     if k >= m.min_samples and share >= m.min_share and k:
-        why = f"{name} and related frames in {100 * share:.1f}% of samples" if name else \
-            f"threads or processes named like it ({100 * share:.1f}% of samples)"
+        why = _each_lang(SEEN_FRAMES if name else SEEN_NAMES, name=name, pct=f"{100 * share:.1f}%")
         return Seen(m.id, k, share, why)
     for c in m.calls:
         if calls.get(c, 0) >= m.min_samples:
-            return Seen(m.id, calls[c], calls[c] / n if n else 0.0, f"{c}() in {calls[c]} samples")
+            return Seen(m.id, calls[c], calls[c] / n if n else 0.0, _each_lang(SEEN_CALL, call=c, n=calls[c]))
     for key, op, number in m.env:
         value = as_number(env_lookup(env, key))
         if value is not None and _compare(value, op, number):
-            return Seen(m.id, 0, 0.0, f"{key} = {value:g}")
+            return Seen(m.id, 0, 0.0, {lang: f"{key} = {value:g}" for lang in LANGS})
     return None
+
+
+def _each_lang(template: dict[str, str], **values: Any) -> dict[str, str]:
+    return {lang: template[lang].format(**values) for lang in LANGS}
 
 
 def _compare(a: float, op: str, b: float) -> bool:

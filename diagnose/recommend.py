@@ -4,34 +4,62 @@ persist it, and whether it is needed at all). The tool never applies anything it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from diagnose.facts import as_number, env_lookup
 from diagnose.knowledge import Knowledge, Recommendation
 from diagnose.platform import Platform
-from diagnose.texts import LANGS
+from diagnose.texts import LANGS, tr
 
 OFFER, NOT_APPLICABLE, IN_EFFECT, NEEDS_EVIDENCE = "offer", "not-applicable", "already-in-effect", "needs-evidence"
 
 
-def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, str | None, str | None]:
+# Why a recommendation is withheld, per language.
+WHY_OTHER_STACK = {"en": "applies to {wanted}; this capture shows {seen}", "zh": "适用于 {wanted}；本次采集显示的是 {seen}"}
+WHY_NO_EVIDENCE = {"en": "offered only on evidence of {wanted}, which this capture does not show",
+                   "zh": "仅在有 {wanted} 的证据时提供，本次采集没有显示"}
+WHY_SET_ALREADY = {"en": "{key} is {value} already", "zh": "{key} 已经是 {value}"}
+LIST_SEP = {"en": ", ", "zh": "、"}
+OR = {"en": " or ", "zh": "或"}
+
+
+def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, str | None, dict[str, str] | None]:
     """Whether a recommendation is offered for this capture: (status, the stack to phrase it
-    for, why not). It is not offered when it names stacks and the capture shows none of them,
-    when a signal says it is already in effect, or when it needs evidence the capture lacks."""
-    titles = {m.id: m.title["en"] for m in (*kb.stacks, *kb.signals)}
+    for, why not, per language). It is not offered when it names stacks and the capture shows
+    none of them, when a signal says it is already in effect, or when it needs evidence the
+    capture lacks."""
+    markers = {m.id: m.title for m in (*kb.stacks, *kb.signals)}
+
+    def names(ids: Iterable[str], lang: str, sep: dict[str, str] = LIST_SEP) -> str:
+        return sep[lang].join(tr(markers[i], lang) for i in ids)
+
     seen = platform.stack_ids()
     if rec.applies_to and seen and not any(s in rec.applies_to for s in seen):
-        return NOT_APPLICABLE, None, (f"applies to {', '.join(titles[s] for s in rec.applies_to)}; this capture shows "
-                                      f"{', '.join(titles[s] for s in seen)}")
+        return NOT_APPLICABLE, None, {lang: WHY_OTHER_STACK[lang].format(wanted=names(rec.applies_to, lang),
+                                                                         seen=names(seen, lang)) for lang in LANGS}
     in_effect = [u for u in rec.unless if platform.has(u)]
     if in_effect:
         u = in_effect[0]
-        return IN_EFFECT, None, f"{titles[u]} ({platform.signals[u].why})" if u in platform.signals else titles[u]
+        signal = platform.signals.get(u)
+        return IN_EFFECT, None, {lang: f"{tr(markers[u], lang)} ({signal.why_texts[lang]})" if signal else
+                                 tr(markers[u], lang) for lang in LANGS}
     if rec.requires and not any(platform.has(r) for r in rec.requires):
-        return NEEDS_EVIDENCE, None, ("offered only on evidence of " + " or ".join(titles[r] for r in rec.requires) +
-                                      ", which this capture does not show")
+        return NEEDS_EVIDENCE, None, {lang: WHY_NO_EVIDENCE[lang].format(wanted=names(rec.requires, lang, OR))
+                                      for lang in LANGS}
     stack = next((s for s in seen if s in rec.variants), None)
     return OFFER, stack, None
+
+
+def withheld_entry(rec_id: str, title: dict[str, str], status: str, why: dict[str, str]) -> dict[str, Any]:
+    """A recommendation not offered, as a finding lists it (English fields, and texts per language)."""
+    return {"id": rec_id, "title": tr(title, "en"), "status": status, "why": why["en"],
+            "texts": {lang: {"title": tr(title, lang), "why": why[lang]} for lang in LANGS}}
+
+
+def set_already(key: str, value: Any) -> dict[str, str]:
+    return {lang: WHY_SET_ALREADY[lang].format(key=key, value=value) for lang in LANGS}
+
 
 SYSCTL_CONF = "/etc/sysctl.d/90-diagnose.conf"
 

@@ -214,6 +214,12 @@ def test_the_stack_is_recognised_and_advice_is_phrased_for_it() -> None:
     storm = next(f for f in analysed("pion-nack-storm").findings if f.id == "srtp-crypto-hot")
     gcm = next(w for w in storm.withheld if w["id"] == "webrtc.srtp-gcm")
     assert gcm["status"] == "already-in-effect" and "AES-GCM" in gcm["why"]
+    # ... in the reader's language: a Chinese report gives the reason in Chinese.
+    zh = gcm["texts"]["zh"]
+    assert "AES-GCM" in zh["why"] and "samples" not in zh["why"] and "采样" in zh["why"]
+    other = next(w for f in analysed("pion-p2p").findings for w in f.withheld if w["status"] == "not-applicable")
+    assert other["texts"]["zh"]["why"].startswith("适用于") and "this capture" not in other["texts"]["zh"]["why"]
+    assert other["texts"]["zh"]["title"] != other["title"]
 
 
 @pytest.mark.parametrize("name", NAMES)

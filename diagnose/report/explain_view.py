@@ -141,7 +141,8 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
     for w in f.get("withheld") or []:
         if w.get("status") == "already-in-effect" and w["id"] in {r.get("id") for r in ev.get("already_satisfied") or []}:
             continue  # shown above
-        recs.append(f"– {w['title']} ({label('withheld_' + w['status'].replace('-', '_'), lang)}): {w['why']}\n",
+        recs.append(f"– {_t(w, 'title', lang)} ({label('withheld_' + w['status'].replace('-', '_'), lang)}): "
+                    f"{_t(w, 'why', lang)}\n",
                     style="dim")
     if recs.plain:
         out.append(Panel(recs, title="Recommendations", title_align="left", box=box.ROUNDED))

@@ -312,7 +312,8 @@ def _verdict(analysis: Analysis, lang: str) -> list[str]:
         what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else t.get("title", rec["title"])
         lines += ["", f"**{label('verdict_advice', lang)}:** {_md(what)}."]
     # What would not help, for any of the main findings (the fix people reach for first).
-    avoid = list(dict.fromkeys(f"sysctl {r['key']}" if r["kind"] == "sysctl" else r["title"]
+    avoid = list(dict.fromkeys(f"sysctl {r['key']}" if r["kind"] == "sysctl" else
+                               (r.get("texts", {}).get(lang) or {}).get("title", r["title"])
                                for f in top[:3] for r in f.not_helpful))
     if avoid:
         lines += ["", f"**{label('verdict_avoid', lang)}:** {_md(', '.join(avoid))}."]
