@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -262,24 +262,7 @@ class Measurements:
                     row[1] += s.samples
         if not any(r[2] for r in per.values()):
             return Measured(0.0, 0, {}, note="no sample under these calls reaches any of the compared paths")
-        # A wrapper whose samples never reach a compared path (all in entry/exit, say) takes the
-        # proportion of the same wrapper function on all threads, if there is one.
-        by_func: dict[int, list[int]] = {}
-        for (_, f), r in per.items():
-            agg = by_func.setdefault(f, [0, 0])
-            agg[0] += r[1]
-            agg[1] += r[2]
-        by: dict[int, float] = {}
-        attributed = 0.0
-        for (t, f), (under, reach_to, reach_among) in per.items():
-            if reach_among:
-                ratio = reach_to / reach_among
-            else:
-                agg = by_func[f]
-                ratio = agg[0] / agg[1] if agg[1] else 0.0
-            part = under * ratio
-            attributed += part
-            by[t] = by.get(t, 0.0) + part
+        attributed, by, _ = _apportion(per)
         return Measured(self.share(attributed), attributed, by)
 
     def syscall(self, calls: str, to: Selector | None = None, among: Selector | None = None,
@@ -289,19 +272,12 @@ class Measurements:
         call, in the proportion in which that call's samples reach `to` rather than the rest of
         `among` (a sendto's entry/exit belongs to the socket it writes to). A call none of whose
         samples shows the protocol (no kernel frames) counts as `to` only if `assume` names it."""
-        wanted: dict[str, bool] = {}  # call name -> matches `calls` (tested once per name)
-        pattern = compile_pattern(calls)
         assumed = compile_pattern(assume) if assume else None
         bt = self.bit[to] if to is not None else 0
         ba = self.bit[among] if among is not None else bt
         rows: dict[tuple[int, str], list[int]] = {}
         inferred = False
-        for (thread, name, was_inferred, m), n in self._calls_table().items():
-            ok = wanted.get(name)
-            if ok is None:
-                ok = wanted[name] = pattern.fullmatch(name) is not None
-            if not ok:
-                continue
+        for (thread, name, was_inferred, m), n in self._calls_matching(calls):
             inferred = inferred or was_inferred
             row = rows.setdefault((thread, name), [0, 0, 0])
             row[0] += n
@@ -316,25 +292,8 @@ class Measurements:
                 by[t] = by.get(t, 0) + r[0]
             return Measured(self.share(total), total, by, inferred=inferred,
                             note=INFERRED_NOTE if inferred else None)
-        per_call: dict[str, list[int]] = {}
-        for (_, name), r in rows.items():
-            agg = per_call.setdefault(name, [0, 0])
-            agg[0] += r[1]
-            agg[1] += r[2]
-        attributed = 0.0
-        by = {}
-        assumed_any = False
-        for (t, name), (under, reach_to, reach_among) in rows.items():
-            if reach_among:
-                ratio = reach_to / reach_among
-            elif per_call[name][1]:
-                ratio = per_call[name][0] / per_call[name][1]
-            elif assumed is not None and assumed.fullmatch(name) is not None:
-                ratio, assumed_any = 1.0, True
-            else:
-                ratio = 0.0
-            attributed += under * ratio
-            by[t] = by.get(t, 0.0) + under * ratio
+        attributed, by, assumed_any = _apportion(
+            rows, (lambda name: assumed.fullmatch(name) is not None) if assumed is not None else None)
         note = None
         if assumed_any:
             note = f"{INFERRED_NOTE}; {assume} counted as {to.describe()} (the socket type is not visible)"
@@ -354,19 +313,27 @@ class Measurements:
             self._calls = table
         return self._calls
 
+    def _calls_matching(self, calls: str | None) -> Iterator[tuple[tuple[int, str, bool, int], int]]:
+        """The rows of the calls table whose call name matches `calls` (all rows without it)."""
+        table = self._calls_table()
+        if calls is None:
+            yield from table.items()
+            return
+        pattern = compile_pattern(calls)
+        wanted: dict[str, bool] = {}  # call name -> matches (tested once per name)
+        for key, n in table.items():
+            ok = wanted.get(key[1])
+            if ok is None:
+                ok = wanted[key[1]] = pattern.fullmatch(key[1]) is not None
+            if ok:
+                yield key, n
+
     def top_syscall(self, calls: str | None = None) -> Measured:
         """The system call (by what the kernel entered) with the most samples, of those whose
         name matches `calls` if given; its name is the subject."""
-        want = compile_pattern(calls) if calls else None
-        wanted: dict[str, bool] = {}
         per: dict[str, list[Any]] = {}
         inferred = False
-        for (thread, name, was_inferred, _), n in self._calls_table().items():
-            ok = wanted.get(name)
-            if ok is None:
-                ok = wanted[name] = want is None or want.fullmatch(name) is not None
-            if not ok:
-                continue
+        for (thread, name, was_inferred, _), n in self._calls_matching(calls or None):
             row = per.setdefault(name, [0, {}])
             row[0] += n
             row[1][thread] = row[1].get(thread, 0) + n
@@ -538,3 +505,32 @@ def as_number(value: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _apportion(rows: dict[tuple[int, Any], list[int]],
+               last_resort: Callable[[Any], bool] | None = None) -> tuple[float, dict[int, float], bool]:
+    """Samples under something (a wrapper frame, a system call), per (thread, key) row of
+    [under, reaching `to`, reaching `among`], attributed to `to` in the row's own proportion;
+    a row that reaches nothing compared (all entry/exit, say) takes the proportion of its key on
+    all threads, else all or nothing as `last_resort(key)` says. Returns the attributed samples,
+    per thread, and whether the last resort was used."""
+    per_key: dict[Any, list[int]] = {}
+    for (_, key), r in rows.items():
+        agg = per_key.setdefault(key, [0, 0])
+        agg[0] += r[1]
+        agg[1] += r[2]
+    total = 0.0
+    by: dict[int, float] = {}
+    used_last = False
+    for (t, key), (under, reach_to, reach_among) in rows.items():
+        if reach_among:
+            ratio = reach_to / reach_among
+        elif per_key[key][1]:
+            ratio = per_key[key][0] / per_key[key][1]
+        elif last_resort is not None and last_resort(key):
+            ratio, used_last = 1.0, True
+        else:
+            ratio = 0.0
+        total += under * ratio
+        by[t] = by.get(t, 0.0) + under * ratio
+    return total, by, used_last
