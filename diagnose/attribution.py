@@ -47,7 +47,6 @@ class _FrameFacts:
         self.kb = kb
         self.base = kb.classify(profile)
         self.kernel = [f.kind == "kernel" for f in profile.frames]
-        index = {c.id: i for i, c in enumerate(kb.contextual)}
         self.bit = {c.id: 1 << i for i, c in enumerate(kb.contextual)}
         # frame -> contextual categories it may take; frame -> context bits it provides as a caller
         self.candidates: dict[int, list[Category]] = {}
@@ -59,7 +58,7 @@ class _FrameFacts:
                     self.candidates[i] = cands
                 bits = 0
                 for c in kb.context_of(f):
-                    bits |= 1 << index[c.id]
+                    bits |= self.bit[c.id]
                 if bits:
                     self.provides[i] = bits
         # Frames whose presence makes a stack need the full walk (claims or context).
@@ -125,12 +124,9 @@ class Attribution:
         self.profile = profile
         self.kb = kb
         self.facts = _FrameFacts(profile, kb)
-        base = self.facts.base
         special = self.facts.special
         frames = profile.frames
         owners: list[Owner] = []
-        # stack index -> the categories its frames take where they differ from their base category
-        self.contextual: dict[int, dict[int, Category | None]] = {}
         # A frame in a contextual category is a "virtual frame" (its id counts on from the real
         # ones): stack index -> its frames with those ids in place, so that per-frame tables
         # (selector bits) extended by the virtual frames answer for the stack as it is.
@@ -147,7 +143,6 @@ class Attribution:
                 continue
             owner, changed = self._special(fr)
             if changed:
-                self.contextual[si] = changed
                 eff = list(fr)
                 for pos, cat in changed.items():
                     key = (fr[pos], cat.id)
@@ -220,22 +215,6 @@ class Attribution:
         """The frame a key of keys() stands for (a virtual frame's real one)."""
         n = len(self.profile.frames)
         return key if key < n else self.virtual[key - n][0]
-
-    def categories_in(self, stack: int) -> list[Category | None]:
-        """The category each frame of a stack takes on that stack's path."""
-        fr = self.profile.stacks[stack].frames
-        base = self.facts.base
-        out = [base[f] for f in fr]
-        for pos, cat in self.contextual.get(stack, {}).items():
-            out[pos] = cat
-        return out
-
-    def component_samples(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s, o in zip(self.profile.stacks, self.owners):
-            if s.frames:
-                out[o.component] = out.get(o.component, 0) + s.samples
-        return out
 
 
 def attribution(profile: Profile, kb: Knowledge) -> Attribution:

@@ -10,7 +10,6 @@ from typing import Any
 
 from diagnose.rules import SEVERITIES
 
-SEVERITY_WEIGHT = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 
 
 def score_curve(value: float, info: float, warn: float) -> float:
@@ -57,10 +56,6 @@ class Finding:
     # Recommendations of the rule not offered here, each with why (not for this stack, already
     # in effect, no evidence for it).
     withheld: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def rank_key(self) -> float:
-        return self.gain * SEVERITY_WEIGHT[self.severity] * max(self.confidence, 0.05)
 
     @property
     def quality_note(self) -> bool:

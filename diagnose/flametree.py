@@ -49,11 +49,6 @@ def module_base(module: str) -> str:
     return module.rsplit("/", 1)[-1]
 
 
-def process_names(profile: Profile) -> dict[int, str]:
-    """pid -> program name (Profile.program_names)."""
-    return profile.program_names()
-
-
 def build_tree(profile: Profile, min_samples: float = 0.0, threads: Literal["auto", "always"] = "auto",
                narrow_label: str = "({n} narrow functions)") -> FlameTree:
     """Merge the stacks by call path from the root: all -> process -> thread name (when the process
@@ -67,7 +62,7 @@ def build_tree(profile: Profile, min_samples: float = 0.0, threads: Literal["aut
         return len(nodes) - 1
 
     root = add(Node("all", "", "root", None, ("r",)))
-    pnames = process_names(profile)
+    pnames = profile.program_names()
     thread_names: dict[int | None, set[str]] = {}
     for th in profile.threads:
         thread_names.setdefault(th.pid, set()).add(th.comm)

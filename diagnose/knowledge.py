@@ -378,8 +378,7 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
     return kb
 
 
-MARKER_KEYS = {"id", "title", "symbols", "modules", "threads", "processes", "calls", "env", "min_samples", "min_share",
-               "description", "sources"}
+MARKER_KEYS = {"id", "title", "symbols", "modules", "threads", "processes", "calls", "env", "min_samples", "min_share"}
 ENV_OPS = ("gt", "gte", "lt", "lte", "eq", "ne")
 
 

@@ -17,7 +17,7 @@ from diagnose.errors import DiagnoseError
 from diagnose.attribution import Walk, attribution
 from diagnose.knowledge import Knowledge, builtin_knowledge
 from diagnose.profile import CaptureInfo, Profile, cores_used
-from diagnose.flametree import KINDS, FlameTree, Node, build_tree, module_base, process_names
+from diagnose.flametree import KINDS, FlameTree, Node, build_tree, module_base
 from diagnose.report.flamegraph_js import OUTLINES, SCRIPT, STYLE
 
 if TYPE_CHECKING:
@@ -401,7 +401,7 @@ def _tree(profile: Profile, opts: FlameOptions, words: dict[str, str], threads: 
 
 def _path_keys(profile: Profile) -> list[tuple[tuple[str, ...], ...]]:
     """Per thread: the keys of its process and thread boxes (as build_tree(threads="always") draws)."""
-    pnames = process_names(profile)
+    pnames = profile.program_names()
     out: list[tuple[tuple[str, ...], ...]] = []
     for th in profile.threads:
         if th.pid is None:
