@@ -87,11 +87,9 @@ class Evaluation:
     platform: Platform | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"engine": ".".join(map(str, ENGINE_VERSION)), "rules_evaluated": self.rules, "notes": self.notes,
-               "facts": {k: _json(v) for k, v in self.facts.items()}, "rules": [t.to_dict() for t in self.trace]}
-        if self.platform is not None:
-            out["platform"] = self.platform.to_dict()
-        return out
+        # The platform is the report's top-level "platform", not repeated here.
+        return {"engine": ".".join(map(str, ENGINE_VERSION)), "rules_evaluated": self.rules, "notes": self.notes,
+                "facts": {k: _json(v) for k, v in self.facts.items()}, "rules": [t.to_dict() for t in self.trace]}
 
 
 def _json(v: Any) -> Any:
