@@ -34,9 +34,10 @@ def _group(row: GroupRow) -> dict[str, Any]:
 def _thread(analysis: Analysis, row: GroupRow) -> dict[str, Any]:
     out = _group(row)
     kb = analysis.knowledge
-    role = kb.thread_role(str(row.key.get("comm", ""))) if kb is not None else None
+    comm = str(row.key.get("comm", ""))
+    role = kb.thread_role(comm) if kb is not None else None
     if role is not None:
-        out["role"] = role.role.get(analysis.lang) or role.role["en"]
+        out["role"] = kb.role_text(comm, analysis.lang)  # type: ignore[union-attr]
         out["role_stack"] = role.stack or None
     return out
 

@@ -125,7 +125,9 @@ def _function_table(title: str, rows, which: str, denominator: int) -> Table:
     return t
 
 
-def _group_table(title: str, rows, label: str, with_cores: bool) -> Table:
+def _group_table(title: str, rows, label: str, with_cores: bool,
+                 extra: tuple[str, list[str]] | None = None) -> Table:
+    """Rows of shares with their intervals; `extra`: a last column (header, one value per row)."""
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column(label, overflow="fold")
     t.add_column("share", justify="right")
@@ -133,24 +135,24 @@ def _group_table(title: str, rows, label: str, with_cores: bool) -> Table:
     t.add_column("samples", justify="right")
     if with_cores:
         t.add_column("cores", justify="right")
-    for r in rows:
+    if extra is not None:
+        t.add_column(extra[0], overflow="fold", style="dim", ratio=2)
+    for i, r in enumerate(rows):
         cells: list[str | Text] = [Text(r.label), pct(r.share.value), _ci(r.share), f"{r.share.k:,}"]
         if with_cores:
             cells.append(_cores(r.cores))
+        if extra is not None:
+            cells.append(Text(extra[1][i]))
         t.add_row(*cells)
     return t
 
 
 def _thread_table(analysis: Analysis, rows) -> Table:
     lang = analysis.lang
-    t = _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True)
     kb = analysis.knowledge
-    if kb is not None:
-        roles = [kb.role_text(str(r.key.get("comm", "")), lang) or "" for r in rows]
-        if any(roles):
-            t.add_column(label("role", lang), overflow="fold", style="dim", ratio=2)
-            t.columns[-1]._cells = [Text(x) for x in roles]  # noqa: SLF001 (rich has no column-append API)
-    return t
+    roles = [kb.role_text(str(r.key.get("comm", "")), lang) or "" for r in rows] if kb is not None else []
+    extra = (label("role", lang), roles) if any(roles) else None
+    return _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True, extra)
 
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
