@@ -160,12 +160,12 @@ class Knowledge:
         return [self.contextual[i] for i in self._within.owners(frame.name)]
 
     def classify(self, profile: Profile) -> list[Category | None]:
-        """The category of every frame of a profile (computed once per profile)."""
+        """The category of every frame of a profile (computed once per profile and knowledge base)."""
         cached = getattr(profile, "_categories", None)
-        if cached is None:
-            cached = [self.category_of(f) for f in profile.frames]
+        if cached is None or cached[0] is not self:
+            cached = (self, [self.category_of(f) for f in profile.frames])
             profile._categories = cached  # type: ignore[attr-defined]
-        return cached
+        return cached[1]
 
     def component_of(self, frame: Frame, category: Category | None) -> str:
         if category is not None:

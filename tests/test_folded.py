@@ -65,3 +65,10 @@ def test_a_count_that_is_not_a_number_names_file_and_line(tmp_path: Path) -> Non
 def test_large_counts_stay_exact(tmp_path: Path) -> None:
     p = load_profile(write(tmp_path, "app;a 99999999999999999999\napp;b 1\n"))
     assert p.total_samples == 100000000000000000000
+
+
+def test_py_spy_thread_ids_in_decimal_with_a_leading_zero(tmp_path: Path) -> None:
+    # py-spy writes "thread (ID)" with the id in hex or decimal; a decimal one may start with 0.
+    p = load_profile(write(tmp_path, "thread (0123): MainThread;main (app.py:3);work (app.py:9) 5\n"
+                                     "thread (0x7f3a): worker;run (app.py:20) 2\n"))
+    assert {(t.comm, t.tid) for t in p.threads} == {("MainThread", 123), ("worker", None)}

@@ -3,6 +3,7 @@ py-spy, bcc `profile -f` and async-profiler."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -63,7 +64,7 @@ def _looks_like_pyspy(raw: dict[bytes, int]) -> bool:
     """py-spy writes every frame as `name (where)`; stackcollapse-perf.pl and the others do not
     (their frames are bare symbols, with `_[k]` or `[module]` at most)."""
     seen = hits = 0
-    for stack in list(raw)[:200]:
+    for stack in itertools.islice(raw, 200):
         for part in stack.decode("utf-8", "replace").split(";")[1:]:
             seen += 1
             hits += _PYSPY_FRAME.match(part) is not None and _ANNOTATION.search(part) is None
@@ -187,7 +188,7 @@ def _pyspy_root(root: str) -> Thread | None:
     m = _PYSPY_THREAD.match(root)
     if m:
         ident = m.group(1)
-        return Thread(m.group(2) or "thread", None, int(ident, 0) if not ident.startswith("0x") else None)
+        return Thread(m.group(2) or "thread", None, None if ident.startswith("0x") else int(ident))
     return None
 
 
