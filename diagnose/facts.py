@@ -38,7 +38,8 @@ class Measured:
 
 
 INFERRED_NOTE = "read from system-call wrapper frames: the profile has no kernel frames"
-NO_KERNEL_NOTE = "the profile has no kernel frames (user-space sampler): kernel work cannot be measured"
+NO_KERNEL_NOTE = ("the profile has no frames marked as kernel (a user-space sampler, or folded stacks without _[k] "
+                  "annotations): kernel work cannot be measured")
 
 
 class Measurements:
