@@ -149,6 +149,15 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
+def _check_pattern(doc: YamlDoc, where: tuple, value: Any) -> str:
+    """A pattern of a pack as text, refused with file and line if it does not compile."""
+    try:
+        compile_pattern(str(value))
+    except PatternError as exc:
+        raise doc.error(where, str(exc)) from None
+    return str(value)
+
+
 def parse_selector(doc: YamlDoc, where: tuple, value: Any, kb: Knowledge | None) -> Selector:
     if value is None or value == {}:
         return Selector()
@@ -180,10 +189,7 @@ def parse_selector(doc: YamlDoc, where: tuple, value: Any, kb: Knowledge | None)
                                 f"use one of {', '.join(kb.components)}")
     for key in ("symbol", "module", "thread", "process"):
         if key in value:
-            try:
-                compile_pattern(str(value[key]))
-            except PatternError as exc:
-                raise doc.error((*where, key), str(exc)) from None
+            _check_pattern(doc, (*where, key), value[key])
     kind = value.get("kind")
     if kind is not None and kind not in ("kernel", "user"):
         raise doc.error((*where, "kind"), "must be kernel or user")
@@ -239,11 +245,7 @@ def parse_condition(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None,
         if raw in (None, {}, True):
             arg = {}
         elif isinstance(raw, dict) and set(raw) == {"calls"}:
-            try:
-                compile_pattern(str(raw["calls"]))
-            except PatternError as exc:
-                raise doc.error((*w, "calls"), str(exc)) from None
-            arg = {"calls": str(raw["calls"])}
+            arg = {"calls": _check_pattern(doc, (*w, "calls"), raw["calls"])}
         else:
             raise doc.error(w, "takes {} or {calls: PATTERN}", "e.g. top_syscall: {calls: 'send.*'}")
     elif m in ("top_category", "top_owned_category"):
@@ -278,11 +280,7 @@ def parse_syscall_share(doc: YamlDoc, where: tuple, raw: Any, kb: Knowledge | No
     out: dict[str, Any] = {}
     for k in ("calls", "assume"):
         if k in raw:
-            try:
-                compile_pattern(str(raw[k]))
-            except PatternError as exc:
-                raise doc.error((*where, k), str(exc)) from None
-            out[k] = str(raw[k])
+            out[k] = _check_pattern(doc, (*where, k), raw[k])
     for k in ("to", "among"):
         if k in raw:
             out[k] = parse_selector(doc, (*where, k), raw[k], kb)
