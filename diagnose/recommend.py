@@ -84,6 +84,12 @@ def sysctl_status(rec: Recommendation, current: Any) -> str:
     return "recommended"
 
 
+def is_check_only(rec: dict[str, Any]) -> bool:
+    """A sysctl recommendation that is no change to make: keep the kernel default, or check a
+    value that has no single right setting."""
+    return rec.get("status") in ("check", "check-default") or not rec.get("apply")
+
+
 def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], why_here: dict[str, str] | None = None,
              stack: str | None = None) -> dict[str, Any]:
     v = rec.variants.get(stack) if stack else None

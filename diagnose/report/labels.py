@@ -1,12 +1,19 @@
-"""The fixed words of the reports (knowledge/report_texts.yaml), in English and Chinese."""
+"""The fixed words of the reports (knowledge/report_texts.yaml), in English and Chinese, and the
+short sentences every format shares."""
 
 from __future__ import annotations
 
 import importlib.resources
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from diagnose.errors import DiagnoseError
+from diagnose.stats import pct
+from diagnose.texts import tr
 from diagnose.yamlfile import load_yaml_text
+
+if TYPE_CHECKING:
+    from diagnose.analysis import Analysis
 
 SEVERITY_LABEL = {
     "critical": {"en": "CRITICAL", "zh": "严重"},
@@ -37,3 +44,14 @@ def label(key: str, lang: str) -> str:
 
 def severity_label(sev: str, lang: str) -> str:
     return SEVERITY_LABEL[sev].get(lang) or SEVERITY_LABEL[sev]["en"]
+
+
+def platform_text(analysis: Analysis, lang: str) -> str:
+    """The stacks the capture shows, largest first, and the signals of what is in effect."""
+    kb, platform = analysis.knowledge, analysis.evaluation.platform  # type: ignore[union-attr]
+    assert kb is not None and platform is not None
+    titles = {m.id: tr(m.title, lang) for m in (*kb.stacks, *kb.signals)}
+    parts = [f"{titles[st.id]} ({pct(st.share)})" for st in platform.stacks]
+    if platform.signals:
+        parts.append(f"{label('signals_seen', lang)}: " + "; ".join(titles[k] for k in platform.signals))
+    return "; ".join(parts)

@@ -8,8 +8,8 @@ from typing import Any
 
 from diagnose.analysis import Analysis
 from diagnose.components import component_breakdown
-from diagnose.report.labels import label, severity_label
-from diagnose.report.terminal import platform_text
+from diagnose.recommend import is_check_only
+from diagnose.report.labels import label, platform_text, severity_label
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -213,7 +213,7 @@ def render_markdown(analysis: Analysis) -> str:
 def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]:
     t = rec.get("texts", {}).get(lang) or rec.get("texts", {}).get("en", {})
     if rec["kind"] == "sysctl":
-        if rec.get("status") in ("check", "check-default") or not rec.get("apply"):
+        if is_check_only(rec):
             # Not a change to make: the kernel default (or no single right value); check it.
             what = label("keep_default", lang).format(value=rec["value"]) if rec.get("value") is not None else \
                 label("check_only", lang)

@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.analysis import Analysis
-from diagnose.report.labels import label, severity_label
+from diagnose.recommend import is_check_only
+from diagnose.report.labels import label, platform_text, severity_label
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
 from diagnose.texts import tr
@@ -73,17 +74,6 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
     if cap.command:
         rows.append((L("recorded_with"), " ".join(cap.command.split())))
     return rows
-
-
-def platform_text(analysis: Analysis, lang: str) -> str:
-    """The stacks the capture shows, largest first, and the signals of what is in effect."""
-    kb, platform = analysis.knowledge, analysis.evaluation.platform  # type: ignore[union-attr]
-    assert kb is not None and platform is not None
-    titles = {m.id: tr(m.title, lang) for m in (*kb.stacks, *kb.signals)}
-    parts = [f"{titles[st.id]} ({pct(st.share)})" for st in platform.stacks]
-    if platform.signals:
-        parts.append(f"{label('signals_seen', lang)}: " + "; ".join(titles[k] for k in platform.signals))
-    return "; ".join(parts)
 
 
 def _components_table(analysis: Analysis) -> Table | None:
@@ -165,7 +155,7 @@ def _rec_line(rec: dict, lang: str) -> Text:
     if rec["kind"] == "sysctl":
         t.append(f"sysctl {rec['key']}", style="bold")
         cur = rec.get("current")
-        if rec.get("status") in ("check", "check-default") or not rec.get("apply"):
+        if is_check_only(rec):
             t.append(": " + (label("keep_default", lang).format(value=rec["value"]) if rec.get("value") is not None
                              else label("check_only", lang)))
             t.append(f"   sysctl {rec['key']}", style="green")
