@@ -440,7 +440,7 @@ class _SelectorBits:
             bits &= self.free["sym"] | reduce(or_, (self.sym_bits[i] for i in self.syms.match(f.name)), 0)
         if self.mod_bits:
             # A frame whose module is unknown is matched as module "[unknown]", as perf prints it.
-            base = f.module.rsplit("/", 1)[-1] or "[unknown]"
+            base = f.module_base or "[unknown]"
             bits &= self.free["mod"] | reduce(or_, (self.mod_bits[i] for i in self.mods.match(base)), 0)
         return bits & (self.free["kind"] | self.kind_bits[f.kind])
 

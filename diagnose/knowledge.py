@@ -139,7 +139,7 @@ class Knowledge:
         """Every category whose symbol or module patterns match the frame, in file order."""
         owners = set(self._symbols.owners(frame.name))
         if frame.module:
-            owners.update(self._modules.owners(frame.module.rsplit("/", 1)[-1]))
+            owners.update(self._modules.owners(frame.module_base))
         return [self.categories[o] for o in sorted(owners) if self.categories[o].kind in ("any", frame.kind)]
 
     def category_of(self, frame: Frame) -> Category | None:

@@ -127,7 +127,7 @@ def _frame_hits(profile: Profile, markers: list[Marker]) -> list[int]:
     mods = OwnedPatterns((i, m.modules) for i, m in enumerate(markers))
     out = []
     for f in profile.frames:
-        base = f.module.rsplit("/", 1)[-1]
+        base = f.module_base
         owners = syms.owners(f.name) + (mods.owners(base) if base else [])
         out.append(reduce(or_, (1 << i for i in owners), 0))
     return out
@@ -164,4 +164,4 @@ def _first_frame_name(profile: Profile, frame_hits: list[int], marker: int) -> s
     if best is None or not inc[best]:
         return None
     f = profile.frames[best]
-    return f.name if f.name != "[unknown]" else f.module.rsplit("/", 1)[-1] or None
+    return f.name if f.name != "[unknown]" else f.module_base or None

@@ -22,6 +22,11 @@ class Frame:
         return self.name
 
     @property
+    def module_base(self) -> str:
+        """The module's file name ("libc.so.6"), "" when the module is unknown."""
+        return self.module.rsplit("/", 1)[-1]
+
+    @property
     def named(self) -> bool:
         """False for a frame with no symbol ([unknown], [libfoo.so] named by its module, an address)."""
         n = self.name
