@@ -430,8 +430,7 @@ class _SelectorBits:
             else:
                 self.free["kind"] |= b
         self.syms, self.mods = PatternSet(sym_patterns), PatternSet(mod_patterns)
-        self._name_bits: dict[int, int] = {}
-        self._cache: dict[tuple[int, str | None], int] = {}
+        self._name_bits: dict[int, int] = {}  # a frame's name bits, again for its virtual frames
 
     def _names(self, f: Frame) -> int:
         """The bits a frame's symbol and module give, whatever its category."""
@@ -445,10 +444,7 @@ class _SelectorBits:
         return bits & (self.free["kind"] | self.kind_bits[f.kind])
 
     def of(self, frame_id: int, f: Frame, cat: Category | None) -> int:
-        key = (frame_id, cat.id if cat else None)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
+        """The bits of the selectors a frame matches when it is in category `cat`."""
         names = self._name_bits.get(frame_id)
         if names is None:
             names = self._name_bits[frame_id] = self._names(f)
@@ -458,7 +454,6 @@ class _SelectorBits:
         for u in self.unions:
             if any(bits & self.bit[a] for a in u.alternatives):
                 bits |= self.bit[u]
-        self._cache[key] = bits
         return bits
 
 
