@@ -147,7 +147,8 @@ def _thread_hits(profile: Profile, markers: list[Marker], env: dict[str, Any]) -
     compiled = [([compile_pattern(p) for p in m.threads], [compile_pattern(p) for p in m.processes]) for m in markers]
     out = []
     for t in profile.threads:
-        known = names.get(t.pid, []) if t.pid is not None else []
+        # Without a pid (perf's default output) a thread is taken as its own process, as selectors do.
+        known = names.get(t.pid, []) if t.pid is not None else [t.comm]
         bits = 0
         for i, (threads, processes) in enumerate(compiled):
             if any(p.fullmatch(t.comm) for p in threads) or any(p.fullmatch(n) for p in processes for n in known):
