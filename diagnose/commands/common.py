@@ -4,7 +4,6 @@ and the --fail-on gate."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diagnose.errors import DiagnoseError
@@ -36,7 +35,7 @@ def check_fail_on(fail_on: str | None) -> str | None:
     return fail_on
 
 
-def emit_analysis(analysis: Analysis, fmt: str, output: Path | None, width: int | None = None,
+def emit_analysis(analysis: Analysis, fmt: str, output: str | None, width: int | None = None,
                   fail_on: str | None = None) -> None:
     """Write the report, then exit with code 3 if --fail-on names a severity that a finding reaches."""
     from diagnose.report.render import render

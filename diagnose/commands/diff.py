@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -15,7 +14,7 @@ def command(
                                                "or its JSON report.")],
     after: Annotated[str, typer.Argument(help="The capture after the change, or its JSON report.")],
     format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown.")] = "terminal",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     min_change: Annotated[float, typer.Option("--min-change", help="Smallest change worth claiming, in percentage "
                                               "points of samples (cores: this / 100).")] = 0.5,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable), "
@@ -30,11 +29,12 @@ def command(
     from diagnose.diff import diff_paths
     from diagnose.errors import DiagnoseError
     from diagnose.report.diff_report import render_diff
-    from diagnose.report.output import write_output
+    from diagnose.report.output import check_output, write_output
 
     check_lang(lang)
     if not 0 <= min_change <= 100:
         raise DiagnoseError(f"--min-change {min_change:g} is out of range; give percentage points (0-100, default 0.5)")
+    check_output(output)
     cmp, warnings = diff_paths(before, after, event=event, jobs=jobs, rules=rules, lang=lang,
                                min_share=min_change / 100, min_cores=min_change / 100)
     for w in warnings:
