@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 # Exit code when --fail-on finds a finding at or above the given severity.
 EXIT_FAIL_ON = 3
 LANGS = ("en", "zh")
+# --width of the terminal reports, in columns: narrower cannot hold a table row.
+MIN_WIDTH, MAX_WIDTH = 40, 1000
 
 
 def warn(message: str) -> None:
@@ -25,6 +27,13 @@ def check_lang(lang: str) -> str:
     if lang not in LANGS:
         raise DiagnoseError(f"unknown --lang {lang!r}; choose one of: {', '.join(LANGS)}")
     return lang
+
+
+def check_width(width: int | None) -> int | None:
+    if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
+        raise DiagnoseError(f"--width {width} is out of range; give the report width in columns "
+                            f"({MIN_WIDTH}-{MAX_WIDTH}), or leave it out to use the terminal's")
+    return width
 
 
 def check_fail_on(fail_on: str | None) -> str | None:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_lang, warn
+from diagnose.commands.common import check_lang, check_width, warn
 
 
 def command(
@@ -22,7 +22,8 @@ def command(
     lang: Annotated[str, typer.Option("--lang", help="Language of component and finding titles: en or zh.")] = "en",
     event: Annotated[Optional[str], typer.Option("--event", help="Event to compare (default: the CPU-time event).")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width (default: the terminal's).")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width in columns, 40-1000 "
+                                                 "(default: the terminal's).")] = None,
 ) -> None:
     """Compare BEFORE and AFTER: components, functions (self time) and findings that grew or shrank,
     in shares and in CPU cores, each with its 95% interval; only changes beyond sampling noise are claimed."""
@@ -34,6 +35,7 @@ def command(
     check_lang(lang)
     if not 0 <= min_change <= 100:
         raise DiagnoseError(f"--min-change {min_change:g} is out of range; give percentage points (0-100, default 0.5)")
+    check_width(width)
     check_output(output)
     cmp, warnings = diff_paths(before, after, event=event, jobs=jobs, rules=rules, lang=lang,
                                min_share=min_change / 100, min_cores=min_change / 100)
