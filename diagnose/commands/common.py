@@ -20,7 +20,10 @@ MIN_WIDTH, MAX_WIDTH = 40, 1000
 
 
 def warn(message: str) -> None:
-    print(f"diagnose: warning: {message}", file=sys.stderr)
+    """One line on stderr; what the input put in it is shown escaped."""
+    from diagnose.report.escape import terminal
+
+    print(f"diagnose: warning: {terminal(message)}", file=sys.stderr)
 
 
 def check_lang(lang: str) -> str:
@@ -61,6 +64,8 @@ def gate(analysis: Analysis, fail_on: str | None) -> None:
     level = SEVERITIES.index(fail_on)
     hits = [f for f in analysis.findings if SEVERITIES.index(f.severity) >= level]
     if hits:
-        names = ", ".join(f"{f.id} ({f.severity})" for f in hits[:5])
+        from diagnose.report.escape import terminal
+
+        names = terminal(", ".join(f"{f.id} ({f.severity})" for f in hits[:5]))
         print(f"diagnose: --fail-on {fail_on}: {len(hits)} finding(s) at or above {fail_on}: {names}", file=sys.stderr)
         sys.exit(EXIT_FAIL_ON)
