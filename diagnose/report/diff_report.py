@@ -26,7 +26,7 @@ def render_diff(cmp: Comparison, fmt: str, to_terminal: bool = False, width: int
                 lang: str = "en") -> str:
     fmt = ALIASES.get(fmt, fmt)
     if fmt == "json":
-        return json.dumps(diff_dict(cmp, lang), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(diff_dict(cmp, lang), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "markdown":
         return render_markdown(cmp, lang)
     if fmt == "terminal":
