@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.source import CAPTURE_MANIFEST
-from diagnose.profile import CaptureInfo
+from diagnose.profile import CaptureInfo, positive
 from diagnose.report.output import atomic_write
 
 if TYPE_CHECKING:
@@ -216,11 +216,16 @@ class CaptureFolder:
         if path is None:
             return {}
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_unknown)
         except (OSError, ValueError) as exc:
             raise DiagnoseError(f"{path}: not readable JSON ({exc}); the capture folder is damaged, "
                                 f"{RERECORD}") from None
         return data if isinstance(data, dict) else {}
+
+
+def _unknown(constant: str) -> None:
+    """NaN and Infinity are not JSON (a hand-edited file can hold them): read them as unknown."""
+    return None
 
 
 def looks_like_capture(folder: Path) -> bool:
@@ -238,7 +243,7 @@ def open_folder(path: str) -> CaptureFolder:
         raise DiagnoseError(f"{path}: is a directory without a capture manifest; pass a perf script text, "
                             f"folded stacks, perf.data or a complete `diagnose run` folder")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"), parse_constant=_unknown)
     except (OSError, ValueError) as exc:
         raise DiagnoseError(f"{manifest_path}: not a readable capture manifest ({exc}); {RERECORD}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
@@ -287,9 +292,9 @@ def attach(capture: CaptureInfo, path: str) -> None:
     folder = open_folder(path)
     capture.environment = folder.environment()
     rec = folder.recording
-    if isinstance(rec.get("duration_s"), (int, float)) and rec["duration_s"] > 0:
+    if isinstance(rec.get("duration_s"), (int, float)) and positive(float(rec["duration_s"])) is not None:
         capture.duration_s, capture.duration_source = float(rec["duration_s"]), "recording"
-    if isinstance(rec.get("frequency_hz"), (int, float)) and rec["frequency_hz"] > 0:
+    if isinstance(rec.get("frequency_hz"), (int, float)) and positive(float(rec["frequency_hz"])) is not None:
         capture.frequency_hz, capture.frequency_source = float(rec["frequency_hz"]), "recording"
     if isinstance(rec.get("pids"), list) and rec["pids"]:
         capture.target_pids = [int(p) for p in rec["pids"]]

@@ -47,7 +47,10 @@ def main() -> None:
     try:
         app()
     except DiagnoseError as exc:
-        print(f"diagnose: error: {exc.message}", file=sys.stderr)
+        from diagnose.report.escape import terminal
+
+        # One line, whatever the input put in the message (a name, a path, a line of the file).
+        print(f"diagnose: error: {terminal(exc.message)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("diagnose: interrupted", file=sys.stderr)

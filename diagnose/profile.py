@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -200,6 +201,15 @@ class Profile:
         assert self.capture.stackless_samples == sum(s.samples for s in self.stacks if not s.frames)
         for s in self.stacks:
             assert s.samples > 0 and 0 <= s.thread < len(self.threads)
+
+
+def positive(x: float | None) -> float | None:
+    """A duration or frequency as an input states it, if it can be one: finite and above 0. An
+    input can say `sleep inf`, `sample_freq = 999...9` or time stamps too large for a float; such
+    a value is unknown (None), never Infinity or NaN in a report."""
+    if x is None or not math.isfinite(x) or x <= 0:
+        return None
+    return x
 
 
 def cores_used(samples: int, frequency_hz: float | None, duration_s: float | None) -> float | None:

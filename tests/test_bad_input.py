@@ -100,3 +100,35 @@ def test_output_to_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_cli("analyze", str(fixture("stress-ng-malloc.perf.txt.gz")), "--format", "json", "-o", str(out))
     assert_one_line_error(proc, str(out))
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def saved_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    report = tmp_path_factory.mktemp("report") / "report.json"
+    proc = run_cli("analyze", str(fixture("stress-ng-memcpy.perf.txt.gz")), "--format", "json", "-o", str(report))
+    assert proc.returncode == 0, proc.stderr
+    return report
+
+
+@pytest.mark.parametrize("width", ["-1", "0", "39", "1001", "1000000000"])
+@pytest.mark.parametrize("command", ["analyze", "diff", "explain"])
+def test_a_width_no_report_fits_in_is_refused(command: str, width: str, saved_report: Path) -> None:
+    capture = str(fixture("stress-ng-memcpy.perf.txt.gz"))
+    args = {"analyze": ["analyze", capture], "diff": ["diff", capture, str(saved_report)],
+            "explain": ["explain", str(saved_report)]}[command]
+    assert_one_line_error(run_cli(*args, "--width", width), f"--width {width}", "40-1000")
+
+
+@pytest.mark.parametrize("command", ["analyze", "explain"])
+def test_the_narrowest_width_still_prints_the_report(command: str, saved_report: Path) -> None:
+    target = str(fixture("stress-ng-memcpy.perf.txt.gz")) if command == "analyze" else str(saved_report)
+    proc = run_cli(command, target, "--width", "40")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) > 10 and max(len(line) for line in lines) <= 40
+
+
+@pytest.mark.parametrize("width", ["-1", "0"])
+def test_a_flamegraph_width_below_its_range_is_refused(width: str) -> None:
+    proc = run_cli("flamegraph", str(fixture("stress-ng-memcpy.perf.txt.gz")), "--width", width)
+    assert_one_line_error(proc, f"--width {width}", "200-100000")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_fail_on, check_lang, emit_analysis, warn
+from diagnose.commands.common import check_fail_on, check_lang, check_width, emit_analysis, warn
+from diagnose.report.output import check_output
 
 
 def command(
     input: Annotated[str, typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture folder.")],
     format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph).")] = "terminal",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
                                                        "also $DIAGNOSE_RULES_PATH.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Report language: en or zh.")] = "en",
@@ -21,13 +21,16 @@ def command(
                                                    "this severity (info, low, medium, high, critical).")] = None,
     event: Annotated[Optional[str], typer.Option("--event", help="Event to analyse (default: the CPU-time event).")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width (default: the terminal's).")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width in columns, 40-1000 "
+                                                 "(default: the terminal's).")] = None,
 ) -> None:
     """Analyse a capture: findings with advice, overview, hottest functions with 95% intervals, call chains."""
     from diagnose.pipeline import analyze as run_analysis
 
     check_lang(lang)
     check_fail_on(fail_on)
+    check_width(width)
+    check_output(output)
     analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang)
     for w in analysis.profile.capture.warnings:
         warn(w)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from diagnose.commands.common import warn
-from diagnose.report.output import write_output
+from diagnose.report.output import check_output, write_output
 
 
 def command(
@@ -20,13 +19,14 @@ def command(
     all_: Annotated[bool, typer.Option("--all", help="Both --kernel and --jit.")] = False,
     addrs: Annotated[bool, typer.Option("--addrs", help="Keep raw addresses of unknown symbols.")] = False,
     event: Annotated[Optional[str], typer.Option("--event", help="Event to fold (default: the first in the input).")] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
 ) -> None:
     """Write folded stacks (`a;b;c count`) exactly as stackcollapse-perf.pl does."""
     from diagnose.collapse import CollapseOptions
     from diagnose.pipeline import collapse_input
 
+    check_output(output)
     opts = CollapseOptions(pid=pid, tid=tid, kernel=kernel or all_, jit=jit or all_, addrs=addrs, event=event)
     text, warnings = collapse_input(input, opts, jobs=jobs)
     for w in warnings:

@@ -4,7 +4,6 @@ and the --fail-on gate."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diagnose.errors import DiagnoseError
@@ -16,16 +15,28 @@ if TYPE_CHECKING:
 # Exit code when --fail-on finds a finding at or above the given severity.
 EXIT_FAIL_ON = 3
 LANGS = ("en", "zh")
+# --width of the terminal reports, in columns: narrower cannot hold a table row.
+MIN_WIDTH, MAX_WIDTH = 40, 1000
 
 
 def warn(message: str) -> None:
-    print(f"diagnose: warning: {message}", file=sys.stderr)
+    """One line on stderr; what the input put in it is shown escaped."""
+    from diagnose.report.escape import terminal
+
+    print(f"diagnose: warning: {terminal(message)}", file=sys.stderr)
 
 
 def check_lang(lang: str) -> str:
     if lang not in LANGS:
         raise DiagnoseError(f"unknown --lang {lang!r}; choose one of: {', '.join(LANGS)}")
     return lang
+
+
+def check_width(width: int | None) -> int | None:
+    if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
+        raise DiagnoseError(f"--width {width} is out of range; give the report width in columns "
+                            f"({MIN_WIDTH}-{MAX_WIDTH}), or leave it out to use the terminal's")
+    return width
 
 
 def check_fail_on(fail_on: str | None) -> str | None:
@@ -36,7 +47,7 @@ def check_fail_on(fail_on: str | None) -> str | None:
     return fail_on
 
 
-def emit_analysis(analysis: Analysis, fmt: str, output: Path | None, width: int | None = None,
+def emit_analysis(analysis: Analysis, fmt: str, output: str | None, width: int | None = None,
                   fail_on: str | None = None) -> None:
     """Write the report, then exit with code 3 if --fail-on names a severity that a finding reaches."""
     from diagnose.report.render import render
@@ -53,6 +64,8 @@ def gate(analysis: Analysis, fail_on: str | None) -> None:
     level = SEVERITIES.index(fail_on)
     hits = [f for f in analysis.findings if SEVERITIES.index(f.severity) >= level]
     if hits:
-        names = ", ".join(f"{f.id} ({f.severity})" for f in hits[:5])
+        from diagnose.report.escape import terminal
+
+        names = terminal(", ".join(f"{f.id} ({f.severity})" for f in hits[:5]))
         print(f"diagnose: --fail-on {fail_on}: {len(hits)} finding(s) at or above {fail_on}: {names}", file=sys.stderr)
         sys.exit(EXIT_FAIL_ON)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_lang, warn
+from diagnose.commands.common import check_lang, check_width, warn
 
 
 def command(
@@ -15,7 +14,7 @@ def command(
                                                "or its JSON report.")],
     after: Annotated[str, typer.Argument(help="The capture after the change, or its JSON report.")],
     format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown.")] = "terminal",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     min_change: Annotated[float, typer.Option("--min-change", help="Smallest change worth claiming, in percentage "
                                               "points of samples (cores: this / 100).")] = 0.5,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable), "
@@ -23,18 +22,21 @@ def command(
     lang: Annotated[str, typer.Option("--lang", help="Language of component and finding titles: en or zh.")] = "en",
     event: Annotated[Optional[str], typer.Option("--event", help="Event to compare (default: the CPU-time event).")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width (default: the terminal's).")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width in columns, 40-1000 "
+                                                 "(default: the terminal's).")] = None,
 ) -> None:
     """Compare BEFORE and AFTER: components, functions (self time) and findings that grew or shrank,
     in shares and in CPU cores, each with its 95% interval; only changes beyond sampling noise are claimed."""
     from diagnose.diff import diff_paths
     from diagnose.errors import DiagnoseError
     from diagnose.report.diff_report import render_diff
-    from diagnose.report.output import write_output
+    from diagnose.report.output import check_output, write_output
 
     check_lang(lang)
     if not 0 <= min_change <= 100:
         raise DiagnoseError(f"--min-change {min_change:g} is out of range; give percentage points (0-100, default 0.5)")
+    check_width(width)
+    check_output(output)
     cmp, warnings = diff_paths(before, after, event=event, jobs=jobs, rules=rules, lang=lang,
                                min_share=min_change / 100, min_cores=min_change / 100)
     for w in warnings:

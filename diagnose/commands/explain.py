@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_lang
-from diagnose.report.output import write_output
+from diagnose.commands.common import check_lang, check_width
+from diagnose.report.output import check_output, write_output
 
 
 def command(
@@ -18,12 +17,14 @@ def command(
     finding: Annotated[Optional[str], typer.Option("--finding", help="Show how this finding (rule id) was reached.")] = None,
     rule: Annotated[Optional[str], typer.Option("--rule", help="Show how this rule was evaluated, and why it did not fire.")] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help="en or zh (default: the report's language).")] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Width in columns.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", help="Width in columns, 40-1000 (default: the terminal's).")] = None,
 ) -> None:
     """Explain a saved report without the capture: findings, conditions and thresholds, evidence, why-not."""
     from diagnose.report.explain_view import load_report, render_explain
 
+    check_width(width)
+    check_output(output)
     data = load_report(report)
     chosen = check_lang(lang or data.get("lang") or "en")
     to_tty = output is None and sys.stdout.isatty()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -13,7 +12,7 @@ from diagnose.commands.common import check_lang, warn
 def command(
     input: Annotated[Optional[str], typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, "
                                                         "or a capture folder.")] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the SVG to FILE (default: stdout).")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write the SVG to FILE (default: stdout).")] = None,
     diff: Annotated[Optional[tuple[str, str]], typer.Option("--diff", metavar="BEFORE AFTER",
                                                             help="Differential flame graph: widths from AFTER, red "
                                                                  "where a frame's share grew, blue where it shrank.")] = None,
@@ -34,10 +33,11 @@ def command(
     Ctrl-F or / to search by regular expression; coloured by component, findings outlined."""
     from diagnose.errors import DiagnoseError
     from diagnose.report.flamegraph import FlameOptions
-    from diagnose.report.output import write_output
+    from diagnose.report.output import check_output, write_output
 
     check_lang(lang)
     opts = FlameOptions(title=title, width=width, min_width=min_width, icicle=icicle, colors=colors, lang=lang).check()
+    check_output(output)
     if (input is None) == (diff is None):
         raise DiagnoseError("give either one INPUT or --diff BEFORE AFTER; "
                             "e.g. `diagnose flamegraph capture.perf.txt -o out.svg`")

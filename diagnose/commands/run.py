@@ -107,11 +107,14 @@ def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
     """The recording, with a progress bar over its duration on a terminal (refreshed from the
     recorder's callback: no refresh thread, so perf is started from a single-threaded process)."""
     from rich.console import Console
+    from rich.markup import escape as markup_escape
     from rich.progress import BarColumn, Progress, TextColumn
 
     from diagnose.recorder import record
+    from diagnose.report.escape import terminal
 
-    who = ", ".join(f"{t.pid} ({t.comm})" for t in plan.targets)
+    # A process names itself (comm): shown escaped, never as control characters or rich markup.
+    who = terminal(", ".join(f"{t.pid} ({t.comm})" for t in plan.targets))
     console = Console(stderr=True)
     if not console.is_terminal:
         print(f"diagnose: recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)", file=sys.stderr)
@@ -119,7 +122,7 @@ def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
     columns = (TextColumn("recording pid {task.description}"), BarColumn(),
                TextColumn("{task.completed:.0f}/{task.total:g} s  (Ctrl-C stops early)"))
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as progress:
-        task = progress.add_task(who, total=spec.duration_s)
+        task = progress.add_task(markup_escape(who), total=spec.duration_s)
 
         def tick(elapsed: float) -> None:
             progress.update(task, completed=elapsed)

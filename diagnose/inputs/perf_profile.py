@@ -7,7 +7,7 @@ import shlex
 
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.perf_script import FrameRec, PartialParse
-from diagnose.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread
+from diagnose.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread, positive
 from diagnose.symbols import display_name
 
 # Events that measure CPU time; the first present is analysed unless --event says otherwise.
@@ -148,8 +148,12 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
     if st_chosen is not None:
         if capture.frequency_hz is None and chosen is not None and event_base(chosen) in NANOSECOND_EVENTS \
                 and st_chosen.samples and st_chosen.period > st_chosen.samples:
-            capture.frequency_hz = round(1e9 / (st_chosen.period / st_chosen.samples), 2)
-            capture.frequency_source = "period"
+            try:
+                hz = positive(round(1e9 / (st_chosen.period / st_chosen.samples), 2))
+            except OverflowError:  # periods too large for a float: the frequency is unknown
+                hz = None
+            if hz is not None:
+                capture.frequency_hz, capture.frequency_source = hz, "period"
     settle_duration(capture)
     return Profile(table.frames, thread_list, list(stacks.values()), capture)
 
@@ -201,8 +205,9 @@ def _event_header(capture: CaptureInfo, value: str, event: str | None) -> None:
         return
     freq = re.search(r"\{ sample_period, sample_freq \} = (\d+)", value) or re.search(r"sample_freq = (\d+)", value)
     if freq and (re.search(r"\bfreq = 1\b", value) or "sample_freq =" in value and "sample_period" not in value):
-        capture.frequency_hz = float(freq.group(1))
-        capture.frequency_source = "header"
+        hz = positive(float(freq.group(1)))
+        if hz is not None:
+            capture.frequency_hz, capture.frequency_source = hz, "header"
 
 
 def _int(text: str) -> int | None:
@@ -222,7 +227,7 @@ def command_duration(command: str | None) -> float | None:
         args = command.split()
     if len(args) >= 2 and args[-2].rsplit("/", 1)[-1] == "sleep":
         try:
-            return float(args[-1])
+            return positive(float(args[-1]))
         except ValueError:
             return None
     return None
@@ -241,7 +246,7 @@ def settle_duration(capture: CaptureInfo) -> None:
         span = capture.time_last - capture.time_first
         if capture.frequency_hz:
             span += 1.0 / capture.frequency_hz
-        if span > 0:
+        if positive(span) is not None:
             capture.duration_s, capture.duration_source = round(span, 6), "sample time stamps"
 
 

@@ -1,5 +1,6 @@
 """Rendering a comparison of two captures: terminal (rich), Markdown, and JSON (schema diagnose.diff/v1;
-fields are only ever added, never renamed or removed)."""
+fields are only ever added, never renamed or removed). Names and paths go through escape.terminal
+and escape.markdown."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from diagnose import __version__
 from diagnose.diff import Change, Comparison, Delta, FindingChange, FindingInfo, Side
 from diagnose.errors import DiagnoseError
+from diagnose.report.escape import markdown as _md
+from diagnose.report.escape import terminal as esc
 
 SCHEMA = "diagnose.diff/v1"
 FORMATS = ("terminal", "json", "markdown")
@@ -23,7 +26,7 @@ def render_diff(cmp: Comparison, fmt: str, to_terminal: bool = False, width: int
                 lang: str = "en") -> str:
     fmt = ALIASES.get(fmt, fmt)
     if fmt == "json":
-        return json.dumps(diff_dict(cmp, lang), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(diff_dict(cmp, lang), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "markdown":
         return render_markdown(cmp, lang)
     if fmt == "terminal":
@@ -182,12 +185,6 @@ def diff_dict(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
 
 # -- Markdown ------------------------------------------------------------------------------
 
-def _md(text: str) -> str:
-    out = text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
-    out = out.replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
-    return out.replace("\n", " ")
-
-
 def _md_table(rows: list[Change], cmp: Comparison, lang: str, with_module: bool) -> list[str]:
     head = ["", "module"] if with_module else [""]
     cols = [*head, "before", "after", "change in share (95%)"]
@@ -247,15 +244,15 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
     console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
                       highlight=False, emoji=False)
     console.print(Text("CPU profile comparison", style="bold"))
-    console.print(Text(_side_line("before", cmp.before)))
-    console.print(Text(_side_line("after ", cmp.after)))
+    console.print(Text(esc(_side_line("before", cmp.before))))
+    console.print(Text(esc(_side_line("after ", cmp.after))))
     t = cmp.total
     if t.cores is not None and t.before.cores is not None and t.after.cores is not None:
         verdict = "significant" if t.cores.significant else "within noise"
         console.print(Text(f"CPU used: {t.before.cores:.3f} -> {t.after.cores:.3f} cores, "
                            f"change {_dcores(t.cores)} [{verdict}]"))
     for n in cmp.notes:
-        console.print(Text(f"note: {n}", style="yellow"))
+        console.print(Text(f"note: {esc(n)}", style="yellow"))
 
     def table(title: str, rows: list[Change], with_module: bool) -> Table:
         tb = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -271,8 +268,8 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
             tb.add_column("Δ cores [95%]", justify="right", no_wrap=True)
         for c in rows:
             style = ("red" if c.direction == "grew" else "green") if c.significant else "dim"
-            cells = [Text(_label(c, lang)), Text(_verdict(c), style=style)]
-            cells += [Text(_base(c.module))] if with_module else []
+            cells = [Text(esc(_label(c, lang))), Text(_verdict(c), style=style)]
+            cells += [Text(esc(_base(c.module)))] if with_module else []
             cells += [Text(f"{100 * c.before.share:.1f}→{100 * c.after.share:.1f}%"),
                       Text("–" if c.share is None else f"{100 * c.share.value:+.1f}" if cmp.primary == "cores"
                            else _short(c.share, 100, 1))]
@@ -298,7 +295,7 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
     console.print()
     console.print(Text("Findings", style="bold"))
     for f in cmp.findings:
-        console.print(Text(f"  {_finding_text(f)}"))
+        console.print(Text(f"  {esc(_finding_text(f))}"))
     if not cmp.findings:
         console.print(Text("  No findings on either side."))
     console.print()

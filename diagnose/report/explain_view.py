@@ -1,6 +1,7 @@
 """`diagnose explain`: a saved JSON report, re-rendered without the capture: how each finding was
 reached (conditions, measured values, thresholds, derived facts, evidence, why each piece of
-advice applies) and why a rule did not fire."""
+advice applies) and why a rule did not fire. A saved report is input like any other: every string
+from it goes through escape.terminal."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.errors import DiagnoseError
+from diagnose.report.escape import terminal as esc
 from diagnose.report.json_report import parse_report
 from diagnose.report.labels import label, severity_label
 
@@ -34,7 +36,7 @@ def load_report(path: str) -> dict[str, Any]:
 
 def _t(d: dict[str, Any], key: str, lang: str) -> str:
     texts = d.get("texts", {})
-    return (texts.get(lang) or {}).get(key) or d.get(key) or ""
+    return esc((texts.get(lang) or {}).get(key) or d.get(key) or "", multiline=True)
 
 
 def _value(measure: str, v: Any) -> str:
@@ -44,7 +46,7 @@ def _value(measure: str, v: Any) -> str:
         return f"{100 * v:.2f}%"
     if isinstance(v, float):
         return f"{v:.4g}"
-    return str(v)
+    return esc(v)
 
 
 def _conditions_table(rule: dict[str, Any]) -> Table:
@@ -53,14 +55,15 @@ def _conditions_table(rule: dict[str, Any]) -> Table:
         t.add_column(col, overflow="fold")
     for c in rule.get("conditions", []):
         op = c.get("op")
-        test = f"{OPS.get(op, op)} {_value(c['measure'], c.get('threshold'))}" if op else "(measured)"
+        test = f"{esc(OPS.get(op, op))} {_value(c['measure'], c.get('threshold'))}" if op else "(measured)"
         passed = c.get("passed")
         result = Text("pass", style="green") if passed is True else Text("unknown", style="yellow") if passed is None \
             else Text("fail" if c["group"] != "none" else "no", style="red")
         if c["group"] == "none" and passed is False:
             result = Text("pass (absent)", style="green")
         name = f" as {c['name']}" if c.get("name") else ""
-        t.add_row(c["group"], Text(c["measure"] + name), _value(c["measure"], c.get("value")), test, result)
+        t.add_row(Text(esc(c["group"])), Text(esc(c["measure"] + name)), Text(_value(c["measure"], c.get("value"))),
+                  Text(test), result)
     return t
 
 
@@ -68,7 +71,7 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
     findings = report.get("findings") or []
     matches = [f for f in findings if f["id"] == fid or f"{f['id']}:{f.get('subject')}" == fid]
     if not matches:
-        have = ", ".join(f["id"] for f in findings) or "none"
+        have = esc(", ".join(str(f["id"]) for f in findings)) or "none"
         raise DiagnoseError(f"no finding {fid!r} in this report (findings: {have}); "
                             f"for a rule that did not fire use --rule {fid}")
     f = matches[0]
@@ -78,34 +81,36 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
                 else "bold")
     head.append(f" {_t(f, 'title', lang)}", style="bold")
     if f.get("subject"):
-        head.append(f" [{f['subject']}]", style="magenta")
-    head.append(f"\n{f['id']} · rank {f.get('rank')} · score {f['score']} · confidence {f['confidence']}", style="dim")
+        head.append(f" [{esc(f['subject'])}]", style="magenta")
+    head.append(esc(f"\n{f['id']} · rank {f.get('rank')} · score {f['score']} · confidence {f['confidence']}",
+                    multiline=True), style="dim")
     if f.get("explained_by"):
-        head.append(f"\n{label('explained_by', lang)}: {f['explained_by']}", style="dim")
+        head.append(f"\n{label('explained_by', lang)}: {esc(f['explained_by'])}", style="dim")
     if f.get("explains"):
-        head.append(f"\n{label('explains', lang)}: {', '.join(f['explains'])}", style="dim")
+        head.append(f"\n{label('explains', lang)}: {esc(', '.join(map(str, f['explains'])))}", style="dim")
     head.append("\n\n" + _t(f, "summary", lang))
     if _t(f, "explanation", lang):
         head.append("\n\n" + _t(f, "explanation", lang))
     if f.get("severity_capped_because"):
-        head.append(f"\n\n({f['severity_capped_because']})", style="yellow")
+        head.append(f"\n\n({esc(f['severity_capped_because'], multiline=True)})", style="yellow")
     out.append(Panel(head, title="Finding", title_align="left", box=box.ROUNDED))
     rule = next((r for r in (report.get("evaluation") or {}).get("rules", []) if r["id"] == f["id"]), None)
     if rule is not None:
-        out.append(Panel(_conditions_table(rule), title=f"How it was reached ({rule.get('source')})", title_align="left",
-                         box=box.ROUNDED))
+        out.append(Panel(_conditions_table(rule), title=Text(f"How it was reached ({esc(rule.get('source'))})"),
+                         title_align="left", box=box.ROUNDED))
         if rule.get("derived"):
-            out.append(Text(f"derived facts: {', '.join(rule['derived'])}", style="dim"))
+            out.append(Text(f"derived facts: {esc(', '.join(map(str, rule['derived'])))}", style="dim"))
     facts = (report.get("evaluation") or {}).get("facts") or {}
     if facts:
-        out.append(Text("facts known after evaluation: " + ", ".join(f"{k}={v}" for k, v in facts.items()), style="dim"))
+        out.append(Text("facts known after evaluation: " + esc(", ".join(f"{k}={v}" for k, v in facts.items())),
+                        style="dim"))
     ev = f.get("evidence") or {}
     if ev.get("stacks"):
         body = Text()
         for s in ev["stacks"]:
             body.append(f"{100 * s['share']:.2f}% ({s['samples']} samples)\n", style="bold")
-            body.append("  " + " → ".join(s["frames"]) + "\n")
-        out.append(Panel(body, title=f"{label('evidence', lang)}: call chains through {ev.get('selector', '')}",
+            body.append("  " + " → ".join(esc(x) for x in s["frames"]) + "\n")
+        out.append(Panel(body, title=Text(f"{label('evidence', lang)}: call chains through {esc(ev.get('selector', ''))}"),
                          title_align="left", box=box.ROUNDED))
     if ev.get("functions"):
         owned = ev.get("counted") == "owned"
@@ -115,29 +120,31 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
             t.add_column(col, overflow="fold")
         for fn in ev["functions"]:
             cells = [f"{100 * fn['owned_share']:.2f}%"] if owned else []
-            t.add_row(Text(fn["name"]), Text(fn["module"].rsplit("/", 1)[-1]), *cells,
+            t.add_row(Text(esc(fn["name"])), Text(esc(fn["module"].rsplit("/", 1)[-1])), *cells,
                       f"{100 * fn['inclusive_share']:.2f}%", f"{100 * fn['self_share']:.2f}%")
         out.append(t)
     recs = Text()
     for rec in f.get("recommendations", []):
-        recs.append(f"• [{rec['kind']}] {_t(rec, 'title', lang)}\n", style="bold green")
+        recs.append(f"• [{esc(rec['kind'])}] {_t(rec, 'title', lang)}\n", style="bold green")
         if rec["kind"] == "sysctl":
             cur = rec.get("current")
-            recs.append(f"  {rec['key']}: {cur if cur is not None else label('not_recorded', lang)} → {rec['value']} "
-                        f"({rec.get('mode')})\n")
-            recs.append(f"  {label('apply', lang)}: {rec['apply'][0]}\n  {label('persist', lang)}: {' && '.join(rec['persist'])}\n",
-                        style="green")
+            recs.append(f"  {esc(rec['key'])}: {esc(cur) if cur is not None else label('not_recorded', lang)} → "
+                        f"{esc(rec['value'])} ({esc(rec.get('mode'))})\n")
+            recs.append(f"  {label('apply', lang)}: {esc(rec['apply'][0])}\n  {label('persist', lang)}: "
+                        f"{esc(' && '.join(rec['persist']))}\n", style="green")
         if _t(rec, "where", lang):
             recs.append(f"  {label('where', lang)}: {_t(rec, 'where', lang)}\n", style="dim")
         recs.append(f"  why it applies: {_t(rec, 'why', lang)}\n")
         if rec.get("sources"):
-            recs.append("  sources: " + "; ".join(s.get("title", s["id"]) for s in rec["sources"]) + "\n", style="dim")
+            recs.append("  sources: " + esc("; ".join(str(s.get("title", s["id"])) for s in rec["sources"])) + "\n",
+                        style="dim")
     for rec in f.get("not_helpful", []):
-        what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else _t(rec, "title", lang)
-        recs.append(f"✗ {what}: {_t(rec, 'why_here', lang) or rec.get('why_not_helpful', '')}\n", style="red")
+        what = f"sysctl {esc(rec['key'])}" if rec["kind"] == "sysctl" else _t(rec, "title", lang)
+        why = _t(rec, "why_here", lang) or esc(rec.get("why_not_helpful", ""), multiline=True)
+        recs.append(f"✗ {what}: {why}\n", style="red")
     for rec in (ev.get("already_satisfied") or []):
-        recs.append(f"✓ sysctl {rec.get('key')}: {rec.get('current')} ≥ {rec.get('value')} ({label('already_ok', lang)})\n",
-                    style="dim")
+        recs.append(f"✓ sysctl {esc(rec.get('key'))}: {esc(rec.get('current'))} ≥ {esc(rec.get('value'))} "
+                    f"({label('already_ok', lang)})\n", style="dim")
     for w in f.get("withheld") or []:
         if w.get("status") == "already-in-effect" and w["id"] in {r.get("id") for r in ev.get("already_satisfied") or []}:
             continue  # shown above
@@ -153,32 +160,36 @@ def rule_renderables(report: dict[str, Any], rid: str, lang: str) -> list[Any]:
     rules = (report.get("evaluation") or {}).get("rules", [])
     rule = next((r for r in rules if r["id"] == rid), None)
     if rule is None:
-        raise DiagnoseError(f"no rule {rid!r} was evaluated in this report (rules: {', '.join(r['id'] for r in rules)})")
+        have = esc(", ".join(str(r["id"]) for r in rules))
+        raise DiagnoseError(f"no rule {rid!r} was evaluated in this report (rules: {have})")
     head = Text()
-    head.append(f"{rule['id']} ({rule.get('pack')}, {rule.get('source')}): ", style="bold")
-    status = rule["status"]
+    head.append(esc(f"{rule['id']} ({rule.get('pack')}, {rule.get('source')}): "), style="bold")
+    status = esc(rule["status"])
     head.append(status, style="green" if status == "fired" else "yellow")
     if status == "fired":
-        head.append(f" — score {rule.get('score')}, severity {rule.get('severity')}; see --finding {rid}")
+        head.append(esc(f" — score {rule.get('score')}, severity {rule.get('severity')}; see --finding {rid}"))
     elif rule.get("why_not"):
         head.append("\nwhy not: ", style="bold")
-        head.append(rule["why_not"])
-    return [Panel(Group(head, _conditions_table(rule)), title=rule.get("title") or rid, title_align="left",
+        head.append(esc(rule["why_not"], multiline=True))
+    return [Panel(Group(head, _conditions_table(rule)), title=Text(esc(rule.get("title") or rid)), title_align="left",
                   box=box.ROUNDED)]
 
 
 def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
     out: list[Any] = []
     cap = report.get("capture", {})
-    out.append(Text(f"{cap.get('source')}: {cap.get('total_samples')} samples, "
-                    f"{cap.get('frequency_hz')} Hz, {cap.get('duration_s')} s", style="bold"))
+    freq, dur = cap.get("frequency_hz"), cap.get("duration_s")
+    out.append(Text(esc(f"{cap.get('source')}: {cap.get('total_samples')} samples, "
+                        f"{f'{freq} Hz' if freq is not None else 'frequency unknown'}, "
+                        f"{f'{dur} s' if dur is not None else 'duration unknown'}"), style="bold"))
     findings = report.get("findings") or []
     t = Table(box=box.SIMPLE_HEAD, title=label("findings", lang), title_justify="left")
     for col in ("#", "severity", "finding", "score", "conf.", "summary"):
         t.add_column(col, overflow="fold")
     for f in findings:
-        name = ("  ↳ " if f.get("explained_by") else "") + f["id"] + (f" [{f['subject']}]" if f.get("subject") else "")
-        t.add_row(str(f.get("rank")), severity_label(f["severity"], lang), Text(name), f"{f['score']:.0f}",
+        name = ("  ↳ " if f.get("explained_by") else "") + esc(f["id"]) + (f" [{esc(f['subject'])}]" if f.get("subject")
+                                                                            else "")
+        t.add_row(esc(f.get("rank")), severity_label(f["severity"], lang), Text(name), f"{f['score']:.0f}",
                   f"{f['confidence']:.2f}", Text(_t(f, "summary", lang)))
     out.append(t if findings else Text(label("no_findings", lang)))
     rules = (report.get("evaluation") or {}).get("rules", [])
@@ -189,10 +200,10 @@ def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
         q.add_column("status")
         q.add_column("why not", overflow="fold")
         for r in quiet:
-            q.add_row(r["id"], r["status"], Text(r.get("why_not") or ""))
+            q.add_row(Text(esc(r["id"])), Text(esc(r["status"])), Text(esc(r.get("why_not") or "", multiline=True)))
         out.append(q)
     for note in (report.get("evaluation") or {}).get("notes", []):
-        out.append(Text(f"note: {note}", style="dim"))
+        out.append(Text(f"note: {esc(note, multiline=True)}", style="dim"))
     return out
 
 

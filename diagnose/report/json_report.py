@@ -154,7 +154,8 @@ def parse_report(raw: bytes, path: str, hint: str) -> dict[str, Any]:
     """A saved report from its bytes; one clear error when it is not valid JSON or not ours.
     `hint` says what to pass instead."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        # NaN and Infinity are not JSON; older versions could write them: read them as unknown.
+        data = json.loads(raw.decode("utf-8"), parse_constant=lambda _: None)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         where = f"{path}:{line}" if line else path
@@ -166,4 +167,5 @@ def parse_report(raw: bytes, path: str, hint: str) -> dict[str, Any]:
 
 
 def render_json(analysis: Analysis) -> str:
-    return json.dumps(report_dict(analysis), indent=2, ensure_ascii=False) + "\n"
+    # allow_nan=False: a NaN or Infinity that reaches the report is a bug to fail on, not JSON to write.
+    return json.dumps(report_dict(analysis), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,6 +1,7 @@
 """The Markdown report, in English or Chinese: the sections of a hand-written analysis (overview,
 hot functions and call chains, system-call overhead, components, assessment, findings with advice,
-how to read the flame graph, verdict), every share with its sampling uncertainty."""
+how to read the flame graph, verdict), every share with its sampling uncertainty. Every text from
+the input goes through escape.markdown or escape.code: a name cannot break a table or inject HTML."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from diagnose.analysis import Analysis
 from diagnose.components import component_breakdown
 from diagnose.recommend import is_check_only
+from diagnose.report.escape import code, fence
+from diagnose.report.escape import markdown as _md
 from diagnose.report.labels import label, platform_text, severity_label
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
@@ -27,15 +30,9 @@ def _ci(share: Share) -> str:
     return f"{100 * lo:.1f}–{100 * hi:.1f}%"
 
 
-def _md(text: str) -> str:
-    """Text as Markdown table/inline content: escape what Markdown would interpret."""
-    out = text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
-    out = out.replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
-    return out.replace("\n", " ")
-
-
-def _code(text: str) -> str:
-    return "`" + text.replace("`", "'") + "`"
+def _cell(text: str) -> str:
+    """Inline code in a table cell."""
+    return code(text, cell=True)
 
 
 def _base(module: str) -> str:
@@ -69,9 +66,9 @@ def render_markdown(analysis: Analysis) -> str:
 
     # 1. overview
     d.add(f"## 1. {L('overview')}", "")
-    rows = [[L("source"), _code(cap.source) + f" ({cap.format})"]]
+    rows = [[L("source"), _cell(cap.source) + f" ({cap.format})"]]
     if cap.event:
-        rows.append([L("event"), _code(cap.event)])
+        rows.append([L("event"), _cell(cap.event)])
     rows.append([L("samples"), f"{cap.total_samples:,} ({n:,} {L('with_stack')})"])
     rows.append([L("duration"), f"{cap.duration_s:.2f} s ({L('from_the')} {cap.duration_source})" if cap.duration_s
                  else L("unknown")])
@@ -94,7 +91,7 @@ def render_markdown(analysis: Analysis) -> str:
         rows.append([L("host"), _md(", ".join(x for x in (cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
                                                            cap.cpus_online and f"{cap.cpus_online} CPUs") if x))])
     if cap.command:
-        rows.append([L("recorded_with"), _code(" ".join(cap.command.split()))])
+        rows.append([L("recorded_with"), _cell(" ".join(cap.command.split()))])
     d.table(["", ""], rows)
     if s.threads:
         kb_ = analysis.knowledge
@@ -118,17 +115,16 @@ def render_markdown(analysis: Analysis) -> str:
             body = []
             for i, r in enumerate(rows_, 1):
                 main = r.self if key == "by_self" else r.inclusive
-                body.append([str(i), _code(r.name) + (" (kernel)" if r.kind == "kernel" else ""), _md(_base(r.module)),
+                body.append([str(i), _cell(r.name) + (" (kernel)" if r.kind == "kernel" else ""), _md(_base(r.module)),
                              _pct(main.value), _ci(main), f"{main.k:,}"])
             d.table(["#", L("function"), L("module"), L("share"), L("ci95"), L("samples")], body,
                     ["r", "l", "l", "r", "r", "r"])
         if s.trees:
-            d.add(f"### {L('chains')}", "", "```")
+            d.add(f"### {L('chains')}", "")
+            chains: list[str] = []
             for t in s.trees:
-                d.add(*(prefix + text for prefix, text, _ in tree_lines(analysis, t)), "")
-            if d.lines[-1] == "":
-                d.lines.pop()
-            d.add("```", "")
+                chains.extend([*(prefix + text for prefix, text, _ in tree_lines(analysis, t)), ""])
+            d.add(*fence(chains[:-1]), "")
 
     kb = analysis.knowledge
     # 3. system calls
@@ -146,8 +142,8 @@ def render_markdown(analysis: Analysis) -> str:
                       f"- {L('kernel_work')}: {_pct(work.value)} ({_ci(work)})", "")
             body = []
             for r in sb.rows[:TOP]:
-                callers = ", ".join(_code(w) for w, _ in sorted(r.wrappers.items(), key=lambda kv: -kv[1])[:2])
-                body.append([_code(r.name), L(f"dir_{r.direction}"), _pct(r.total / n),
+                callers = ", ".join(_cell(w) for w, _ in sorted(r.wrappers.items(), key=lambda kv: -kv[1])[:2])
+                body.append([_cell(r.name), L(f"dir_{r.direction}"), _pct(r.total / n),
                              _pct(r.transitions / n) if not sb.inferred else "–",
                              _pct(r.loopback / n) if r.loopback else "–",
                              _pct(r.work / n) if not sb.inferred else "–", callers])
@@ -192,7 +188,7 @@ def render_markdown(analysis: Analysis) -> str:
             continue
         _finding(d, f, analysis, lang, commands)
     if commands:
-        d.add(L("paste"), "", "```bash", *dict.fromkeys(commands), "```", "")
+        d.add(L("paste"), "", *fence(list(dict.fromkeys(commands)), "bash"), "")
     if analysis.evaluation is not None and analysis.evaluation.notes:
         d.add(f"**{L('notes')}:**", "", *(f"- {_md(note)}" for note in analysis.evaluation.notes), "")
 
@@ -218,15 +214,15 @@ def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]
             what = label("keep_default", lang).format(value=rec["value"]) if rec.get("value") is not None else \
                 label("check_only", lang)
             check = "sysctl " + rec["key"]
-            return [f"- `sysctl {rec['key']}`: {what} — {_md(t.get('why', rec['why']))}",
-                    f"  - {label('check', lang)}: {_code(check)}"]
+            return [f"- {code('sysctl ' + rec['key'])}: {_md(what)} — {_md(t.get('why', rec['why']))}",
+                    f"  - {label('check', lang)}: {code(check)}"]
         cur = rec.get("current")
         now = f"{label('current', lang)} {cur} → {rec['value']}" if cur is not None else \
             f"→ {rec['value']} ({label('not_recorded', lang)})"
         commands.extend([*rec["apply"], *rec["persist"]])
-        return [f"- `sysctl {rec['key']}`: {now} — {_md(t.get('why', rec['why']))}",
-                f"  - {label('apply', lang)}: {_code(rec['apply'][0])}; {label('persist', lang)}: "
-                f"{_code(' && '.join(rec['persist']))}"]
+        return [f"- {code('sysctl ' + rec['key'])}: {_md(now)} — {_md(t.get('why', rec['why']))}",
+                f"  - {label('apply', lang)}: {code(rec['apply'][0])}; {label('persist', lang)}: "
+                f"{code(' && '.join(rec['persist']))}"]
     line = f"- **{_md(t.get('title', rec['title']))}**"
     if rec.get("stack"):
         line += f" [{_md(rec['stack'])}]"
@@ -234,13 +230,13 @@ def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]
         line += f" ({label('where', lang)}: {_md(t['where'])})"
     out = [line + f" — {_md(t.get('why', rec['why']))}"]
     for c in rec.get("commands", [])[:3]:
-        out.append(f"  - {_code(c)}")
+        out.append(f"  - {code(c)}")
     return out
 
 
 def _finding(d: _Doc, f: Any, analysis: Analysis, lang: str, commands: list[str]) -> None:
     subject = f" ({_md(f.subject)})" if f.subject else ""
-    d.add(f"### {f.rank}. [{severity_label(f.severity, lang)}] {_md(tr(f.title, lang))}{subject} — `{f.id}`", "")
+    d.add(f"### {f.rank}. [{severity_label(f.severity, lang)}] {_md(tr(f.title, lang))}{subject} — {code(f.id)}", "")
     d.add(_md(tr(f.summary, lang)), "")
     if f.explanation:
         d.add(_md(tr(f.explanation, lang)), "")
@@ -249,7 +245,7 @@ def _finding(d: _Doc, f: Any, analysis: Analysis, lang: str, commands: list[str]
     if ev:
         d.add(f"**{label('evidence', lang)}:**", "")
         for st in ev[:2]:
-            d.add(f"- {_pct(st['share'])}: " + " → ".join(_code(x) for x in st["frames"][-8:]))
+            d.add(f"- {_pct(st['share'])}: " + " → ".join(code(x) for x in st["frames"][-8:]))
         d.add("")
     if f.recommendations:
         d.add(f"**{label('do', lang)}:**", "")
@@ -267,7 +263,8 @@ def _finding(d: _Doc, f: Any, analysis: Analysis, lang: str, commands: list[str]
     if explained:
         d.add(f"**{label('explains', lang)}:**", "")
         for g in explained:
-            d.add(f"- [{severity_label(g.severity, lang)}] {_md(tr(g.title, lang))} — `{g.id}`: {_md(tr(g.summary, lang))}")
+            d.add(f"- [{severity_label(g.severity, lang)}] {_md(tr(g.title, lang))} — {code(g.id)}: "
+                  f"{_md(tr(g.summary, lang))}")
         d.add("")
 
 
@@ -289,7 +286,7 @@ def _healthy(analysis: Analysis) -> list[str]:
             continue
         ratio = c.value / c.threshold
         out.append((ratio, f"- {_md(tr(rule.title, lang))}: {_pct(c.value)} "
-                           f"({label('below_threshold', lang)} {_pct(c.threshold)}) — `{t.id}`"))
+                           f"({label('below_threshold', lang)} {_pct(c.threshold)}) — {code(t.id)}"))
     out.sort(key=lambda x: -x[0])
     return [line for _, line in out[:10]]
 
@@ -305,7 +302,7 @@ def _verdict(analysis: Analysis, lang: str) -> list[str]:
     if len(top) > 1:
         lines.append("")
         lines.append(f"**{label('verdict_then', lang)}:** " + "; ".join(
-            _md(tr(f.title, lang)) + (f" ({f.subject})" if f.subject else "") for f in top[1:4]) + ".")
+            _md(tr(f.title, lang)) + (f" ({_md(f.subject)})" if f.subject else "") for f in top[1:4]) + ".")
     if first.recommendations:
         rec = first.recommendations[0]
         t = rec.get("texts", {}).get(lang) or {}

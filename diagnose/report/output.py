@@ -1,31 +1,153 @@
-"""Writing a rendered result: to stdout, or atomically to a file (temp file, then rename)."""
+"""Writing a rendered result where -o points, and every check of that path.
+
+- nothing or `-`: standard output (a reader that stops early, like `| head`, is no error);
+- a regular file, or nothing yet: atomically (a temp file in the same folder, then a rename), so
+  a reader never sees a partial file and a failed write leaves the old file as it was;
+- a symbolic link: its target is written that way, the link stays a link;
+- a character device or a FIFO: written straight through (never replaced by a file);
+- a folder, a path ending in `/`, a missing folder, anything else: refused.
+
+Every failure is one DiagnoseError line; no temp file is left behind."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
 
 from diagnose.errors import DiagnoseError
 
+# What to do about a failed write, by errno.
+_FIX = {
+    errno.ENOSPC: "free some space or choose another path",
+    errno.EDQUOT: "free some space or choose another path",
+    errno.EACCES: "check its permissions or choose another path",
+    errno.EPERM: "check its permissions or choose another path",
+    errno.EROFS: "choose a path on a writable file system",
+}
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader never sees a partial file."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise DiagnoseError(f"{path}: the folder {directory} does not exist; create it or choose another -o path")
+
+def write_output(data: bytes | str, output: str | Path | None) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    if output is None or str(output) == "-":
+        write_stdout(raw)
+    else:
+        _write_path(str(output), raw)
+
+
+def write_stdout(raw: bytes) -> None:
+    """Standard output. A closed pipe ends the output quietly (the reader has what it wanted)."""
+    if sys.stdout is None:
+        raise DiagnoseError("standard output is closed; write to a file with -o FILE")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        _discard_stdout()
     except OSError as exc:
-        raise DiagnoseError(f"{path}: cannot write there ({exc.strerror}); choose another -o path") from None
+        _discard_stdout()
+        raise DiagnoseError(f"cannot write to standard output ({exc.strerror}); "
+                            f"{_FIX.get(exc.errno or 0, 'write to a file with -o FILE')}") from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered cannot fail again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _write_path(text: str, raw: bytes) -> None:
+    """Write `raw` where the -o argument `text` (as the user typed it) points."""
+    target = check_output(text)
+    if target is None:
+        _write_through(text, raw)
+    else:
+        atomic_write(target, raw, shown=text)
+
+
+def check_output(text: str | None) -> Path | None:
+    """Refuse an -o path that cannot take the output (commands call this before their work, so a
+    typo costs no analysis). Returns the regular file to write atomically (a link's target), or
+    None for stdout, a character device or a FIFO."""
+    if text is None or text == "-":
+        return None
+    if not text:
+        raise DiagnoseError("-o: an empty path; give a file name, or - for standard output")
+    if text.endswith(os.sep):
+        folder = text.rstrip(os.sep) or os.sep
+        what = "is a folder" if os.path.isdir(text) else "ends in / (a folder) and there is no such folder"
+        raise DiagnoseError(f"{text}: {what}; give a file path such as {os.path.join(folder, 'FILE')}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        st = os.stat(text)  # follows symbolic links
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        raise DiagnoseError(f"{text}: a part of this path is a file, not a folder; choose another -o path") from None
+    except OSError as exc:
+        raise DiagnoseError(f"{text}: cannot use it ({exc.strerror}); choose another -o path") from None
+    if st is None or stat.S_ISREG(st.st_mode):
+        # A link (even one whose target does not exist yet) is followed: its target is written.
+        target = Path(os.path.realpath(text)) if os.path.islink(text) else Path(text)
+        folder = target.parent
+        if not folder.is_dir():
+            raise DiagnoseError(f"{text}: the folder {folder} does not exist; create it (mkdir -p {folder}) "
+                                f"or choose another -o path")
+        return target
+    if stat.S_ISDIR(st.st_mode):
+        raise DiagnoseError(f"{text}: is a folder; give a file path such as {os.path.join(text, 'FILE')}")
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return None
+    kind = "a block device" if stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else \
+        "not a regular file"
+    raise DiagnoseError(f"{text}: is {kind}; -o takes a file, a character device, a FIFO or -; "
+                        f"choose another -o path")
+
+
+def _write_through(text: str, raw: bytes) -> None:
+    """A character device or FIFO: opened for writing as it is (a FIFO waits for its reader)."""
+    try:
+        fd = os.open(text, os.O_WRONLY | os.O_NOCTTY)
+    except OSError as exc:
+        raise _write_error(text, exc, existed=False) from None
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        raise DiagnoseError(f"{text}: its reader closed it before the whole output was written; "
+                            f"keep the reader open until the end") from None
+    except OSError as exc:
+        raise _write_error(text, exc, existed=False) from None
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, shown: str | None = None) -> None:
+    """Write `data` to the regular file `path` so that a reader never sees a partial file, and a
+    failure leaves the file that was there as it was. An existing file keeps its mode and owner."""
+    shown = shown or str(path)
+    try:
+        old = os.stat(path)
+    except OSError:
+        old = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise _write_error(shown, exc, existed=old is not None) from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            _take_mode(tmp, old)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _write_error(shown, exc, existed=old is not None) from None
     except BaseException:
         try:
             os.unlink(tmp)
@@ -34,10 +156,21 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_output(data: bytes | str, output: Path | None) -> None:
-    raw = data.encode() if isinstance(data, str) else data
-    if output is None or str(output) == "-":
-        sys.stdout.buffer.write(raw)
-        sys.stdout.buffer.flush()
-    else:
-        atomic_write(output, raw)
+def _take_mode(tmp: str, old: os.stat_result | None) -> None:
+    if old is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        return
+    os.chmod(tmp, stat.S_IMODE(old.st_mode))
+    if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        try:
+            os.chown(tmp, old.st_uid, old.st_gid)
+        except OSError:
+            pass  # not ours to give away; the file is still written
+
+
+def _write_error(shown: str, exc: OSError, existed: bool) -> DiagnoseError:
+    kept = "; the file there is unchanged" if existed else ""
+    fix = _FIX.get(exc.errno or 0, "choose another path")
+    return DiagnoseError(f"{shown}: cannot write it ({exc.strerror}){kept}; {fix}")

@@ -1,4 +1,5 @@
-"""The rich terminal summary of an analysis, rendered to a string."""
+"""The rich terminal summary of an analysis, rendered to a string. Every text from the input (names,
+paths, rule pack texts) goes through escape.terminal: no control character reaches the terminal."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from diagnose.analysis import Analysis
 from diagnose.recommend import is_check_only
+from diagnose.report.escape import terminal as esc
 from diagnose.report.labels import label, platform_text, severity_label
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
@@ -91,7 +93,7 @@ def _components_table(analysis: Analysis) -> Table | None:
     t.add_column(label("largest", lang), overflow="fold", ratio=3, style="dim")
     for r in component_breakdown(analysis.profile, kb):
         parts = ", ".join(f"{tr(kb.category_by_id[c].title, lang)} {pct(sh.value)}" for c, sh in r.categories[:3])
-        t.add_row(Text(tr(r.title, lang)), pct(r.share.value), _ci(r.share), _cores(r.cores), Text(parts))
+        t.add_row(Text(esc(tr(r.title, lang))), pct(r.share.value), _ci(r.share), _cores(r.cores), Text(esc(parts)))
     return t
 
 
@@ -107,10 +109,10 @@ def _function_table(title: str, rows, which: str, denominator: int) -> Table:
     t.add_column(other, justify="right", style="dim")
     for i, r in enumerate(rows, 1):
         main, second = (r.self, r.inclusive) if which == "self" else (r.inclusive, r.self)
-        name = Text(r.name)
+        name = Text(esc(r.name))
         if r.kind == "kernel":
             name.append(" [k]", style="yellow")
-        t.add_row(str(i), name, Text(_module_label(r.module)), pct(main.value), _ci(main), f"{main.k:,}",
+        t.add_row(str(i), name, Text(esc(_module_label(r.module))), pct(main.value), _ci(main), f"{main.k:,}",
                   pct(second.value))
     return t
 
@@ -128,11 +130,11 @@ def _group_table(title: str, rows, label: str, with_cores: bool,
     if extra is not None:
         t.add_column(extra[0], overflow="fold", style="dim", ratio=2)
     for i, r in enumerate(rows):
-        cells: list[str | Text] = [Text(r.label), pct(r.share.value), _ci(r.share), f"{r.share.k:,}"]
+        cells: list[str | Text] = [Text(esc(r.label)), pct(r.share.value), _ci(r.share), f"{r.share.k:,}"]
         if with_cores:
             cells.append(_cores(r.cores))
         if extra is not None:
-            cells.append(Text(extra[1][i]))
+            cells.append(Text(esc(extra[1][i])))
         t.add_row(*cells)
     return t
 
@@ -153,20 +155,21 @@ def _rec_line(rec: dict, lang: str) -> Text:
     t = Text("  • ")
     texts = rec.get("texts", {}).get(lang, {}) or rec.get("texts", {}).get("en", {})
     if rec["kind"] == "sysctl":
-        t.append(f"sysctl {rec['key']}", style="bold")
+        key, value = esc(rec["key"]), esc(rec.get("value"))
+        t.append(f"sysctl {key}", style="bold")
         cur = rec.get("current")
         if is_check_only(rec):
-            t.append(": " + (label("keep_default", lang).format(value=rec["value"]) if rec.get("value") is not None
+            t.append(": " + (label("keep_default", lang).format(value=value) if rec.get("value") is not None
                              else label("check_only", lang)))
-            t.append(f"   sysctl {rec['key']}", style="green")
+            t.append(f"   sysctl {key}", style="green")
             return t
-        t.append(f": {cur} → {rec['value']}" if cur is not None else f": → {rec['value']} ({label('not_recorded', lang)})")
-        t.append(f"   {rec['apply'][0]}", style="green")
+        t.append(f": {esc(cur)} → {value}" if cur is not None else f": → {value} ({label('not_recorded', lang)})")
+        t.append(f"   {esc(rec['apply'][0])}", style="green")
     else:
-        t.append(texts.get("title", rec.get("title", "")), style="bold")
+        t.append(esc(texts.get("title", rec.get("title", ""))), style="bold")
         where = texts.get("where") or rec.get("where")
         if where:
-            t.append(f" — {where}", style="dim")
+            t.append(f" — {esc(where)}", style="dim")
     return t
 
 
@@ -180,16 +183,16 @@ def findings_renderable(analysis: Analysis) -> Panel | None:
     for f in analysis.findings:
         nested = f.explained_by is not None
         indent = "    " if nested else ""
-        body.append(indent + (f"↳ {label('explained_by', lang)} {f.explained_by}: " if nested else f"{f.rank}. "))
+        body.append(indent + (f"↳ {label('explained_by', lang)} {esc(f.explained_by)}: " if nested else f"{f.rank}. "))
         body.append(f" {severity_label(f.severity, lang)} ", style=SEVERITY_STYLE[f.severity])
-        body.append(" " + tr(f.title, lang), style="bold")
+        body.append(" " + esc(tr(f.title, lang)), style="bold")
         if f.subject:
-            body.append(f" [{f.subject}]", style="bold magenta")
-        body.append(f"  ({f.id}; {label('score', lang)} {f.score:.0f}, {label('confidence', lang)} {f.confidence:.2f})\n",
-                    style="dim")
-        body.append(indent + "   " + tr(f.summary, lang) + "\n")
+            body.append(f" [{esc(f.subject)}]", style="bold magenta")
+        body.append(f"  ({esc(f.id)}; {label('score', lang)} {f.score:.0f}, "
+                    f"{label('confidence', lang)} {f.confidence:.2f})\n", style="dim")
+        body.append(indent + "   " + esc(tr(f.summary, lang), multiline=True) + "\n")
         if f.capped:
-            body.append(indent + f"   ({label('severity_capped', lang)}: {f.capped})\n", style="dim")
+            body.append(indent + f"   ({label('severity_capped', lang)}: {esc(f.capped)})\n", style="dim")
         if not nested:
             if f.recommendations:
                 body.append(indent + f"   {label('do', lang)}:\n", style="green")
@@ -202,10 +205,11 @@ def findings_renderable(analysis: Analysis) -> Panel | None:
                 for rec in f.not_helpful:
                     texts = rec.get("texts", {}).get(lang, {})
                     what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else texts.get("title", rec["title"])
-                    body.append(f"{indent}    ✗ {what}: {texts.get('why_here') or rec.get('why_not_helpful', '')}\n")
+                    why = texts.get("why_here") or rec.get("why_not_helpful", "")
+                    body.append(f"{indent}    ✗ {esc(what)}: {esc(why, multiline=True)}\n")
         body.append("\n")
     for note in analysis.evaluation.notes:
-        body.append(f"note: {note}\n", style="dim")
+        body.append(f"note: {esc(note, multiline=True)}\n", style="dim")
     return Panel(body, title=label("findings", lang), title_align="left", box=box.ROUNDED)
 
 
@@ -216,7 +220,7 @@ def renderables(analysis: Analysis) -> list:
     ov.add_column(style="bold")
     ov.add_column(overflow="fold")
     for k, v in overview_rows(analysis):
-        ov.add_row(k, Text(v))
+        ov.add_row(k, Text(esc(v)))
     lang = analysis.lang
     L = lambda k: label(k, lang)  # noqa: E731
     out.append(Panel(ov, title=L("overview"), title_align="left", box=box.ROUNDED))
@@ -251,12 +255,12 @@ def renderables(analysis: Analysis) -> list:
             for tree in s.trees:
                 for prefix, node_text, kind in tree_lines(analysis, tree):
                     lines.append(prefix, style="dim")
-                    lines.append(node_text, style="yellow" if kind == "kernel" else "")
+                    lines.append(esc(node_text), style="yellow" if kind == "kernel" else "")
                     lines.append("\n")
                 lines.append("\n")
             out.append(Panel(lines, title=L("t_chains"), title_align="left", box=box.ROUNDED))
     for w in p.capture.warnings:
-        out.append(Text(f"warning: {w}", style="yellow"))
+        out.append(Text(f"warning: {esc(w, multiline=True)}", style="yellow"))
     return out
 
 
