@@ -10,8 +10,9 @@ from pathlib import Path
 from diagnose.errors import DiagnoseError
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader never sees a partial file."""
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write `data` to `path` so that a reader never sees a partial file; with `mode` (0o600)
+    the file has those permissions from the start, else what the umask gives."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise DiagnoseError(f"{path}: the folder {directory} does not exist; create it or choose another -o path")
@@ -22,9 +23,11 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
