@@ -181,7 +181,8 @@ def _check_rules(rules: list[str] | None) -> None:
 
 def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
     """The recording, with a progress bar over its duration on a terminal (refreshed from the
-    recorder's callback: no refresh thread, so perf is started from a single-threaded process)."""
+    recorder's callback: no refresh thread, so perf is started from a single-threaded process),
+    else one line once the recording has started."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -190,8 +191,15 @@ def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
     who = ", ".join(f"{t.pid} ({t.comm})" for t in plan.targets)
     console = Console(stderr=True)
     if not console.is_terminal:
-        print(f"diagnose: recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)", file=sys.stderr)
-        return record(spec)
+        said: list[bool] = []
+
+        def started(elapsed: float) -> None:
+            # Said once perf has enabled its events, so that the line marks the recording's start.
+            if not said:
+                said.append(True)
+                print(f"diagnose: recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)", file=sys.stderr)
+
+        return record(spec, started)
     columns = (TextColumn("recording pid {task.description}"), BarColumn(),
                TextColumn("{task.completed:.0f}/{task.total:g} s  (Ctrl-C stops early)"))
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as progress:
