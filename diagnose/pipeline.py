@@ -50,8 +50,8 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
 
 def resolve(path: str) -> InputSource:
     if os.path.isdir(path):
-        # A capture folder (or one that did not finish: capture_dir says so in one line).
-        from diagnose.capture_dir import stacks_file
+        # A capture folder (or one that did not finish: capture_read says so in one line).
+        from diagnose.capture_read import stacks_file
 
         inner = stacks_file(path)
         inner_source = detect(inner)
@@ -87,7 +87,7 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None) -
         profile.capture.warnings.append(f"analysing event {profile.capture.event}; also present: {others} "
                                         f"(choose with --event)")
     if os.path.isdir(path):
-        from diagnose.capture_dir import attach
+        from diagnose.capture_read import attach
 
         attach(profile.capture, path)  # environment, exact recording duration, recording warnings
     return profile

@@ -308,11 +308,19 @@ def default_folder(pid: int) -> Path:
 
 
 def check_folder(folder: Path) -> Path:
-    """The folder must not exist or be empty, and we must be able to create it."""
-    if folder.exists() or folder.is_symlink():
+    """The folder must not exist or be empty, and we must be able to create it (claiming it for
+    this run comes later, diagnose.claim: another run may take it in between)."""
+    if folder.is_symlink():
+        raise DiagnoseError(f"--out {folder}: is a symbolic link; choose another --out (a folder of its own)")
+    if folder.exists():
         if not folder.is_dir():
             raise DiagnoseError(f"--out {folder}: exists and is not a folder; choose another --out")
-        if any(folder.iterdir()):
+        from diagnose.claim import LOCK, holder
+
+        names = [p.name for p in folder.iterdir()]
+        if LOCK in names:
+            raise DiagnoseError(f"--out {folder}: {holder(folder)}; choose another --out")
+        if names:
             raise DiagnoseError(f"--out {folder}: the folder exists and is not empty; choose another --out "
                                 f"or remove it")
         if not os.access(folder, os.W_OK | os.X_OK):

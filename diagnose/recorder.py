@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import gzip
 import os
+import re
 import select
 import signal
 import subprocess
@@ -27,6 +28,9 @@ from diagnose.preflight import PARANOID_FIX, alive
 # cpu-clock is a timer every kernel has, and its period in nanoseconds lets the analysis check
 # the sampling frequency.
 EVENT = "cpu-clock"
+# Sample time stamps on the clock of time.monotonic() (perf record -k), so that the moments
+# diagnose notes (enabled, a target seen gone, ended) compare with the samples themselves.
+CLOCK = "CLOCK_MONOTONIC"
 TICK_S = 0.1
 START_TIMEOUT_S = 60.0
 # After SIGINT perf still writes build ids and its header; a large capture takes a while.
@@ -60,8 +64,10 @@ class TargetExit:
 
 @dataclass(frozen=True)
 class Recording:
-    """How a recording went. duration_s runs from the moment perf enabled its events to the
-    moment it disabled them (or the last target exited)."""
+    """How a recording went. duration_s runs from the moment perf acknowledged enabling its
+    events (enabled_s, on CLOCK) to the moment it acknowledged disabling them (or the last
+    target exited); enable_sent_s is when it was asked to enable. Every sample's time stamp lies
+    between enable_sent_s and enabled_s + duration_s."""
 
     command: tuple[str, ...]
     start: str
@@ -70,13 +76,15 @@ class Recording:
     exited: tuple[TargetExit, ...]
     perf_messages: tuple[str, ...]
     warnings: tuple[str, ...]
+    enable_sent_s: float = 0.0
+    enabled_s: float = 0.0
 
 
 def record_command(spec: RecordSpec, ctl_fd: int, ack_fd: int) -> list[str]:
     graph = ["-g"] if spec.call_graph == "fp" else ["--call-graph", "dwarf"]
     # -D -1: events start disabled; we enable them through the control pipe once perf is ready,
     # so the recorded duration starts when sampling does, not when perf was launched.
-    return [spec.perf, "record", "-e", EVENT, "-F", str(spec.frequency_hz), *graph,
+    return [spec.perf, "record", "-e", EVENT, "-F", str(spec.frequency_hz), *graph, "-k", CLOCK,
             "-D", "-1", "--control", f"fd:{ctl_fd},{ack_fd}",
             "-p", ",".join(str(p) for p in spec.pids), "-o", str(spec.output)]
 
@@ -194,6 +202,7 @@ def record(spec: RecordSpec, on_progress: Progress | None = None) -> Recording:
 
 def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log: IO[bytes], cmd: list[str],
          interrupts: _Interrupts, on_progress: Progress | None) -> Recording:
+    enable_sent = time.monotonic()
     if not control.send("enable", START_TIMEOUT_S):
         try:
             proc.wait(timeout=5.0)
@@ -222,7 +231,7 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
             break
         for pid in spec.pids:
             if pid not in exited and not alive(pid):
-                exited[pid] = elapsed
+                exited[pid] = time.monotonic() - started  # stamped after the check: never before the exit
         if proc.poll() is not None:
             ended = time.monotonic()
             if all(not alive(p) for p in spec.pids):
@@ -261,7 +270,7 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
         on_progress(min(duration, spec.duration_s))
     messages = tuple(m for m in _messages(log) if m not in ("Events enabled", "Events disabled"))
     return Recording(tuple(cmd), start_wall, duration, stopped_by, tuple(TargetExit(p, a) for p, a in order),
-                     messages, tuple(warnings))
+                     messages, tuple(warnings), enable_sent, started)
 
 
 def _spinning(perf_pid: int, window: list[tuple[float, float]], now: float) -> bool:
@@ -315,33 +324,83 @@ def _start_error(lines: list[str], code: int | None) -> DiagnoseError:
     return DiagnoseError(f"perf record could not start ({detail}); check the options and the perf installation")
 
 
-def export_script(perf: str, perf_data: Path, dest: Path) -> None:
+def export_script(perf: str, perf_data: Path, dest: Path, header_filter: Callable[[str], str] | None = None,
+                  path_filter: Callable[[str], str] | None = None) -> None:
     """`perf script --header -F +pid` of perf_data, gzip'd into dest, streamed (never held whole
-    in memory). Written to a temporary name first, so dest is complete or absent."""
+    in memory), its header lines through header_filter and the modules' paths of its frame lines
+    through path_filter. Written to a temporary name of its own first (mode 0600), so dest is
+    complete or absent and no other writer can collide with it."""
     cmd = script_command(str(perf_data))
     cmd[0] = perf
-    tmp = dest.with_name(f".{dest.name}.part")
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-        except OSError as exc:
-            raise DiagnoseError(f"cannot run {perf} script ({exc.strerror}); check the perf installation") from None
-        assert proc.stdout is not None
-        wrote = 0
-        try:
-            # mtime=0: the same recording gives the same bytes.
-            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                                       compresslevel=6) as gz:
-                while piece := proc.stdout.read(PIPE_CHUNK):
-                    gz.write(piece)
-                    wrote += len(piece)
-        finally:
-            proc.stdout.close()
-            code = proc.wait()
-        if code != 0 and wrote == 0:
-            tmp.unlink(missing_ok=True)
-            err.seek(0)
-            lines = err.read(1 << 16).decode("utf-8", "replace").splitlines()
-            raise DiagnoseError(f"perf script could not read {perf_data} ({_first_error(lines) or code}); "
-                                f"nothing was saved")
-    os.replace(tmp, dest)
+    lines = _LineFilter(header_filter, path_filter)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw, tempfile.TemporaryFile() as err:
+            try:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+            except OSError as exc:
+                raise DiagnoseError(f"cannot run {perf} script ({exc.strerror}); check the perf installation") from None
+            assert proc.stdout is not None
+            wrote = 0
+            try:
+                # mtime=0: the same recording gives the same bytes.
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+                    while piece := proc.stdout.read(PIPE_CHUNK):
+                        gz.write(lines(piece))
+                        wrote += len(piece)
+                    gz.write(lines.end())
+            finally:
+                proc.stdout.close()
+                code = proc.wait()
+            if code != 0 and wrote == 0:
+                err.seek(0)
+                messages = err.read(1 << 16).decode("utf-8", "replace").splitlines()
+                raise DiagnoseError(f"perf script could not read {perf_data} ({_first_error(messages) or code}); "
+                                    f"check the perf installation")
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_FRAME_MODULE = re.compile(rb"\((/[^()\n]*)\)$", re.MULTILINE)
+
+
+class _LineFilter:
+    """perf script text in pieces, whole lines through the filters; without filters, unchanged."""
+
+    def __init__(self, header: Callable[[str], str] | None, path: Callable[[str], str] | None) -> None:
+        self.header, self.path = header, path
+        self.rest = b""
+        self.in_header = True
+
+    def __call__(self, piece: bytes) -> bytes:
+        if self.header is None and self.path is None:
+            return piece
+        data = self.rest + piece
+        cut = data.rfind(b"\n") + 1
+        self.rest = data[cut:]
+        return self._lines(data[:cut])
+
+    def end(self) -> bytes:
+        data, self.rest = self.rest, b""
+        return self._lines(data) if data else b""
+
+    def _lines(self, data: bytes) -> bytes:
+        if self.in_header and self.header is not None:
+            lines = data.split(b"\n")
+            for i, line in enumerate(lines):
+                if line and not line.startswith(b"#"):
+                    self.in_header = False
+                    break
+                lines[i] = _through(self.header, line)
+            data = b"\n".join(lines)
+        if self.path is not None:
+            path = self.path
+            data = _FRAME_MODULE.sub(lambda m: b"(" + _through(path, m.group(1)) + b")", data)
+        return data
+
+
+def _through(f: Callable[[str], str], raw: bytes) -> bytes:
+    return f(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")

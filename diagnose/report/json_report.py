@@ -81,6 +81,8 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
         "truncated": cap.truncated,
         "warnings": cap.warnings,
         "environment": cap.environment,
+        # diagnose run's redaction of the capture ({"redacted": N, "secrets_kept", "anonymized"}), or null
+        "redaction": red if isinstance(red := (cap.environment or {}).get("redaction"), dict) else None,
     }
     n = p.stack_samples
     freq, dur = cap.frequency_hz, cap.duration_s

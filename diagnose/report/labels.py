@@ -55,3 +55,17 @@ def platform_text(analysis: Analysis, lang: str) -> str:
     if platform.signals:
         parts.append(f"{label('signals_seen', lang)}: " + "; ".join(titles[k] for k in platform.signals))
     return "; ".join(parts)
+
+
+def redaction_text(analysis: Analysis) -> str | None:
+    """What a `diagnose run` folder says of its redaction (diagnose.redact), in words; None when
+    the capture does not say (not a run folder, or one from before redaction)."""
+    red = (analysis.profile.capture.environment or {}).get("redaction")
+    if not isinstance(red, dict):
+        return None
+    lang = analysis.lang
+    n = red.get("redacted") if isinstance(red.get("redacted"), int) else 0
+    parts = [label("secrets_kept", lang) if red.get("secrets_kept") is True else label("redacted_n", lang).format(n=n)]
+    if red.get("anonymized") is True:
+        parts.append(label("anonymized", lang))
+    return "; ".join(parts)

@@ -12,7 +12,7 @@ from diagnose.components import component_breakdown
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
-from diagnose.report.labels import label, platform_text, severity_label
+from diagnose.report.labels import label, platform_text, redaction_text, severity_label
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -92,6 +92,9 @@ def render_markdown(analysis: Analysis) -> str:
                                                            cap.cpus_online and f"{cap.cpus_online} CPUs") if x))])
     if cap.command:
         rows.append([L("recorded_with"), _cell(" ".join(cap.command.split()))])
+    redaction = redaction_text(analysis)
+    if redaction:
+        rows.append([L("redaction"), _md(redaction)])
     d.table(["", ""], rows)
     if s.threads:
         kb_ = analysis.knowledge

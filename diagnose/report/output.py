@@ -126,9 +126,10 @@ def _write_through(text: str, raw: bytes) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, shown: str | None = None) -> None:
+def atomic_write(path: Path, data: bytes, shown: str | None = None, mode: int | None = None) -> None:
     """Write `data` to the regular file `path` so that a reader never sees a partial file, and a
-    failure leaves the file that was there as it was. An existing file keeps its mode and owner."""
+    failure leaves the file that was there as it was. An existing file keeps its mode and owner;
+    with `mode` (0o600 for a run folder) the file has that mode whatever was there."""
     shown = shown or str(path)
     try:
         old = os.stat(path)
@@ -144,7 +145,10 @@ def atomic_write(path: Path, data: bytes, shown: str | None = None) -> None:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            _take_mode(tmp, old)
+            if mode is not None:
+                os.chmod(tmp, mode)  # mkstemp made it 0600: never readable by others meanwhile
+            else:
+                _take_mode(tmp, old)
             os.replace(tmp, path)
         except OSError as exc:
             raise _write_error(shown, exc, existed=old is not None) from None

@@ -14,7 +14,7 @@ from rich.text import Text
 from diagnose.analysis import Analysis
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import terminal as esc
-from diagnose.report.labels import label, platform_text, severity_label
+from diagnose.report.labels import label, platform_text, redaction_text, severity_label
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
 from diagnose.texts import tr
@@ -75,6 +75,9 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
         rows.append((L("host"), host))
     if cap.command:
         rows.append((L("recorded_with"), " ".join(cap.command.split())))
+    redaction = redaction_text(analysis)
+    if redaction:
+        rows.append((L("redaction"), redaction))
     return rows
 
 

@@ -1,0 +1,180 @@
+"""Run folders: nothing destroyed, nothing leaked. Real perf on a real process: two runs into
+the same --out (one wins, the other fails at once and touches nothing), a Ctrl-C or a full
+disk while the reports are written (the capture is kept, its manifest says what is missing,
+and `diagnose analyze FOLDER` reads it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error, run_cli
+from test_run import BUSY, CAPTURE_FILES, needs_perf, start_busy, stop
+
+from diagnose.claim import LOCK
+
+
+@pytest.fixture()
+def busy() -> Iterator[subprocess.Popen[bytes]]:
+    proc = start_busy(120)
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+def run_args(pid: int, folder: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "diagnose", "run", "--pid", str(pid), "--duration", "2", "--out", str(folder),
+            "--format", "json", *extra]
+
+
+def start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def listed(folder: Path) -> list[str]:
+    """The files manifest.json lists now (none while there is none)."""
+    try:
+        return [f["path"] for f in json.loads((folder / "manifest.json").read_text())["files"]]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def wait_for(run: subprocess.Popen[str], ready, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while not ready():
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < end
+        time.sleep(0.005)
+
+
+def assert_one_capture(folder: Path) -> None:
+    """A single complete capture, analysable: no perf.data.old, no temporary or lock file."""
+    from diagnose.report.render import FORMATS
+
+    expected = set(CAPTURE_FILES) | ({"report.md"} if "markdown" in FORMATS else set()) | \
+        ({"flamegraph.svg"} if "svg" in FORMATS else set())
+    assert {p.name for p in folder.iterdir()} == expected
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["missing"] == []
+    assert run_cli("analyze", str(folder), "--format", "json").returncode == 0
+
+
+@needs_perf
+def test_a_second_run_into_a_folder_being_written_fails_at_once(busy: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    folder = tmp_path / "cap"
+    first = start(run_args(busy.pid, folder))
+    wait_for(first, lambda: (folder / "perf.data").exists())
+    second = subprocess.run(run_args(busy.pid, folder), capture_output=True, text=True)
+    before = sorted(p.name for p in folder.iterdir())
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert_one_line_error(second, f"--out {folder}", f"another diagnose run (pid {first.pid}) is writing into it",
+                          "choose another --out")
+    assert "perf.data" in before and "perf.data.old" not in before
+    assert_one_capture(folder)
+
+
+@needs_perf
+def test_two_runs_started_together_into_one_folder_one_wins(busy: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    folder = tmp_path / "cap"
+    runs = [start(run_args(busy.pid, folder)), start(run_args(busy.pid, folder))]
+    results = [(r, *r.communicate(timeout=180)) for r in runs]
+    codes = sorted(r.returncode for r, _, _ in results)
+    assert codes == [0, 2], [e for _, _, e in results]
+    [(loser, out, err)] = [(r, o, e) for r, o, e in results if r.returncode == 2]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"--out {folder}" in lines[0] and "Traceback" not in err, err
+    assert out == ""
+    assert_one_capture(folder)
+
+
+@needs_perf
+def test_ctrl_c_while_the_reports_are_written_keeps_the_capture(busy: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    folder = tmp_path / "cap"
+    run = start(run_args(busy.pid, folder))
+    # The manifest lists the perf script text and the folded stacks: the reports come next.
+    wait_for(run, lambda: "stacks.folded" in listed(folder))
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"kept the capture in {folder}" in lines[0] and "manifest.json lists what is missing" in lines[0]
+    assert "removed" not in err
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["complete"] is True
+    assert {"perf.data", "perf.script.txt.gz", "stacks.folded", "environment.json"} <= set(listed(folder))
+    assert m["missing"] and {e["role"] for e in m["missing"]} <= {"report-json", "report-markdown", "flamegraph-svg"}
+    assert all(e["why"].startswith("not written: interrupted (Ctrl-C)") for e in m["missing"])
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    again = run_cli("analyze", str(folder), "--format", "json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["capture"]["duration_source"] == "recording"
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MB tmpfs of its own (root only), to fill up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and mount, for a small file system to fill")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@needs_perf
+def test_a_full_disk_while_the_reports_are_written_keeps_the_capture(busy: subprocess.Popen[bytes],
+                                                                     small_disk: Path) -> None:
+    folder = small_disk / "cap"
+    run = start(run_args(busy.pid, folder))
+    wait_for(run, lambda: "stacks.folded" in listed(folder))
+    with open(small_disk / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError:
+            pass  # the disk is full
+    out, err = run.communicate(timeout=120)
+    (small_disk / "filler").unlink()
+    assert run.returncode == 2, err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in err and out == "", err
+    for text in ("could not finish saving the capture", "No space left on device", "writing the reports",
+                 f"kept the capture in {folder}"):
+        assert text in errors[0], (text, errors[0])
+    # The manifest written before the disk filled up stays; it lists the reports as not written.
+    m = json.loads((folder / "manifest.json").read_text())
+    assert {"perf.data", "perf.script.txt.gz", "stacks.folded", "environment.json"} <= set(listed(folder))
+    assert {e["role"] for e in m["missing"]} >= {"report-json"}
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    assert run_cli("analyze", str(folder), "--format", "json").returncode == 0
+
+
+def test_a_folder_left_locked_by_a_killed_run_is_refused_with_why(tmp_path: Path) -> None:
+    folder = tmp_path / "cap"
+    folder.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    (folder / LOCK).write_text(f"{dead.pid}\n")
+    target = subprocess.Popen([sys.executable, "-c", BUSY, "30"])
+    try:
+        proc = run_cli("run", "--pid", str(target.pid), "--duration", "1", "--out", str(folder))
+    finally:
+        stop(target)
+    if "perf is not installed" in proc.stderr:
+        pytest.skip("perf is not installed")
+    assert_one_line_error(proc, f"--out {folder}", "a diagnose run that was killed left its", LOCK)
+    assert [p.name for p in folder.iterdir()] == [LOCK]
