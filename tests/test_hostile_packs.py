@@ -114,3 +114,33 @@ def test_a_rule_pack_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     p.write_text(HEADER + "# " + "x" * (2 * 1024 * 1024) + "\n")
     line = assert_one_line_error(run_cli("rules", "validate", str(p)), str(p))
     assert "2 MB" in line
+
+
+def test_a_rule_pack_over_the_rule_count_limit_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "team.yaml"
+    p.write_text(HEADER + "rules:\n" + "".join(_rule(i, "{total_samples: {}, gte: 1}") for i in range(2001)))
+    line = assert_one_line_error(run_cli("rules", "validate", str(p), timeout=120), f"{p}:")
+    assert "2,001 rules" in line and "2,000" in line
+
+
+def test_a_long_chain_of_fired_conditions_is_ordered_without_recursion(tmp_path: Path) -> None:
+    """Each rule asks whether the next one fired: 1,501 levels of dependencies (Python's own
+    recursion limit is 1,000). The last rule fires, and so, in order, does every other."""
+    n = 1501
+    p = tmp_path / "chain.yaml"
+    p.write_text(HEADER + "rules:\n" + "".join(
+        _rule(i, f"{{fired: r{i + 1}}}" if i < n - 1 else "{total_samples: {}, gte: 1}") for i in range(n)))
+    proc = run_cli("analyze", str(fixture("iperf3-udp-recv.perf.txt.gz")), "--format", "json", "--rules", str(p),
+                   timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    fired = {f["id"] for f in json.loads(proc.stdout)["findings"]}
+    assert {f"r{i}" for i in range(n)} <= fired
+
+
+def test_a_cycle_through_a_long_chain_names_the_cycle(tmp_path: Path) -> None:
+    p = tmp_path / "cycle.yaml"
+    p.write_text(HEADER + "rules:\n" + "".join(_rule(i, f"{{fired: r{(i + 1) % 1200}}}") for i in range(1200)))
+    line = assert_one_line_error(run_cli("rules", "validate", str(p), timeout=120), "cycle", "r0 -> r1 -> r2")
+    assert "Recursion" not in line
