@@ -100,3 +100,21 @@ def test_output_to_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_cli("analyze", str(fixture("stress-ng-malloc.perf.txt.gz")), "--format", "json", "-o", str(out))
     assert_one_line_error(proc, str(out))
     assert not out.exists()
+
+
+@pytest.mark.parametrize("count", ["9" * 5000, "9" * 400 + ".5", "1" + "0" * 30], ids=["5000-digits", "float-overflow", "31-digits"])
+def test_a_folded_count_too_large_for_a_number_of_samples_is_one_line(tmp_path: Path, count: str) -> None:
+    p = tmp_path / "s.folded"
+    p.write_text(f"app;main;work 10\napp;main;idle {count}\n")
+    for cmd in COMMANDS:
+        line = assert_one_line_error(run_cli(*cmd, str(p)), f"{p}:2", "too large")
+        assert len(line) < 400
+
+
+def test_folded_counts_keep_their_value_with_leading_zeros_and_fractions(tmp_path: Path) -> None:
+    p = tmp_path / "s.folded"
+    p.write_text(f"app;main;work {'0' * 5000}7\napp;main;idle 2.6\napp;main;poll 3.\n")
+    proc = run_cli("collapse", str(p))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(proc.stdout.splitlines()) == ["app;main;idle 3", "app;main;poll 3", "app;main;work 7"]
+    assert "1 lines have fractional counts" in proc.stderr

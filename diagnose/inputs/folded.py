@@ -27,11 +27,26 @@ _PYSPY_THREAD = re.compile(r"^thread \((0x[0-9a-fA-F]+|\d+)\)(?:: (.*))?$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]+$")
 
 
-def parse_count(text: bytes) -> int:
-    if b"." not in text:
-        return int(text)  # exact, however large
-    value = float(text)
-    return int(value) if value == int(value) else round(value)
+# A count is a number of samples (or of weighted events): more than 30 digits before the point
+# is not a count but a defect (two numbers glued together, a corrupt file).
+MAX_COUNT_DIGITS = 30
+
+
+def parse_count(text: bytes) -> int | None:
+    """The count of a folded line, rounded to a whole number; None when it has more than
+    MAX_COUNT_DIGITS digits before the point."""
+    whole, _, fraction = text.partition(b".")
+    whole = whole.lstrip(b"0")
+    if len(whole) > MAX_COUNT_DIGITS:
+        return None
+    if not fraction.strip(b"0"):
+        return int(whole or b"0")  # exact
+    return round(float(b"0" + whole + b"." + fraction[:30]))
+
+
+def fraction_of(text: bytes) -> bool:
+    """Does the count have a fractional part ("12.5", not "12." or "12.0")?"""
+    return bool(text.partition(b".")[2].strip(b"0"))
 
 
 def read_folded(chunks: Iterable[bytes], path: str, root_is_process: bool = True) -> Profile:
@@ -100,9 +115,15 @@ def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractiona
     count_text = second if second is not None else first
     if second is not None:
         differential += 1
-    if b"." in count_text and float(count_text) != int(float(count_text)):
+    count = parse_count(count_text)
+    if count is None:
+        shown = count_text[:20].decode("ascii") + ("..." if len(count_text) > 20 else "")
+        raise input_error(path, f"folded count {shown} ({len(count_text):,} characters) is too large for a number of samples",
+                          f"a count has at most {MAX_COUNT_DIGITS} digits; check the line (two numbers glued together?)",
+                          line=line_no)
+    if fraction_of(count_text):
         fractional += 1
-    raw[stack] = raw.get(stack, 0) + parse_count(count_text)
+    raw[stack] = raw.get(stack, 0) + count
     return fractional, differential
 
 
