@@ -118,3 +118,27 @@ def test_folded_counts_keep_their_value_with_leading_zeros_and_fractions(tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert sorted(proc.stdout.splitlines()) == ["app;main;idle 3", "app;main;poll 3", "app;main;work 7"]
     assert "1 lines have fractional counts" in proc.stderr
+
+
+def _perf_sample(period: str, t: float, leaf: str) -> str:
+    return (f"app 10/10 [000] {t:.6f}: {period} cpu-clock:ppp: \n\t    7f0000001000 {leaf}+0x4 (/usr/bin/app)\n"
+            f"\t    7f0000002000 main+0x8 (/usr/bin/app)\n\n")
+
+
+@pytest.mark.parametrize("period", ["9" * 5000, "18446744073709551616"], ids=["5000-digits", "2^64"])
+@pytest.mark.parametrize("comments", [False, True], ids=["plain", "with-header"])
+def test_a_perf_period_that_is_not_a_64_bit_number_skips_that_sample_with_a_warning(
+        tmp_path: Path, period: str, comments: bool) -> None:
+    p = tmp_path / "capture.txt"
+    p.write_text(("# cmdline : /usr/bin/perf record -g\n" if comments else "")
+                 + _perf_sample("1000000", 1.0, "work") + _perf_sample(period, 1.001, "poll")
+                 + _perf_sample("0" * 5000 + "1000000", 1.002, "work"))
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    report = json.loads(proc.stdout)
+    assert report["capture"]["total_samples"] == 2
+    assert report["capture"]["frequency_hz"] == 1000.0
+    warnings = [line for line in proc.stderr.splitlines() if "period" in line]
+    assert len(warnings) == 1 and f"{p}:{6 if comments else 5}" in warnings[0] and "64-bit" in warnings[0]
