@@ -142,3 +142,42 @@ def test_a_perf_period_that_is_not_a_64_bit_number_skips_that_sample_with_a_warn
     assert report["capture"]["frequency_hz"] == 1000.0
     warnings = [line for line in proc.stderr.splitlines() if "period" in line]
     assert len(warnings) == 1 and f"{p}:{6 if comments else 5}" in warnings[0] and "64-bit" in warnings[0]
+
+
+def test_a_truncated_gzip_of_folded_stacks_is_analysed_up_to_the_cut(tmp_path: Path) -> None:
+    lines = [f"app;main;f{i % 50};g{i % 7} {i % 13 + 1}\n" for i in range(40_000)]
+    data = gzip.compress("".join(lines).encode())
+    p = tmp_path / "cut.folded.gz"
+    p.write_bytes(data[: len(data) // 2])
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    cut = [line for line in proc.stderr.splitlines() if "ends early" in line]
+    assert len(cut) == 1 and str(p) in cut[0] and "Traceback" not in proc.stderr
+    import json
+    import re
+
+    whole = int(re.search(r"the ([\d,]+) whole lines", cut[0]).group(1).replace(",", ""))
+    report = json.loads(proc.stdout)
+    # Exactly the lines before the cut, none of the cut one: the counts are those of the file.
+    assert report["capture"]["total_samples"] == sum(i % 13 + 1 for i in range(whole))
+    assert report["capture"]["truncated"] is True
+    assert whole > 1000
+
+
+def test_a_truncated_gzip_of_perf_script_text_keeps_the_samples_before_the_cut(tmp_path: Path) -> None:
+    """GzipFile.read(4 MB) dropped everything it had decompressed when it met the cut: a file
+    smaller than that was 'analysed' as 0 samples."""
+    raw = gzip.decompress(fixture("iperf3-udp-recv.perf.txt.gz").read_bytes())
+    full_samples = raw.count(b"\n\n")
+    data = gzip.compress(raw)
+    p = tmp_path / "cut.txt.gz"
+    p.write_bytes(data[: len(data) // 2])
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and "compressed data ends early" in warnings[0], warnings
+    import json
+
+    report = json.loads(proc.stdout)
+    assert full_samples // 4 < report["capture"]["total_samples"] < full_samples
+    assert report["capture"]["truncated"] is True

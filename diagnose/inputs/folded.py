@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from diagnose.errors import input_error
+from diagnose.inputs.source import TruncatedGzip
 from diagnose.profile import CaptureInfo, Frame, Profile, Stack, Thread
 
 # "stack count" or a differential "stack before after"; counts may be decimal ("12.", "12.5").
@@ -55,24 +56,36 @@ def read_folded(chunks: Iterable[bytes], path: str, root_is_process: bool = True
     line_no = 0
     carry = b""
     fractional = differential = 0
-    for piece in chunks:
+    cut: list[TruncatedGzip] = []
+    for piece in _until_cut(chunks, cut):
         data = carry + piece
         lines = data.split(b"\n")
         carry = lines.pop()
         for line in lines:
             line_no += 1
             fractional, differential = _take(line, line_no, path, raw, fractional, differential)
-    if carry:
+    if carry and not cut:  # (a line the cut ends in is not whole: its count would be wrong)
         line_no += 1
         fractional, differential = _take(carry, line_no, path, raw, fractional, differential)
     warnings = []
+    if cut:
+        warnings.append(f"{path}: the compressed data ends early; analysed the {line_no:,} whole lines before the cut"
+                        + (f", not the cut line {line_no + 1}" if carry else ""))
     if differential:
         warnings.append(f"{differential} lines carry two counts (a differential file): the second (after) count is used")
     if fractional:
         warnings.append(f"{fractional} lines have fractional counts, rounded to whole samples")
-    if _looks_like_pyspy(raw):
-        return _profile(raw, path, root_is_process, warnings, pyspy=True)
-    return _profile(raw, path, root_is_process, warnings)
+    profile = _profile(raw, path, root_is_process, warnings, pyspy=_looks_like_pyspy(raw))
+    profile.capture.truncated = bool(cut)
+    return profile
+
+
+def _until_cut(chunks: Iterable[bytes], cut: list[TruncatedGzip]) -> Iterator[bytes]:
+    """The chunks up to a gzip cut, which is noted in `cut` rather than raised."""
+    try:
+        yield from chunks
+    except TruncatedGzip as exc:
+        cut.append(exc)
 
 
 def _looks_like_pyspy(raw: dict[bytes, int]) -> bool:

@@ -113,6 +113,8 @@ class ChunkParser:
         self._body_cache: dict[bytes, tuple[int, ...] | None] = {}
         # (who, event, strict, leaf id, caller ids) -> [samples, period sum]; see finish().
         self._raw_counts: dict[tuple[bytes, bytes, bool, int, tuple[int, ...]], list[int]] = {}
+        # The line the input stops in, when it stops inside one (see feed).
+        self._cut_line: int | None = None
 
     # -- frames -------------------------------------------------------------------------
 
@@ -258,6 +260,8 @@ class ChunkParser:
             self._note_times(t, t)
 
     def warn(self, kind: str, message: str, line: int | None) -> None:
+        if line is not None and line == self._cut_line:
+            return
         w = self.out.warnings.get(kind)
         if w is None:
             self.out.warnings[kind] = Warning_(kind, message, line)
@@ -276,6 +280,10 @@ class ChunkParser:
         if chunk.startswith(_HEADER_FENCE) and not self.out.header:
             chunk, first_line = self._take_header(chunk, first_line)
         lines = _LineCounter(chunk, first_line)
+        if last and chunk and not chunk.endswith(b"\n"):
+            # The input stops inside this line (perf killed, a file cut short): _check_end
+            # reports that, so the line is not also reported as malformed.
+            self._cut_line = lines.line_at(chunk.rfind(b"\n") + 1)
         if chunk[:1] == b"#" or b"\n#" in chunk:
             self._feed_blocks(chunk, 0, chunk_index, lines)
         else:
