@@ -181,3 +181,23 @@ def test_a_truncated_gzip_of_perf_script_text_keeps_the_samples_before_the_cut(t
     report = json.loads(proc.stdout)
     assert full_samples // 4 < report["capture"]["total_samples"] < full_samples
     assert report["capture"]["truncated"] is True
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_folded_file_whose_first_line_is_longer_than_the_sniffed_prefix_is_read(tmp_path: Path, compress: bool) -> None:
+    deep = ";".join(f"frame_{i}" for i in range(40_000))  # about 400 kB on one line
+    text = f"app;main;{deep} 10\napp;main;idle 3\n".encode()
+    p = tmp_path / "deep.folded"
+    p.write_bytes(gzip.compress(text) if compress else text)
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    report = json.loads(proc.stdout)
+    assert report["capture"]["format"] == "folded" and report["capture"]["total_samples"] == 13
+
+
+def test_a_long_first_line_without_a_count_names_its_end(tmp_path: Path) -> None:
+    p = tmp_path / "deep.folded"
+    p.write_text("app;" * 100_000 + "main\n")
+    assert_one_line_error(run_cli("analyze", str(p)), f"{p}:1", "no sample count", "app;main")

@@ -121,7 +121,7 @@ def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractiona
         return fractional, differential
     m = _LINE.match(line)
     if m is None:
-        last = line.rsplit(None, 1)[-1][:40].decode("utf-8", "replace")
+        last = line.rsplit(None, 1)[-1][-40:].decode("utf-8", "replace")
         raise input_error(path, f"folded line has no sample count (ends with {last!r})",
                           "each line must be `frame;frame;... COUNT` with a number after the last space", line=line_no)
     stack, first, second = m.groups()

@@ -215,8 +215,8 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
     if text.count("\ufffd") > max(8, len(text) // 50):
         return "binary", None, None
     lines = sample.split(b"\n")
-    if len(sample) == SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last one may be cut
+    # The prefix may end inside a line: that line is looked at only if no whole one says more.
+    cut = lines.pop() if len(sample) == SNIFF_BYTES and not sample.endswith(b"\n") else None
     first_line_no: int | None = None
     first: bytes | None = None
     perf_header = False
@@ -239,6 +239,11 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
         if _FOLDED_LINE.match(first) and not first[:1].isspace():
             return "folded", first_line_no, first
         return None, first_line_no, first
+    if cut is not None and fences != 1 and cut.strip() and not cut.startswith(b"#"):
+        # A data line longer than the prefix (a folded stack of thousands of frames): a stack
+        # of `;`-separated frames is folded stacks, whose reader checks the count at its end.
+        first_line_no, first = len(lines) + 1, cut
+        return ("folded" if not cut[:1].isspace() and b";" in cut else None), first_line_no, first
     if perf_header:
         return "perf-script", None, None  # `perf script --header` of a capture without samples
     return None, first_line_no, first
