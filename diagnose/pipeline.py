@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from diagnose.collapse import CollapseOptions, fold, folded_text
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.folded import read_folded
-from diagnose.inputs.perf_data import stream_perf_script
+from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import parse_chunks, parse_file
 from diagnose.inputs.perf_script import PartialParse
@@ -41,10 +41,20 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
               jobs: int | None = None) -> tuple[PartialParse, list[str], bool]:
     """The parse, its warnings, and whether the input was cut short (a compressed file that
     ends early, text that ends inside a sample)."""
+    perf_exit = PerfScriptExit()
     if source.format == "perf-data":
-        parse, truncated = parse_chunks(stream_perf_script(source.path), keep_unknown_addresses, jobs)
+        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs)
     else:
         parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
+    if perf_exit.failed:
+        # perf script stopped part-way (a perf.data cut short: perf killed, disk full).
+        if not parse.counts:
+            raise DiagnoseError(f"{source.path}: perf script failed before any sample (exit code {perf_exit.code}: "
+                                f"{perf_exit.error}); check that it is a complete perf.data file")
+        samples = sum(n for n, _ in parse.counts.values())
+        warning = (f"{source.path}: perf script stopped with exit code {perf_exit.code} ({perf_exit.error}); "
+                   f"analysed the {samples:,} samples before that (is the perf.data file cut short?)")
+        return parse, [*parse_warnings(parse, source, truncated), warning], True
     if not parse.counts and not parse.events:
         if parse.warnings:
             first = min(parse.warnings.values(), key=lambda w: w.line or 0)
