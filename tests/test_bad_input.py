@@ -201,3 +201,17 @@ def test_a_long_first_line_without_a_count_names_its_end(tmp_path: Path) -> None
     p = tmp_path / "deep.folded"
     p.write_text("app;" * 100_000 + "main\n")
     assert_one_line_error(run_cli("analyze", str(p)), f"{p}:1", "no sample count", "app;main")
+
+
+def test_a_perf_pid_of_5000_digits_is_counted_without_it_and_said(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz.py: int() of a 5,000-digit tid was a ValueError traceback."""
+    p = tmp_path / "capture.txt"
+    p.write_text(_perf_sample("1000000", 1.0, "work")
+                 + _perf_sample("1000000", 1.001, "poll").replace("app 10/10", "app 10/" + "9" * 5000))
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-500:]
+    import json
+
+    report = json.loads(proc.stdout)
+    assert report["capture"]["total_samples"] == 2
+    assert any("pid or tid of more than 10 digits" in line for line in proc.stderr.splitlines())
