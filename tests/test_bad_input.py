@@ -215,3 +215,23 @@ def test_a_perf_pid_of_5000_digits_is_counted_without_it_and_said(tmp_path: Path
     report = json.loads(proc.stdout)
     assert report["capture"]["total_samples"] == 2
     assert any("pid or tid of more than 10 digits" in line for line in proc.stderr.splitlines())
+
+
+@pytest.mark.parametrize("odd", ["9" * 400, "nan", "-5", "1e400"])
+def test_odd_durations_and_frequencies_in_perf_header_are_not_known_rather_than_infinite(
+        tmp_path: Path, odd: str) -> None:
+    """Found by tests/test_fuzz.py: `sleep 9...9` in the header made the duration inf, and the
+    JSON report held Infinity (not JSON)."""
+    p = tmp_path / "capture.txt"
+    p.write_text(f"# ========\n# cmdline : /usr/bin/perf record -F {odd} -g -- sleep {odd}\n"
+                 f"# event : name = cpu-clock:ppp, , id = {{ 1 }}, type = 1, size = 128, "
+                 f"{{ sample_period, sample_freq }} = {odd if odd.isdigit() else 99}, freq = 1\n# ========\n#\n"
+                 + _perf_sample("1000000", 1.0, "work")
+                 + _perf_sample("1000000", 2.0, "work").replace("2.000000:", f"{'9' * 400}.5:" if odd == "1e400" else "2.0:"))
+    proc = run_cli("analyze", str(p), "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-500:]
+    import json
+
+    capture = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON report"))["capture"]
+    for key in ("duration_s", "frequency_hz"):
+        assert capture[key] is None or 0 < capture[key] < 1e300, (key, capture[key])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 
@@ -151,7 +152,9 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
         capture.warnings.append(f"{source}: {odd_ids} thread(s) carry a pid or tid of more than {MAX_TASK_ID_DIGITS} "
                                 f"digits (a corrupt line?); their samples are counted without it")
     apply_header(capture, parse.header, chosen)
-    capture.time_first, capture.time_last = parse.time_min, parse.time_max
+    if parse.time_min is not None and parse.time_max is not None \
+            and math.isfinite(parse.time_min) and math.isfinite(parse.time_max):
+        capture.time_first, capture.time_last = parse.time_min, parse.time_max
     st_chosen = parse.events.get(chosen_b) if chosen_b is not None else None
     if st_chosen is not None:
         if capture.frequency_hz is None and chosen is not None and event_base(chosen) in NANOSECOND_EVENTS \
@@ -209,8 +212,9 @@ def _event_header(capture: CaptureInfo, value: str, event: str | None) -> None:
         return
     freq = re.search(r"\{ sample_period, sample_freq \} = (\d+)", value) or re.search(r"sample_freq = (\d+)", value)
     if freq and (re.search(r"\bfreq = 1\b", value) or "sample_freq =" in value and "sample_period" not in value):
-        capture.frequency_hz = float(freq.group(1))
-        capture.frequency_source = "header"
+        hz = _positive(freq.group(1))
+        if hz is not None:
+            capture.frequency_hz, capture.frequency_source = hz, "header"
 
 
 def _task_id(text: bytes | None) -> int | None:
@@ -238,11 +242,18 @@ def command_duration(command: str | None) -> float | None:
     except ValueError:
         args = command.split()
     if len(args) >= 2 and args[-2].rsplit("/", 1)[-1] == "sleep":
-        try:
-            return float(args[-1])
-        except ValueError:
-            return None
+        return _positive(args[-1])
     return None
+
+
+def _positive(text: str) -> float | None:
+    """A frequency or a duration as the header states it: a finite number above 0, else
+    None (not known) rather than inf, nan or a negative that every rate would inherit."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
 
 
 def settle_duration(capture: CaptureInfo) -> None:
