@@ -43,13 +43,17 @@ class YamlDoc:
         return self.lines.get((), None)
 
     def error(self, where: Path_, what: str, fix: str | None = None) -> DiagnoseError:
-        field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in where).replace(".[", "[")
+        field = ".".join(_shown_key(p) if isinstance(p, str) else f"[{p}]" for p in where).replace(".[", "[")
         line = self.line(where)
         loc = f"{self.path}:{line}" if line else self.path
         text = f"{loc}: {field + ': ' if field else ''}{what}"
         if fix:
             text += f"; {fix}"
         return DiagnoseError(text)
+
+
+def _shown_key(key: str, limit: int = 60) -> str:
+    return key if len(key) <= limit else key[:limit] + "..."
 
 
 def _lines(node: yaml.Node, where: Path_, lines: dict[Path_, int], doc_path: str) -> None:

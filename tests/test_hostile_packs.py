@@ -144,3 +144,14 @@ def test_a_cycle_through_a_long_chain_names_the_cycle(tmp_path: Path) -> None:
     p.write_text(HEADER + "rules:\n" + "".join(_rule(i, f"{{fired: r{(i + 1) % 1200}}}") for i in range(1200)))
     line = assert_one_line_error(run_cli("rules", "validate", str(p), timeout=120), "cycle", "r0 -> r1 -> r2")
     assert "Recursion" not in line
+
+
+def test_a_key_with_a_line_break_is_quoted_in_a_one_line_error(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz.py: a mapping key holding a newline ("to.\\n") was written into
+    the error as it is, so the error took two lines."""
+    p = tmp_path / "team.yaml"
+    p.write_text(HEADER + 'rules:\n  - id: r0\n    title: t\n    severity: low\n    summary: s\n'
+                 '    when: [{owned_share: {"cat\\negory": udp-receive}, gte: 0.1}]\n'
+                 '    "evidence\\n' + "x" * 500 + '": {}\n')
+    line = assert_one_line_error(run_cli("rules", "validate", str(p)), f"{p}:")
+    assert "rules[0].evidence\\nxxx" in line and len(line) < 600
