@@ -111,3 +111,17 @@ def test_a_report_that_is_not_one_is_one_line(tmp_path: Path, text: str, message
     p = tmp_path / "report.json"
     p.write_text(text)
     assert_one_line_error(run_cli("explain", str(p)), str(p), message)
+
+
+def test_a_source_without_its_id_is_one_line(report: Path, tmp_path: Path) -> None:
+    """Found by tests/test_fuzz.py (ten times the examples): `s.get("title", s["id"])` needs the
+    id even when a title is there, so a source without it was a KeyError."""
+    data = json.loads(report.read_text())
+    where = next((i, j) for i, f in enumerate(data["findings"]) for j, r in enumerate(f.get("recommendations", []))
+                 if r.get("sources"))
+    finding = data["findings"][where[0]]
+    del finding["recommendations"][where[1]]["sources"][0]["id"]
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps(data))
+    assert_one_line_error(run_cli("explain", str(damaged), "--finding", finding["id"]), str(damaged),
+                          f"findings[{where[0]}].recommendations[{where[1]}].sources[0].id: expected text, found missing")

@@ -78,15 +78,9 @@ RULE = {"id": STR, "status": STR, "title": Opt(STR), "why_not": Opt(STR), "deriv
         "conditions": May([CONDITION])}
 
 
-def _source(value: Any, where: str) -> None:
-    _check(value, {"title": May(STR), "id": May(STR)}, where)
-    if "title" not in value and "id" not in value:
-        raise _Bad(where, "a source with an id or a title", value)
-
-
 def _recommendation(value: Any, where: str) -> None:
     _check(value, {"kind": STR, "texts": TEXTS, "title": Opt(STR), "where": Opt(STR), "why": Opt(STR),
-                   "sources": Opt([_source])}, where)
+                   "sources": Opt([{"id": STR, "title": May(STR)}])}, where)
     if value["kind"] == "sysctl":
         _check(value, {"key": ANY, "value": ANY, "apply": [ANY], "persist": [STR]}, where)
         if not value["apply"]:
