@@ -124,4 +124,4 @@ def test_a_source_without_its_id_is_one_line(report: Path, tmp_path: Path) -> No
     damaged = tmp_path / "damaged.json"
     damaged.write_text(json.dumps(data))
     assert_one_line_error(run_cli("explain", str(damaged), "--finding", finding["id"]), str(damaged),
-                          f"findings[{where[0]}].recommendations[{where[1]}].sources[0].id: expected text, found missing")
+                          f"findings[{where[0]}].recommendations[{where[1]}].sources[0].id: expected text, found nothing")

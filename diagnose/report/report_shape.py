@@ -114,7 +114,18 @@ REPORT = {"capture": May({}), "findings": Opt([FINDING]),
           "evaluation": Opt({"rules": May([RULE]), "facts": Opt({}), "notes": May([ANY])})}
 
 
+_MISSING = object()
+
+
+def _expected(spec: Any) -> str:
+    if isinstance(spec, str):
+        return spec
+    return "a list" if isinstance(spec, list) else "a mapping" if isinstance(spec, dict) else "a value"
+
+
 def _kind(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -160,7 +171,7 @@ def _check_key(mapping: dict[str, Any], key: str, spec: Any, where: str) -> None
         if key in mapping:
             _check(mapping[key], spec.spec, where)
     elif key not in mapping:
-        raise _Bad(where, "a value", "missing")
+        raise _Bad(where, _expected(spec), _MISSING)
     else:
         _check(mapping[key], spec, where)
 
@@ -186,6 +197,5 @@ def check_report(data: dict[str, Any], path: str, hint: str) -> None:
     try:
         _check(data, REPORT, "")
     except _Bad as bad:
-        found = "missing" if bad.value == "missing" else _kind(bad.value)
-        raise DiagnoseError(f"{path}: {bad.where}: expected {bad.expected}, found {found} (not a report as diagnose "
+        raise DiagnoseError(f"{path}: {bad.where}: expected {bad.expected}, found {_kind(bad.value)} (not a report as diagnose "
                             f"writes it); {hint}") from None
