@@ -6,10 +6,19 @@ from __future__ import annotations
 EXIT_BAD_INPUT = 2
 
 
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped (as repr() shows them):
+    a message that quotes a user's key or value stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+
+
 class DiagnoseError(Exception):
     """A failure to report to the user as one line: what, where, and what to do."""
 
     def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code

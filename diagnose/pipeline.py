@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from diagnose.collapse import CollapseOptions, fold, folded_text
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.folded import read_folded
-from diagnose.inputs.perf_data import stream_perf_script
+from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import parse_chunks, parse_file
 from diagnose.inputs.perf_script import PartialParse
@@ -26,26 +26,41 @@ def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: boo
         where = f"{source.path}:{w.line}" if w.line is not None else source.path
         more = f" ({w.count} lines like it)" if w.count > 1 else ""
         out.append(f"{where}: skipped {w.message}{more}")
-    if truncated_gzip:
+    if truncated_gzip and parse.unterminated_line is not None:
+        out.append(f"{source.path}:{parse.unterminated_line}: the compressed data ends early, inside a sample; "
+                   f"analysed up to there, the last sample may miss its outer frames")
+    elif truncated_gzip:
         out.append(f"{source.path}: the compressed data ends early; analysed what could be read")
-    if parse.unterminated_line is not None:
+    elif parse.unterminated_line is not None:
         out.append(f"{source.path}:{parse.unterminated_line}: the input ends inside a sample (was perf killed?); "
                    f"analysed up to there, the last sample may miss its outer frames")
     return out
 
 
 def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
-              jobs: int | None = None) -> tuple[PartialParse, list[str]]:
+              jobs: int | None = None) -> tuple[PartialParse, list[str], bool]:
+    """The parse, its warnings, and whether the input was cut short (a compressed file that
+    ends early, text that ends inside a sample)."""
+    perf_exit = PerfScriptExit()
     if source.format == "perf-data":
-        parse, truncated = parse_chunks(stream_perf_script(source.path), keep_unknown_addresses, jobs)
+        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs)
     else:
         parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
+    if perf_exit.failed:
+        # perf script stopped part-way (a perf.data cut short: perf killed, disk full).
+        if not parse.counts:
+            raise DiagnoseError(f"{source.path}: perf script failed before any sample (exit code {perf_exit.code}: "
+                                f"{perf_exit.error}); check that it is a complete perf.data file")
+        samples = sum(n for n, _ in parse.counts.values())
+        warning = (f"{source.path}: perf script stopped with exit code {perf_exit.code} ({perf_exit.error}); "
+                   f"analysed the {samples:,} samples before that (is the perf.data file cut short?)")
+        return parse, [*parse_warnings(parse, source, truncated), warning], True
     if not parse.counts and not parse.events:
         if parse.warnings:
             first = min(parse.warnings.values(), key=lambda w: w.line or 0)
             raise DiagnoseError(f"{source.path}:{first.line}: no samples could be read ({first.message}); "
                                 f"expected `perf script` output")
-    return parse, parse_warnings(parse, source, truncated)
+    return parse, parse_warnings(parse, source, truncated), truncated or parse.unterminated_line is not None
 
 
 def resolve(path: str) -> InputSource:
@@ -67,7 +82,7 @@ def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None) ->
         from diagnose.report.folded import profile_folded
 
         return profile_folded(profile), profile.capture.warnings
-    parse, warnings = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
+    parse, warnings, _ = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
     return folded_text(fold(parse, opts)), warnings
 
 
@@ -77,10 +92,10 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None) -
         if event is not None:
             raise DiagnoseError(f"{path}: folded stacks carry no event names, so --event cannot apply; drop it")
         return read_folded(read_chunks(source.path), source.path)
-    parse, warnings = read_perf(source, jobs=jobs)
+    parse, warnings, cut = read_perf(source, jobs=jobs)
     profile = build_profile(parse, source.path, source.format, event)
     profile.capture.warnings.extend(warnings)
-    if parse.unterminated_line is not None:
+    if cut:
         profile.capture.truncated = True
     if profile.capture.event is not None and len([e for e in profile.capture.events if e]) > 1:
         others = ", ".join(f"{e} ({n})" for e, n in profile.capture.events.items() if e and e != profile.capture.event)

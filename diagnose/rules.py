@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import importlib.resources
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ ENGINE_VERSION = (1, 0)
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 STATUSES = ("stable", "experimental", "deprecated")
 RULES_PATH_ENV = "DIAGNOSE_RULES_PATH"
+# A pack is read, checked and evaluated rule by rule: these bound the time and memory that
+# takes (a pack file is also at most yamlfile.MAX_YAML_BYTES).
+MAX_RULES_PER_PACK = 2_000
+MAX_RULES_TOTAL = 5_000
 
 # Measurements a condition may take. Selector-valued ones take a frame selector (SELECTOR_KEYS).
 SELECTOR_MEASURES = ("inclusive_share", "self_share", "owned_share", "cores", "samples")
@@ -453,6 +458,9 @@ def parse_pack(doc: YamlDoc, kb: Knowledge | None) -> Pack:
     rules = data.get("rules") or []
     if not isinstance(rules, list):
         raise doc.error(("rules",), "must be a list of rules")
+    if len(rules) > MAX_RULES_PER_PACK:
+        raise doc.error(("rules",), f"{len(rules):,} rules, more than the {MAX_RULES_PER_PACK:,} a pack may hold",
+                        "split them into several packs in a folder")
     seen: set[str] = set()
     for i, item in enumerate(rules):
         rule = parse_rule(doc, ("rules", i), item, kb, pack.name)
@@ -572,6 +580,10 @@ def merge_packs(packs: list[Pack]) -> RuleSet:
     severity or enabled; disable lists (ids, globs or tag:NAME) switch rules off."""
     rules: dict[str, Rule] = {}
     notes = []
+    total = sum(len(p.rules) for p in packs)
+    if total > MAX_RULES_TOTAL:
+        raise DiagnoseError(f"the rule packs hold {total:,} rules together, more than the {MAX_RULES_TOTAL:,} the "
+                            f"engine takes ({', '.join(p.path for p in packs[-3:])}, ...); load fewer packs")
     for pack in packs:
         for rule in pack.rules:
             if rule.id in rules:
@@ -622,21 +634,27 @@ def _order(rules: list[Rule]) -> list[Rule]:
                 d.add(str(c.arg))
         deps[r.id] = d - {r.id}
     out: list[Rule] = []
-    state: dict[str, int] = {}
-
-    def visit(rid: str, chain: list[str]) -> None:
-        if state.get(rid) == 2:
-            return
-        if state.get(rid) == 1:
-            cycle = " -> ".join([*chain, rid])
-            raise DiagnoseError(f"{by_id[rid].source}: rules depend on each other in a cycle ({cycle}); "
-                                f"break the cycle of fact:/fired: conditions")
-        state[rid] = 1
-        for d in sorted(deps[rid]):
-            visit(d, [*chain, rid])
-        state[rid] = 2
-        out.append(by_id[rid])
-
+    state: dict[str, int] = {}  # 1: being visited (on the path), 2: placed
+    # Depth-first, dependencies in sorted order, with an explicit stack: a chain of thousands
+    # of fired: conditions is as deep as it is long.
     for r in rules:
-        visit(r.id, [])
+        if state.get(r.id):
+            continue
+        state[r.id] = 1
+        path: list[tuple[str, Iterator[str]]] = [(r.id, iter(sorted(deps[r.id])))]
+        while path:
+            rid, pending = path[-1]
+            d = next(pending, None)
+            if d is None:
+                path.pop()
+                state[rid] = 2
+                out.append(by_id[rid])
+            elif state.get(d) == 1:
+                chain = [p for p, _ in path]
+                cycle = " -> ".join([*chain[chain.index(d):], d])
+                raise DiagnoseError(f"{by_id[d].source}: rules depend on each other in a cycle ({cycle}); "
+                                    f"break the cycle of fact:/fired: conditions")
+            elif state.get(d) is None:
+                state[d] = 1
+                path.append((d, iter(sorted(deps[d]))))
     return out

@@ -64,3 +64,96 @@ def test_corrupt_perf_data_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "broken.data"
     bad.write_bytes(b"PERFILE2" + os.urandom(3000))
     assert_one_line_error(run_cli("analyze", str(bad)), str(bad), "perf script could not read it")
+
+
+@pytest.fixture(scope="module")
+def recording_in_rounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recording written in several rounds (a small ring buffer, -m 8), so that a cut in the
+    file leaves whole rounds of samples before it for perf script to print."""
+    perf = shutil.which("perf")
+    if perf is None:
+        pytest.skip("perf is not installed (apt-get install linux-perf)")
+    out = tmp_path_factory.mktemp("perfdata") / "rounds.data"
+    proc = subprocess.run([perf, "record", "-F", "999", "-g", "-m", "8", "-o", str(out), "--", sys.executable, "-c",
+                           BUSY], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 or not out.exists():
+        pytest.skip(f"perf cannot record here: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+    return out
+
+
+def _perf_script(path: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["perf", "script", "--header", "-F", "+pid", "-i", str(path)], capture_output=True,
+                          timeout=120)
+
+
+def _samples(text: bytes) -> int:
+    return sum(1 for line in text.splitlines() if line[:1] not in (b"", b"#", b" ", b"\t"))
+
+
+def test_a_perf_data_cut_short_is_analysed_up_to_the_cut_with_perf_error(recording_in_rounds: Path,
+                                                                         tmp_path: Path) -> None:
+    data = recording_in_rounds.read_bytes()
+    full = _samples(_perf_script(recording_in_rounds).stdout)
+    cut = tmp_path / "cut.data"
+    for fraction in (0.9, 0.8, 0.7, 0.6, 0.5):
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        direct = _perf_script(cut)
+        if direct.returncode != 0 and 0 < _samples(direct.stdout) < full:
+            break
+    else:
+        pytest.fail("no cut of the recording makes perf script fail after some samples")
+    perf_error = direct.stderr.decode().strip().splitlines()[-1]
+    proc = run_cli("analyze", str(cut), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["capture"]["total_samples"] == _samples(direct.stdout)
+    assert report["capture"]["truncated"] is True
+    warnings = [line for line in proc.stderr.splitlines() if "perf script stopped" in line]
+    assert len(warnings) == 1 and f"exit code {direct.returncode}" in warnings[0] and perf_error[:60] in warnings[0]
+
+
+def test_a_perf_data_cut_before_its_first_sample_is_one_line(recording_in_rounds: Path, tmp_path: Path) -> None:
+    data = recording_in_rounds.read_bytes()
+    cut = tmp_path / "cut.data"
+    for size in range(len(data) // 2, 0, -max(1, len(data) // 40)):
+        cut.write_bytes(data[:size])
+        direct = _perf_script(cut)
+        if direct.returncode != 0 and direct.stdout.strip() and _samples(direct.stdout) == 0:
+            break
+    else:
+        pytest.skip("no cut of this recording leaves perf's header without samples")
+    assert_one_line_error(run_cli("analyze", str(cut)), str(cut), "failed before any sample")
+
+
+def _fake_perf(tmp_path: Path, stderr_bytes: int, exit_code: int) -> dict[str, str]:
+    """A `perf` that writes `stderr_bytes` of warnings before any output (more than a pipe
+    holds), then a short perf script text, then exits with `exit_code`."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    text = tmp_path / "script.txt"
+    text.write_text("".join(
+        f"app 10/10 [000] {1 + i / 1000:.6f}: 1000000 cpu-clock:ppp: \n\t    7f0000001000 work+0x4 (/usr/bin/app)\n"
+        f"\t    7f0000002000 main+0x8 (/usr/bin/app)\n\n" for i in range(50)))
+    fake = bindir / "perf"
+    fake.write_text(f"#!{sys.executable}\nimport sys\n"
+                    f"sys.stderr.write('Warning: a kernel symbol could not be resolved\\n' * {stderr_bytes // 46 + 1})\n"
+                    f"sys.stderr.flush()\nsys.stdout.write(open({str(text)!r}).read())\nsys.stdout.flush()\n"
+                    f"sys.stderr.write('0x1234 [0]: failed to process type: 0 [Invalid argument]\\n')\n"
+                    f"sys.exit({exit_code})\n")
+    fake.chmod(0o755)
+    return {"PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+@pytest.mark.parametrize("exit_code", [0, 234])
+def test_perf_warnings_beyond_a_pipe_do_not_block_the_reading(tmp_path: Path, exit_code: int) -> None:
+    data = tmp_path / "perf.data"
+    data.write_bytes(b"PERFILE2" + bytes(1000))
+    proc = run_cli("analyze", str(data), "--format", "json", env=_fake_perf(tmp_path, 1 << 20, exit_code),
+                   timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["capture"]["total_samples"] == 50
+    stopped = [line for line in proc.stderr.splitlines() if "perf script stopped" in line]
+    if exit_code:
+        assert len(stopped) == 1 and "failed to process type" in stopped[0] and "exit code 234" in stopped[0]
+    else:
+        assert not stopped

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from diagnose.errors import input_error
+from diagnose.inputs.source import TruncatedGzip
 from diagnose.profile import CaptureInfo, Frame, Profile, Stack, Thread
 
 # "stack count" or a differential "stack before after"; counts may be decimal ("12.", "12.5").
@@ -27,11 +28,26 @@ _PYSPY_THREAD = re.compile(r"^thread \((0x[0-9a-fA-F]+|\d+)\)(?:: (.*))?$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]+$")
 
 
-def parse_count(text: bytes) -> int:
-    if b"." not in text:
-        return int(text)  # exact, however large
-    value = float(text)
-    return int(value) if value == int(value) else round(value)
+# A count is a number of samples (or of weighted events): more than 30 digits before the point
+# is not a count but a defect (two numbers glued together, a corrupt file).
+MAX_COUNT_DIGITS = 30
+
+
+def parse_count(text: bytes) -> int | None:
+    """The count of a folded line, rounded to a whole number; None when it has more than
+    MAX_COUNT_DIGITS digits before the point."""
+    whole, _, fraction = text.partition(b".")
+    whole = whole.lstrip(b"0")
+    if len(whole) > MAX_COUNT_DIGITS:
+        return None
+    if not fraction.strip(b"0"):
+        return int(whole or b"0")  # exact
+    return round(float(b"0" + whole + b"." + fraction[:30]))
+
+
+def fraction_of(text: bytes) -> bool:
+    """Does the count have a fractional part ("12.5", not "12." or "12.0")?"""
+    return bool(text.partition(b".")[2].strip(b"0"))
 
 
 def read_folded(chunks: Iterable[bytes], path: str, root_is_process: bool = True) -> Profile:
@@ -40,24 +56,36 @@ def read_folded(chunks: Iterable[bytes], path: str, root_is_process: bool = True
     line_no = 0
     carry = b""
     fractional = differential = 0
-    for piece in chunks:
+    cut: list[TruncatedGzip] = []
+    for piece in _until_cut(chunks, cut):
         data = carry + piece
         lines = data.split(b"\n")
         carry = lines.pop()
         for line in lines:
             line_no += 1
             fractional, differential = _take(line, line_no, path, raw, fractional, differential)
-    if carry:
+    if carry and not cut:  # (a line the cut ends in is not whole: its count would be wrong)
         line_no += 1
         fractional, differential = _take(carry, line_no, path, raw, fractional, differential)
     warnings = []
+    if cut:
+        warnings.append(f"{path}: the compressed data ends early; analysed the {line_no:,} whole lines before the cut"
+                        + (f", not the cut line {line_no + 1}" if carry else ""))
     if differential:
         warnings.append(f"{differential} lines carry two counts (a differential file): the second (after) count is used")
     if fractional:
         warnings.append(f"{fractional} lines have fractional counts, rounded to whole samples")
-    if _looks_like_pyspy(raw):
-        return _profile(raw, path, root_is_process, warnings, pyspy=True)
-    return _profile(raw, path, root_is_process, warnings)
+    profile = _profile(raw, path, root_is_process, warnings, pyspy=_looks_like_pyspy(raw))
+    profile.capture.truncated = bool(cut)
+    return profile
+
+
+def _until_cut(chunks: Iterable[bytes], cut: list[TruncatedGzip]) -> Iterator[bytes]:
+    """The chunks up to a gzip cut, which is noted in `cut` rather than raised."""
+    try:
+        yield from chunks
+    except TruncatedGzip as exc:
+        cut.append(exc)
 
 
 def _looks_like_pyspy(raw: dict[bytes, int]) -> bool:
@@ -93,16 +121,22 @@ def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractiona
         return fractional, differential
     m = _LINE.match(line)
     if m is None:
-        last = line.rsplit(None, 1)[-1][:40].decode("utf-8", "replace")
+        last = line.rsplit(None, 1)[-1][-40:].decode("utf-8", "replace")
         raise input_error(path, f"folded line has no sample count (ends with {last!r})",
                           "each line must be `frame;frame;... COUNT` with a number after the last space", line=line_no)
     stack, first, second = m.groups()
     count_text = second if second is not None else first
     if second is not None:
         differential += 1
-    if b"." in count_text and float(count_text) != int(float(count_text)):
+    count = parse_count(count_text)
+    if count is None:
+        shown = count_text[:20].decode("ascii") + ("..." if len(count_text) > 20 else "")
+        raise input_error(path, f"folded count {shown} ({len(count_text):,} characters) is too large for a number of samples",
+                          f"a count has at most {MAX_COUNT_DIGITS} digits; check the line (two numbers glued together?)",
+                          line=line_no)
+    if fraction_of(count_text):
         fractional += 1
-    raw[stack] = raw.get(stack, 0) + parse_count(count_text)
+    raw[stack] = raw.get(stack, 0) + count
     return fractional, differential
 
 

@@ -3,13 +3,21 @@ output is streamed into the perf script parser."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import threading
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
 
 from diagnose.errors import DiagnoseError, input_error
 
 PIPE_CHUNK = 1 << 20
+# What is kept of perf's stderr (read while its output is): the last lines, each cut short.
+STDERR_LINES_KEPT = 50
+STDERR_LINE_CHARS = 500
 PERF_INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install linux-perf)"
 
 
@@ -25,15 +33,64 @@ def script_command(path: str) -> list[str]:
     return [perf_binary(), "script", "--header", "-F", "+pid", "-i", path]
 
 
-def stream_perf_script(path: str) -> Iterator[bytes]:
-    """Yield perf script output for `path` in pieces; a clear error when perf fails."""
+@dataclass
+class PerfScriptExit:
+    """How `perf script` ended, known once its output has been read to the end."""
+
+    code: int | None = None
+    # perf's error (its last meaningful stderr line) when it exited non-zero.
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.code is not None and self.code != 0
+
+
+class _StderrTail(threading.Thread):
+    """Reads perf's stderr while its stdout is being read, keeping only the last lines: perf
+    blocks once it has written a pipe's worth of warnings that nobody reads."""
+
+    def __init__(self, stream: IO[bytes], keep: int = STDERR_LINES_KEPT) -> None:
+        super().__init__(name="perf-stderr", daemon=True)
+        self.stream = stream
+        self.lines: deque[str] = deque(maxlen=keep)
+
+    def run(self) -> None:
+        partial = b""
+        fd = self.stream.fileno()
+        while True:
+            try:
+                piece = os.read(fd, 1 << 16)
+            except OSError:
+                break
+            if not piece:
+                break
+            *whole, partial = (partial + piece).split(b"\n")
+            partial = partial[-STDERR_LINE_CHARS:]
+            for line in whole:
+                if line.strip():
+                    self.lines.append(line[:STDERR_LINE_CHARS].decode("utf-8", "replace").strip())
+        if partial.strip():
+            self.lines.append(partial.decode("utf-8", "replace").strip())
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def stream_perf_script(path: str, status: PerfScriptExit | None = None) -> Iterator[bytes]:
+    """Yield perf script output for `path` in pieces. perf's stderr is drained by a thread as
+    it comes. A perf that fails before any output is a clear error; one that fails part-way
+    (a perf.data cut short) is told through `status`, after the last piece, for the caller to
+    warn about or refuse."""
     cmd = script_command(path)
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:
         raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
     assert proc.stdout is not None and proc.stderr is not None
-    got_any = False
+    tail = _StderrTail(proc.stderr)
+    tail.start()
+    got_any = finished = False
     try:
         while True:
             piece = proc.stdout.read(PIPE_CHUNK)
@@ -41,17 +98,31 @@ def stream_perf_script(path: str) -> Iterator[bytes]:
                 break
             got_any = True
             yield piece
+        finished = True
     finally:
-        if proc.poll() is None and not got_any:
-            pass
         proc.stdout.close()
-        err = proc.stderr.read().decode("utf-8", "replace")
-        proc.stderr.close()
+        if not finished and proc.poll() is None:
+            proc.kill()  # the reader stopped early (an error, Ctrl-C): perf's output is not wanted
         code = proc.wait()
+        tail.join()
+        proc.stderr.close()
+    err = tail.text()
     if code != 0 and not got_any:
         detail = _first_error_line(err)
         raise input_error(path, f"perf script could not read it ({detail})",
                           "check that it is a complete perf.data file readable by this user")
+    if status is not None:
+        status.code = code
+        if code != 0:
+            status.error = _last_error_line(err) if err.strip() else f"exit code {code}"
+
+
+def _last_error_line(err: str) -> str:
+    for line in reversed(err.splitlines()):
+        line = line.strip()
+        if line and not line.startswith("Warning") and "callchain" not in line.lower():
+            return line[:160]
+    return err.strip().splitlines()[-1][:160]
 
 
 def _first_error_line(err: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 
@@ -18,6 +19,8 @@ NANOSECOND_EVENTS = ("cpu-clock", "task-clock")
 _USER_PSEUDO_MODULES = {b"[vdso]", b"[vdso32]", b"[vdsox32]", b"[vsyscall]", b"[heap]", b"[stack]", b"[anon]",
                         b"[uprobes]", b"[jit]", b"[unknown]"}
 _KO = (b".ko", b".ko.xz", b".ko.zst", b".ko.gz")
+# Linux task ids are 32-bit: a longer one is a corrupt line, not a task.
+MAX_TASK_ID_DIGITS = 10
 
 
 def event_base(event: str) -> str:
@@ -104,7 +107,7 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
             per_rec[key] = got
         return got
 
-    total = stackless = 0
+    total = stackless = odd_ids = 0
     for (thread_key, event, _strict, fids), (n, weight) in parse.counts.items():
         if event not in keep:
             continue
@@ -112,7 +115,10 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
         if t is None:
             comm, pid, tid = thread_key
             t = threads[thread_key] = len(thread_list)
-            thread_list.append(Thread(_decode(comm), int(pid) if pid else None, int(tid) if tid else None))
+            pid_n, tid_n = _task_id(pid), _task_id(tid)
+            if (pid and pid_n is None) or (tid and tid_n is None):
+                odd_ids += 1
+            thread_list.append(Thread(_decode(comm), pid_n, tid_n))
         is_java = thread_key[0] == b"java"
         frame_ids: list[int] = []
         # fids are leaf first. perf prints an "(inlined)" frame just before the function it was
@@ -142,8 +148,13 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
 
     capture = CaptureInfo(source=source, format=fmt, event=chosen, events=events, total_samples=total,
                           stackless_samples=stackless)
+    if odd_ids:
+        capture.warnings.append(f"{source}: {odd_ids} thread(s) carry a pid or tid of more than {MAX_TASK_ID_DIGITS} "
+                                f"digits (a corrupt line?); their samples are counted without it")
     apply_header(capture, parse.header, chosen)
-    capture.time_first, capture.time_last = parse.time_min, parse.time_max
+    if parse.time_min is not None and parse.time_max is not None \
+            and math.isfinite(parse.time_min) and math.isfinite(parse.time_max):
+        capture.time_first, capture.time_last = parse.time_min, parse.time_max
     st_chosen = parse.events.get(chosen_b) if chosen_b is not None else None
     if st_chosen is not None:
         if capture.frequency_hz is None and chosen is not None and event_base(chosen) in NANOSECOND_EVENTS \
@@ -205,9 +216,18 @@ def _event_header(capture: CaptureInfo, value: str, event: str | None) -> None:
         return
     freq = re.search(r"\{ sample_period, sample_freq \} = (\d+)", value) or re.search(r"sample_freq = (\d+)", value)
     if freq and (re.search(r"\bfreq = 1\b", value) or "sample_freq =" in value and "sample_period" not in value):
-        hz = positive(float(freq.group(1)))
+        hz = _positive(freq.group(1))
         if hz is not None:
             capture.frequency_hz, capture.frequency_source = hz, "header"
+
+
+def _task_id(text: bytes | None) -> int | None:
+    """A pid or tid as perf prints it; None when absent or longer than any task id can be
+    (a corrupt line: its samples are counted, without the id)."""
+    if not text:
+        return None
+    digits = text.lstrip(b"0")
+    return int(digits or b"0") if len(digits) <= MAX_TASK_ID_DIGITS else None
 
 
 def _int(text: str) -> int | None:
@@ -226,11 +246,17 @@ def command_duration(command: str | None) -> float | None:
     except ValueError:
         args = command.split()
     if len(args) >= 2 and args[-2].rsplit("/", 1)[-1] == "sleep":
-        try:
-            return positive(float(args[-1]))
-        except ValueError:
-            return None
+        return _positive(args[-1])
     return None
+
+
+def _positive(text: str) -> float | None:
+    """A frequency or a duration as the header states it: a finite number above 0, else
+    None (not known) rather than inf, nan or a negative that every rate would inherit."""
+    try:
+        return positive(float(text))
+    except ValueError:
+        return None
 
 
 def settle_duration(capture: CaptureInfo) -> None:

@@ -49,6 +49,8 @@ _OFFSET = re.compile(rb"\+0x[\da-f]+$")
 _HEADER_FENCE = b"# ========"
 
 BODY_CACHE_LIMIT = 20_000
+# perf writes a sample's period as an unsigned 64-bit number.
+PERIOD_MAX = (1 << 64) - 1
 LINE_CACHE_LIMIT = 100_000
 
 # Sentinel frame ids in a parsed body.
@@ -111,6 +113,8 @@ class ChunkParser:
         self._body_cache: dict[bytes, tuple[int, ...] | None] = {}
         # (who, event, strict, leaf id, caller ids) -> [samples, period sum]; see finish().
         self._raw_counts: dict[tuple[bytes, bytes, bool, int, tuple[int, ...]], list[int]] = {}
+        # The line the input stops in, when it stops inside one (see feed).
+        self._cut_line: int | None = None
 
     # -- frames -------------------------------------------------------------------------
 
@@ -235,7 +239,7 @@ class ChunkParser:
 
     def _add(self, who: bytes, event: bytes, strict: bool, time: bytes | None, period: bytes | None,
              leaf: int, rest: tuple[int, ...], chunk_index: int, order: int) -> None:
-        p = int(period) if period else 1
+        p = period_value(period) or 0  # (None cannot come: the callers skip such a sample)
         key = (who, event, strict, leaf, rest)
         c = self._raw_counts.get(key)
         if c is None:
@@ -256,6 +260,8 @@ class ChunkParser:
             self._note_times(t, t)
 
     def warn(self, kind: str, message: str, line: int | None) -> None:
+        if line is not None and line == self._cut_line:
+            return
         w = self.out.warnings.get(kind)
         if w is None:
             self.out.warnings[kind] = Warning_(kind, message, line)
@@ -274,6 +280,10 @@ class ChunkParser:
         if chunk.startswith(_HEADER_FENCE) and not self.out.header:
             chunk, first_line = self._take_header(chunk, first_line)
         lines = _LineCounter(chunk, first_line)
+        if last and chunk and not chunk.endswith(b"\n"):
+            # The input stops inside this line (perf killed, a file cut short): _check_end
+            # reports that, so the line is not also reported as malformed.
+            self._cut_line = lines.line_at(chunk.rfind(b"\n") + 1)
         if chunk[:1] == b"#" or b"\n#" in chunk:
             self._feed_blocks(chunk, 0, chunk_index, lines)
         else:
@@ -319,10 +329,18 @@ class ChunkParser:
                 if leaf < 0 or rest is None:
                     self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
                     continue
+            if period is None:
+                p = 1
+            elif len(period) < 20:
+                p = int(period)
+            else:
+                p = period_value(period)  # type: ignore[assignment]
+                if p is None:  # skipped, with a warning, by the careful path
+                    self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
+                    continue
             strict = time is not None
             key = (who, event, strict, leaf, rest)
             c = counts.get(key)
-            p = int(period) if period else 1
             if c is None:
                 counts[key] = [1, p]
             else:
@@ -363,7 +381,7 @@ class ChunkParser:
                     continue
             nl = block.find(b"\n")
             m = None if careful else (fast(block, 0, nl) if nl > 0 else fast(block))
-            if m is not None:
+            if m is not None and (m.group(3) is None or len(m.group(3)) < 20 or period_value(m.group(3)) is not None):
                 who, time, period, event = m.groups()
                 ids = self._lines_ids(block[nl + 1:]) if nl > 0 else ()
                 if ids is not None:
@@ -451,6 +469,7 @@ class ChunkParser:
         head: re.Match[bytes] | None = None
         ids: list[int] = []
         base_line: int | None = None
+        skipping = False  # the frames of a sample that is not counted
 
         def line_no(i: int) -> int:
             nonlocal base_line
@@ -459,7 +478,7 @@ class ChunkParser:
             return base_line + i
 
         def flush() -> None:
-            if head is not None:
+            if head is not None and not skipping:
                 self._count(head, tuple(ids), chunk_index, start)
 
         for i, line in enumerate(block.split(b"\n")):
@@ -474,11 +493,19 @@ class ChunkParser:
             if m is not None and (not indented or (m.group("time") and m.group("event"))):
                 flush()
                 head, ids = m, []
+                period = m.group("period")
+                skipping = period_value(period) is None
+                if skipping:
+                    self.warn("bad-period", f"a sample whose period ({period[:20].decode()}..., {len(period):,} "
+                                            f"digits) is not a 64-bit number as perf writes it", line_no(i))
+                    continue
                 tail = m.group("tail")
                 if tail:
                     fid = self._frame_id(b" " + tail)
                     if fid != _BAD:
                         ids.append(fid)
+                continue
+            if skipping:
                 continue
             if head is None:
                 what = "a frame line outside any sample" if indented else "not a sample line"
@@ -494,6 +521,18 @@ class ChunkParser:
             else:
                 ids.append(fid)
         flush()
+
+
+def period_value(period: bytes | None) -> int | None:
+    """A sample's period as a number (1 when the line has none); None when it is not a 64-bit
+    number (a corrupt line), so that the sample is skipped rather than counted with it."""
+    if period is None:
+        return 1
+    digits = period.lstrip(b"0")
+    if len(digits) > 20:
+        return None
+    value = int(digits or b"0")
+    return value if value <= PERIOD_MAX else None
 
 
 def _split_balanced(line: bytes) -> tuple[bytes, bytes, bytes] | None:

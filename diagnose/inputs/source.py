@@ -22,6 +22,7 @@ CAPTURE_MANIFEST = "manifest.json"
 # How much decompressed text is looked at to recognise the format.
 SNIFF_BYTES = 256 * 1024
 CHUNK_BYTES = 4 * 1024 * 1024
+GZIP_READ_BYTES = 1024 * 1024
 
 # A perf script sample line: "comm [pid/]tid [cpu] [time:] [period] event:" (the same shape
 # as perf/inferno expect). The frame line after it: "<hex address> <symbol> (<dso>)".
@@ -75,20 +76,71 @@ def open_stream(path: str) -> tuple[BinaryIO, bool]:
 
 
 def read_chunks(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Yield the (decompressed) bytes of `path` in chunks. A gzip stream cut short ends the
-    iteration with a DiagnoseError-free warning recorded by the caller via `TruncatedGzip`."""
-    stream, compressed = open_stream(path)
-    with stream:
-        while True:
+    """Yield the (decompressed) bytes of `path` in chunks. A gzip stream cut short (or corrupt
+    part-way) yields everything that decompresses before the cut, then raises `TruncatedGzip`
+    for the caller to turn into a warning."""
+    raw = _open_raw(path)
+    with raw:
+        if raw.read(2) != GZIP_MAGIC:
+            raw.seek(0)
+            yield from _plain_chunks(raw, path, chunk_bytes)
+        else:
+            raw.seek(0)
+            yield from gunzip_chunks(raw, path, chunk_bytes)
+
+
+def _plain_chunks(raw: BinaryIO, path: str, chunk_bytes: int) -> Iterator[bytes]:
+    while True:
+        try:
+            data = raw.read(chunk_bytes)
+        except OSError as exc:
+            raise input_error(path, f"read failed ({exc})", "check the file") from None
+        if not data:
+            return
+        yield data
+
+
+def gunzip_chunks(raw: BinaryIO, path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """The decompressed bytes of a gzip file (of one member or several, as `cat a.gz b.gz`
+    makes), in pieces of at most `chunk_bytes`: memory stays bounded whatever the compression
+    ratio. Unlike GzipFile.read(n), which drops the n bytes it was decompressing when the
+    stream turns out cut, everything before a cut is yielded before TruncatedGzip is raised."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    started = False  # has the current member taken any input?
+    while True:
+        try:
+            data = raw.read(GZIP_READ_BYTES)
+        except OSError as exc:
+            raise input_error(path, f"read failed ({exc})", "check the file") from None
+        if not data:
+            break
+        pending = False  # output may be waiting for input already taken
+        while data or pending:
+            if not started:
+                data = data.lstrip(b"\x00")  # gzip allows zero padding after a member
+                if not data:
+                    break
+            started = True
             try:
-                data = stream.read(chunk_bytes)
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                raise TruncatedGzip(path, str(exc)) from None
-            except OSError as exc:
-                raise input_error(path, f"read failed ({exc})", "check the file") from None
-            if not data:
-                return
-            yield data
+                out = d.decompress(data, chunk_bytes)
+            except zlib.error as exc:
+                raise TruncatedGzip(path, f"corrupt compressed data: {exc}") from None
+            if out:
+                yield out
+            if d.eof:
+                rest = d.unused_data.lstrip(b"\x00")
+                if rest and not rest.startswith(GZIP_MAGIC[:len(rest)]):
+                    raise TruncatedGzip(path, "data after the compressed stream is not gzip")
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                started, pending, data = False, False, rest
+            else:
+                data = d.unconsumed_tail
+                pending = len(out) == chunk_bytes
+    if started and not d.eof:
+        tail = d.flush()
+        if tail:
+            yield tail
+        raise TruncatedGzip(path, "the file ends before the end of the compressed stream")
 
 
 class TruncatedGzip(Exception):
@@ -100,27 +152,29 @@ class TruncatedGzip(Exception):
 
 
 def _sniff(path: str) -> tuple[bytes, bool]:
-    stream, compressed = open_stream(path)
-    with stream:
+    raw = _open_raw(path)
+    with raw:
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        if not compressed:
+            try:
+                return raw.read(SNIFF_BYTES), False
+            except OSError as exc:
+                raise input_error(path, f"read failed ({exc})", "check the file") from None
+        # A truncated or corrupt gzip: take what decompresses.
+        data = b""
+        pieces = gunzip_chunks(raw, path, SNIFF_BYTES)
         try:
-            data = stream.read(SNIFF_BYTES)
-        except (EOFError, zlib.error, gzip.BadGzipFile):
-            # A truncated or corrupt gzip: take what decompresses.
-            data = _partial_gunzip(path)
+            for piece in pieces:
+                data += piece
+                if len(data) >= SNIFF_BYTES:
+                    break
+        except TruncatedGzip:
             if not data:
                 raise input_error(path, "corrupt gzip data", "check the file, or decompress it to see what is left") from None
-        except OSError as exc:
-            raise input_error(path, f"read failed ({exc})", "check the file") from None
-    return data, compressed
-
-
-def _partial_gunzip(path: str) -> bytes:
-    with open(path, "rb") as f:
-        raw = f.read(SNIFF_BYTES * 4)
-    try:
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, SNIFF_BYTES)
-    except zlib.error:
-        return b""
+        finally:
+            pieces.close()
+    return data[:SNIFF_BYTES], True
 
 
 def detect(path: str) -> InputSource:
@@ -161,8 +215,8 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
     if text.count("\ufffd") > max(8, len(text) // 50):
         return "binary", None, None
     lines = sample.split(b"\n")
-    if len(sample) == SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last one may be cut
+    # The prefix may end inside a line: that line is looked at only if no whole one says more.
+    cut = lines.pop() if len(sample) == SNIFF_BYTES and not sample.endswith(b"\n") else None
     first_line_no: int | None = None
     first: bytes | None = None
     perf_header = False
@@ -185,6 +239,11 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
         if _FOLDED_LINE.match(first) and not first[:1].isspace():
             return "folded", first_line_no, first
         return None, first_line_no, first
+    if cut is not None and fences != 1 and cut.strip() and not cut.startswith(b"#"):
+        # A data line longer than the prefix (a folded stack of thousands of frames): a stack
+        # of `;`-separated frames is folded stacks, whose reader checks the count at its end.
+        first_line_no, first = len(lines) + 1, cut
+        return ("folded" if not cut[:1].isspace() and b";" in cut else None), first_line_no, first
     if perf_header:
         return "perf-script", None, None  # `perf script --header` of a capture without samples
     return None, first_line_no, first

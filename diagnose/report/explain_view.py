@@ -19,6 +19,7 @@ from diagnose.errors import DiagnoseError
 from diagnose.report.escape import terminal as esc
 from diagnose.report.json_report import parse_report
 from diagnose.report.labels import label, severity_label
+from diagnose.report.report_shape import check_report
 
 OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
 
@@ -31,7 +32,10 @@ def load_report(path: str) -> dict[str, Any]:
         raise DiagnoseError(f"{path}: no such file; pass a report written by `diagnose analyze --format json`") from None
     except OSError as exc:
         raise DiagnoseError(f"{path}: cannot read it ({exc.strerror}); check the path and permissions") from None
-    return parse_report(raw, path, "write one with `diagnose analyze CAPTURE --format json -o report.json`")
+    hint = "write one with `diagnose analyze CAPTURE --format json -o report.json`"
+    data = parse_report(raw, path, hint)
+    check_report(data, path, hint)
+    return data
 
 
 def _t(d: dict[str, Any], key: str, lang: str) -> str:

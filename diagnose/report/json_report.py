@@ -162,6 +162,10 @@ def parse_report(raw: bytes, path: str, hint: str) -> dict[str, Any]:
         line = getattr(exc, "lineno", None)
         where = f"{path}:{line}" if line else path
         raise DiagnoseError(f"{where}: not valid JSON ({exc.__class__.__name__}); {hint}") from None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise DiagnoseError(f"{path}: not a report ({str(exc).split(';')[0]}); {hint}") from None
+    except RecursionError:
+        raise DiagnoseError(f"{path}: not a report (it nests too deep to read); {hint}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise DiagnoseError(f"{path}: not a diagnose report (schema {found!r}, expected {SCHEMA!r}); {hint}")
