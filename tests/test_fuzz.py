@@ -1,5 +1,6 @@
 """Property-based fuzzing of every parser a user's file reaches: perf script text, folded stacks
-(plain, annotated, py-spy), rule packs (YAML text) and saved JSON reports (`diagnose explain`).
+(plain, annotated, py-spy), rule packs (YAML text), saved JSON reports (`diagnose explain`) and
+capture folders (manifest.json, environment.json).
 
 The property is the project's promise about input: either the result is sound (a profile whose
 counts add up, a pack that loads and evaluates, an explanation that renders) or the failure is
@@ -508,3 +509,64 @@ def test_fuzzed_inputs_through_the_command_line(tmp_path: Path, case: str) -> No
     if proc.returncode != 0:
         assert proc.returncode == 2
         assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1, proc.stderr
+
+
+# -- capture folders: manifest.json and environment.json -------------------------------------------
+
+LAB_FOLDER = Path(__file__).resolve().parent.parent / "fixtures" / "lab" / "pion-p2p"
+
+
+@lru_cache(maxsize=1)
+def folder_documents() -> tuple[dict[str, Any], dict[str, Any]]:
+    return (json.loads((LAB_FOLDER / "manifest.json").read_text()),
+            json.loads((LAB_FOLDER / "environment.json").read_text()))
+
+
+def analyse_folder(manifest: Any, environment: Any) -> None:
+    """A copy of a real run folder with these documents, analysed and reported as `diagnose analyze
+    FOLDER` does (terminal, Markdown, JSON). environment.json's size and checksum are written into
+    the manifest when it lists the file, so that the mutated values themselves are read."""
+    import hashlib
+    import shutil
+
+    from diagnose.pipeline import analyze
+    from diagnose.report.json_report import render_json
+    from diagnose.report.markdown import render_markdown
+    from diagnose.report.terminal import render_terminal
+
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d) / "run"
+        shutil.copytree(LAB_FOLDER, folder)
+        env_raw = json.dumps(environment).encode()
+        (folder / "environment.json").write_bytes(env_raw)
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        for entry in files if isinstance(files, list) else []:
+            if isinstance(entry, dict) and entry.get("path") == "environment.json":
+                entry["bytes"], entry["sha256"] = len(env_raw), hashlib.sha256(env_raw).hexdigest()
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        analysis = outcome(lambda: analyze(str(folder), jobs=1))
+        if analysis is None:
+            return
+        analysis.profile.check()
+        json.loads(render_json(analysis))
+        assert render_terminal(analysis, width=100)
+        assert render_markdown(analysis)
+
+
+def test_the_fuzzed_capture_folder_is_analysed_to_begin_with() -> None:
+    manifest, environment = folder_documents()
+    analyse_folder(copy.deepcopy(manifest), copy.deepcopy(environment))
+
+
+@settings(FUZZ, max_examples=examples(40))
+@given(st.data())
+def test_capture_manifests_with_odd_values_are_analysed_or_refused_in_one_line(data: st.DataObject) -> None:
+    manifest, environment = folder_documents()
+    analyse_folder(data.draw(structurally_mutated(manifest)), copy.deepcopy(environment))
+
+
+@settings(FUZZ, max_examples=examples(40))
+@given(st.data())
+def test_capture_environments_with_odd_values_are_analysed_or_refused_in_one_line(data: st.DataObject) -> None:
+    manifest, environment = folder_documents()
+    analyse_folder(copy.deepcopy(manifest), data.draw(structurally_mutated(environment)))
