@@ -389,7 +389,8 @@ class ChunkParser:
         # A call chain's frame lines are indented; samples printed on one line each (perf
         # record without -g) are not separated by blank lines at all.
         block_lines = body[start:].split(b"\n")
-        has_frames = len(block_lines) > 1 and block_lines[-1][:1].isspace()
+        last_line = block_lines[-1]
+        has_frames = len(block_lines) > 1 and last_line[:1].isspace() and not is_sample_line(last_line)
         if not chunk.endswith(b"\n") or (has_frames and not chunk.endswith(b"\n\n")):
             self.out.unterminated_line = lines.line_at(start)
 
@@ -494,6 +495,18 @@ class ChunkParser:
             else:
                 ids.append(fid)
         flush()
+
+
+def is_sample_line(line: bytes) -> bool:
+    """A line that starts a sample, as ChunkParser reads it: "comm [pid/]tid ... event:" unindented,
+    or indented with a time stamp and an event (perf pads the process name of a sample printed on
+    one line). Frame lines are indented and name no event."""
+    if not line or line[:1] == b"\t" or line[:1] == b"#":
+        return False
+    m = _HEAD.match(line)
+    if m is None:
+        return False
+    return not line[:1].isspace() or bool(m.group("time") and m.group("event"))
 
 
 def _split_balanced(line: bytes) -> tuple[bytes, bytes, bytes] | None:
