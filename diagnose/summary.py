@@ -3,6 +3,7 @@ kernel/user, module, thread and process splits, CPU cores used, and call-chain t
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -50,8 +51,12 @@ class TreeNode:
 
 @dataclass
 class Summary:
+    """Rows of functions are made when asked for (top_self, top_inclusive, functions): a profile
+    of a million unique stacks has about as many functions, and no report lists them all unless
+    asked to."""
+
     profile: Profile
-    functions: list[FunctionRow]
+    function_count: int  # functions with at least one sample
     kernel_user: list[GroupRow]
     in_kernel: Share
     modules: list[GroupRow]
@@ -64,21 +69,54 @@ class Summary:
     def denominator(self) -> int:
         return self.profile.stack_samples
 
-    def top_self(self, n: int) -> list[FunctionRow]:
-        return sorted(self.functions, key=lambda r: (-r.self.k, -r.inclusive.k, r.name))[:n]
+    def _row(self, i: int) -> FunctionRow:
+        p = self.profile
+        f, n = p.frames[i], p.stack_samples
+        return FunctionRow(i, f.name, f.module, f.kind, Share(p.self_counts()[i], n), Share(p.inclusive_counts()[i], n))
 
-    def top_inclusive(self, n: int) -> list[FunctionRow]:
-        return self.functions[:n]
+    def _top(self, n: int | None, by_self: bool) -> list[int]:
+        """Frame ids of the n functions with the most self (or inclusive) samples; ties by the
+        other count, name, module and frame order."""
+        p = self.profile
+        inc, slf, frames = p.inclusive_counts(), p.self_counts(), p.frames
+        ids = (i for i in range(len(frames)) if inc[i] > 0)
+        if by_self:
+            def key(i: int) -> tuple[int, int, str, str, int]:
+                return (-slf[i], -inc[i], frames[i].name, frames[i].module, i)
+        else:
+            def key(i: int) -> tuple[int, int, str, str, int]:
+                return (-inc[i], -slf[i], frames[i].name, frames[i].module, i)
+        if n is None or n >= self.function_count:
+            return sorted(ids, key=key)
+        return heapq.nsmallest(n, ids, key=key)
+
+    def top_self(self, n: int) -> list[FunctionRow]:
+        return [self._row(i) for i in self._top(n, by_self=True)]
+
+    def top_inclusive(self, n: int | None) -> list[FunctionRow]:
+        """The n functions with the most inclusive samples (all of them for None)."""
+        return [self._row(i) for i in self._top(n, by_self=False)]
+
+    def top_functions(self, n: int | None) -> list[FunctionRow]:
+        """The top n functions by self and the top n by inclusive samples (all for None), in
+        inclusive order: what the JSON report lists."""
+        if n is None or n >= self.function_count:
+            return self.top_inclusive(None)
+        ids = set(self._top(n, by_self=False)) | set(self._top(n, by_self=True))
+        p = self.profile
+        inc, slf, frames = p.inclusive_counts(), p.self_counts(), p.frames
+        return [self._row(i) for i in sorted(ids, key=lambda i: (-inc[i], -slf[i], frames[i].name, frames[i].module, i))]
+
+    @property
+    def functions(self) -> list[FunctionRow]:
+        """Every function with samples, by inclusive samples (made anew on each call)."""
+        return self.top_inclusive(None)
 
 
 def summarize(profile: Profile, graph: nx.DiGraph) -> Summary:
     n = profile.stack_samples
-    inc, slf = profile.inclusive_counts(), profile.self_counts()
-    functions = [
-        FunctionRow(i, f.name, f.module, f.kind, Share(slf[i], n), Share(inc[i], n))
-        for i, f in enumerate(profile.frames) if inc[i] > 0
-    ]
-    functions.sort(key=lambda r: (-r.inclusive.k, -r.self.k, r.name, r.module))
+    inc = profile.inclusive_counts()
+    function_count = len(inc) - inc.count(0)
     cap = profile.capture
     freq, dur = cap.frequency_hz, cap.duration_s
 
@@ -123,7 +161,7 @@ def summarize(profile: Profile, graph: nx.DiGraph) -> Summary:
                                      {"pid": pid, "comm": comm}))
 
     return Summary(
-        profile=profile, functions=functions, kernel_user=kernel_user, in_kernel=Share(in_kernel, n),
+        profile=profile, function_count=function_count, kernel_user=kernel_user, in_kernel=Share(in_kernel, n),
         modules=module_rows, threads=thread_rows, processes=process_rows,
         cores_used=cores_used(total, freq, dur), trees=call_trees(profile, graph),
     )

@@ -38,6 +38,8 @@ def command(
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit with code 3 if a finding is at or above "
                                                    "this severity (info, low, medium, high, critical).")] = None,
     format: Annotated[str, typer.Option("--format", help="How to print the report: terminal, json.")] = "terminal",
+    all_functions: Annotated[bool, typer.Option("--all-functions", help="The JSON reports list every function, not "
+                                                "only the top 200 by self and by inclusive samples.")] = False,
 ) -> None:
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
@@ -72,6 +74,7 @@ def command(
             recorded = capture_dir.recorded_facts(spec, recording)
             capture_dir.save_recording(writer, plan.perf, environment.with_recording(env, recorded), info)
             analysis = analyze(str(plan.folder), rules=rules, lang=lang)
+            analysis.all_functions = all_functions
             capture_dir.save_reports(writer, analysis, info)
     except KeyboardInterrupt:
         raise DiagnoseError(f"interrupted before the capture was saved; removed the unfinished folder "
