@@ -98,10 +98,10 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
     """Capture -> profile -> call graph -> summaries -> rule evaluation -> ranked findings."""
     from diagnose.analysis import Analysis
     from diagnose.callgraph import build_call_graph
-    from diagnose.summary import summarize
+    from diagnose.summary import summarize, tree_min_samples
 
     profile = load_profile(path, event=event, jobs=jobs)
-    graph = build_call_graph(profile)
+    graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples))
     analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
     if run_rules:
         apply_rules(analysis, rules)

@@ -211,6 +211,11 @@ def prune(node: TreeNode, min_samples: int, depth: int = 0) -> TreeNode:
     return TreeNode(node.frame, node.samples, kept)
 
 
+def tree_min_samples(stack_samples: int) -> int:
+    """The fewest samples a call-chain tree shows (a root, a branch): TREE_MIN_SHARE of them."""
+    return max(1, int(TREE_MIN_SHARE * stack_samples))
+
+
 def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -> list[TreeNode]:
     """Trees for the frames worth one: where a thread's time crosses into another module
     (application -> libc, libc -> kernel, interpreter -> codec library), hottest first.
@@ -231,7 +236,7 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
                 entered[f] += s.samples
                 seen.add(f)
             prev = module
-    min_samples = max(1, int(TREE_MIN_SHARE * n))
+    min_samples = tree_min_samples(n)
     candidates = [f for f in range(len(frames)) if inc[f] >= min_samples]
     candidates.sort(key=lambda f: (-(entered[f] * 2 >= inc[f]), -inc[f], f))
     chosen: list[TreeNode] = []
