@@ -274,16 +274,25 @@ def main() -> None:
         make_deep(inputs["deep-perf"], inputs["deep-folded"], args.deep)
 
     env = dict(os.environ)
-    src = ROOT if args.diagnose_src is None else args.diagnose_src.resolve()
-    env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
-    check = subprocess.run([sys.executable, "-c", "import diagnose; print(diagnose.__file__)"], env=env, cwd=work,
-                           capture_output=True, text=True)
+    python = [sys.executable]
+    if args.diagnose_src is not None:
+        # Only that folder's package: -S keeps site (and the editable install's import hook,
+        # which would map diagnose.* back to this checkout) out; the dependencies come from
+        # this environment's site-packages.
+        import site
+
+        python = [sys.executable, "-S"]
+        env["PYTHONPATH"] = os.pathsep.join([str(args.diagnose_src.resolve()), *site.getsitepackages()])
+    else:
+        env["PYTHONPATH"] = str(ROOT)
+    check = subprocess.run([*python, "-c", "import diagnose.report.json_report as m; print(m.__file__)"], env=env,
+                           cwd=work, capture_output=True, text=True)
     print(f"diagnose from: {check.stdout.strip() or check.stderr.strip()}")
     ref_exe, ref_note = (None, "reference not run (--no-reference)") if args.no_reference else \
         reference(outdir / "ref-venv", work)
     ref_env = dict(os.environ, PATH=f"{work / 'fakeperf'}{os.pathsep}{os.environ.get('PATH', '')}")
 
-    diagnose = [sys.executable, "-m", "diagnose"]
+    diagnose = [*python, "-m", "diagnose"]
     rows = []
     for case in cases:
         path = inputs[case]
