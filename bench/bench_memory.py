@@ -239,6 +239,18 @@ def reference(venv: Path, work: Path) -> tuple[Path | None, str]:
 
 # -- running -------------------------------------------------------------------------------
 
+def _as_installed(src: Path, work: Path) -> Path:
+    """A folder holding the package of checkout `src` as an install lays it out: the knowledge base
+    and rule packs inside it as diagnose.builtin_knowledge and diagnose.builtin_rules."""
+    if (src / "diagnose" / "builtin_knowledge").is_dir():
+        return src
+    out = work / "diagnose-src"
+    shutil.copytree(src / "diagnose", out / "diagnose")
+    shutil.copytree(src / "knowledge", out / "diagnose" / "builtin_knowledge")
+    shutil.copytree(src / "rules", out / "diagnose" / "builtin_rules")
+    return out
+
+
 def _mb(path: Path) -> float:
     return path.stat().st_size / 1e6 if path.exists() else 0.0
 
@@ -282,7 +294,8 @@ def main() -> None:
         import site
 
         python = [sys.executable, "-S"]
-        env["PYTHONPATH"] = os.pathsep.join([str(args.diagnose_src.resolve()), *site.getsitepackages()])
+        env["PYTHONPATH"] = os.pathsep.join([str(_as_installed(args.diagnose_src.resolve(), work)),
+                                             *site.getsitepackages()])
     else:
         env["PYTHONPATH"] = str(ROOT)
     check = subprocess.run([*python, "-c", "import diagnose.report.json_report as m; print(m.__file__)"], env=env,
@@ -311,7 +324,8 @@ def main() -> None:
         for name, cmd, run_env, bound in runs:
             if out.exists():
                 out.unlink()
-            seconds, peak_kb = measure(cmd, work / "stdout.txt", env=run_env, timeout=args.timeout, check=False)
+            seconds, peak_kb = measure(cmd, work / "stdout.txt", env=run_env, timeout=args.timeout,
+                                     check=False, cwd=work)
             peak = peak_kb / 1024
             status = "" if bound is None else ("PASS" if seconds >= 0 and peak < bound else "FAIL")
             error = getattr(measure, "last_error", "").strip().splitlines()[-1:] if seconds < 0 else []

@@ -46,13 +46,14 @@ def tree_pss_kb(root: int) -> int:
 
 
 def measure(cmd: list[str], stdout_path: Path, env: dict[str, str] | None = None,
-            timeout: float | None = None, check: bool = True) -> tuple[float, int]:
+            timeout: float | None = None, check: bool = True, cwd: Path | None = None) -> tuple[float, int]:
     """Wall time (s) and peak process-tree PSS (KB) of one run. With check=False a failed run
     returns a negative time (-1: failed, -2: killed after `timeout` seconds) instead of exiting."""
     peak = 0
     with stdout_path.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                start_new_session=True)
         done = threading.Event()
 
         def sample() -> None:
