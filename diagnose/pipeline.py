@@ -4,9 +4,10 @@ The command line only parses arguments and calls these functions."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from diagnose.collapse import CollapseOptions, fold, folded_text
+from diagnose.collapse import CollapseOptions, fold, folded_lines
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.folded import read_folded
 from diagnose.inputs.perf_data import stream_perf_script
@@ -61,14 +62,22 @@ def resolve(path: str) -> InputSource:
 
 
 def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[bytes, list[str]]:
+    pieces, warnings = collapse_stream(path, opts, jobs)
+    return b"".join(pieces), warnings
+
+
+def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[Iterator[bytes], list[str]]:
+    """The folded output in pieces (written as they come, never held whole), and the warnings."""
     source = resolve(path)
     if source.format == "folded":
         profile = read_folded(read_chunks(source.path), source.path)
         from diagnose.report.folded import profile_folded
 
-        return profile_folded(profile), profile.capture.warnings
+        return iter([profile_folded(profile)]), profile.capture.warnings
     parse, warnings = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
-    return folded_text(fold(parse, opts)), warnings
+    folded = fold(parse, opts)
+    del parse
+    return folded_lines(folded), warnings
 
 
 def load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:

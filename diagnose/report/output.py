@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from diagnose.errors import DiagnoseError
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader never sees a partial file."""
+def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write `data` (bytes, or pieces of it) to `path` so that a reader never sees a partial file."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise DiagnoseError(f"{path}: the folder {directory} does not exist; create it or choose another -o path")
@@ -21,7 +22,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise DiagnoseError(f"{path}: cannot write there ({exc.strerror}); choose another -o path") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                for piece in data:
+                    f.write(piece)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -34,10 +39,15 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_output(data: bytes | str, output: Path | None) -> None:
+def write_output(data: bytes | str | Iterable[bytes], output: Path | None) -> None:
+    """Write to stdout or atomically to a file; pieces (an iterable of bytes) are written as they come."""
     raw = data.encode() if isinstance(data, str) else data
     if output is None or str(output) == "-":
-        sys.stdout.buffer.write(raw)
+        if isinstance(raw, bytes):
+            sys.stdout.buffer.write(raw)
+        else:
+            for piece in raw:
+                sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
     else:
         atomic_write(output, raw)
