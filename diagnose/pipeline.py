@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from diagnose.collapse import CollapseOptions, fold, folded_lines
 from diagnose.errors import DiagnoseError
-from diagnose.inputs.folded import read_folded
+from diagnose.inputs.folded import collapse_folded, read_folded
 from diagnose.inputs.perf_data import stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import parse_chunks, parse_file
@@ -70,10 +70,8 @@ def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None) -
     """The folded output in pieces (written as they come, never held whole), and the warnings."""
     source = resolve(path)
     if source.format == "folded":
-        profile = read_folded(read_chunks(source.path), source.path)
-        from diagnose.report.folded import profile_folded
-
-        return iter([profile_folded(profile)]), profile.capture.warnings
+        lines, warnings = collapse_folded(read_chunks(source.path), source.path)
+        return folded_lines(lines), warnings
     parse, warnings = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
     folded = fold(parse, opts)
     del parse

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from diagnose.inputs.perf_reader import SampleChunker, _ranges, parse_chunks, parse_file
 from diagnose.pipeline import load_profile
 
@@ -120,3 +122,48 @@ def test_a_100k_frame_stack_is_read_whole(tmp_path: Path) -> None:
     profile = load_profile(str(path), jobs=1)
     assert len(profile.stacks) == 1 and len(profile.stacks[0].frames) == 100_000
     assert not [w for w in profile.capture.warnings if "longer than" in w]
+
+
+FOLDED_CASES = {
+    "annotations": "iperf-27409/28744;[libc.so.6];recv;entry_SYSCALL_64_[k];udp_recvmsg_[k] 5\nrun-?/28797;[unknown] 1\n",
+    "odd parts": "app;;main;_[k];x_[j];y_[i] 2\napp;main;x_[j] 3\nmy app;a 1\napp 4\napp;zero 0\n",
+    "counts": "# comment\n\napp;a 12.\napp;b 3.5\napp;c 1 2\napp;a 1\n",
+    "bytes": "app;caf\xe9;\xff\xfe 2\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOLDED_CASES))
+def test_collapse_of_folded_text_streams_the_lines_the_profile_gives(tmp_path: Path, case: str) -> None:
+    from diagnose.inputs.folded import collapse_folded, read_folded
+    from diagnose.report.folded import profile_folded
+
+    path = tmp_path / "in.folded"
+    path.write_bytes(FOLDED_CASES[case].encode("latin-1"))
+    data = path.read_bytes()
+    streamed, warnings = collapse_folded(pieces(data, 7), str(path))
+    profile = read_folded([data], str(path))
+    assert b"".join(k + b" %d\n" % streamed[k] for k in sorted(streamed)) == profile_folded(profile)
+    assert warnings == profile.capture.warnings
+
+
+@pytest.mark.parametrize("name", ["pyspy-udp-send.folded.gz"])
+def test_collapse_of_a_folded_fixture_is_unchanged(name: str) -> None:
+    import gzip
+
+    from diagnose.inputs.folded import collapse_folded, read_folded
+    from diagnose.report.folded import profile_folded
+
+    data = gzip.decompress((Path(__file__).parent.parent / "fixtures" / name).read_bytes())
+    streamed, _ = collapse_folded(pieces(data, 4096), name)
+    assert b"".join(k + b" %d\n" % streamed[k] for k in sorted(streamed)) == profile_folded(read_folded([data], name))
+
+
+def test_folded_lines_carry_one_partial_line_and_refuse_an_endless_one(monkeypatch) -> None:
+    from diagnose.errors import DiagnoseError
+    from diagnose.inputs import folded
+
+    text = b"app;a 1\n" + b"app;" + b"x;" * 5000 + b"y 2\napp;b 3"
+    assert [line for _, line in folded.folded_lines(pieces(text, 100), "f")] == text.split(b"\n")
+    monkeypatch.setattr(folded, "MAX_LINE_BYTES", 1000)
+    with pytest.raises(DiagnoseError, match=r"f:2: a line longer than"):
+        list(folded.folded_lines(pieces(text, 100), "f"))
