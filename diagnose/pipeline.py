@@ -104,11 +104,11 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
             lang: str = "en", run_rules: bool = True) -> Analysis:
     """Capture -> profile -> call graph -> summaries -> rule evaluation -> ranked findings."""
     from diagnose.analysis import Analysis
-    from diagnose.callgraph import build_call_graph
+    from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
     from diagnose.summary import summarize, tree_min_samples
 
     profile = load_profile(path, event=event, jobs=jobs)
-    graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples))
+    graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
     analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
     if run_rules:
         apply_rules(analysis, rules)

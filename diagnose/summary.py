@@ -216,7 +216,7 @@ def tree_min_samples(stack_samples: int) -> int:
     return max(1, int(TREE_MIN_SHARE * stack_samples))
 
 
-def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -> list[TreeNode]:
+def entry_points(profile: Profile, graph: nx.DiGraph | None = None, limit: int = TREE_ROOTS) -> list[TreeNode]:
     """Trees for the frames worth one: where a thread's time crosses into another module
     (application -> libc, libc -> kernel, interpreter -> codec library), hottest first.
     Skipped: frames that pass nearly all their samples to one callee (thread starts, event-loop
@@ -238,6 +238,7 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
             prev = module
     min_samples = tree_min_samples(n)
     candidates = [f for f in range(len(frames)) if inc[f] >= min_samples]
+    callee_max = _callee_max(profile, candidates)
     candidates.sort(key=lambda f: (-(entered[f] * 2 >= inc[f]), -inc[f], f))
     chosen: list[TreeNode] = []
     visible: dict[int, int] = {}
@@ -246,8 +247,8 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
             break
         if visible.get(f, 0) >= 0.8 * inc[f]:
             continue
-        callees = [d["samples"] for _, _, d in graph.out_edges(f, data=True)]
-        if not callees or max(callees) < min_samples or max(callees) >= PASS_THROUGH * inc[f]:
+        top_callee = callee_max.get(f)
+        if top_callee is None or top_callee < min_samples or top_callee >= PASS_THROUGH * inc[f]:
             continue  # no callee worth a line, or a shell around one callee
         tree = prune(callee_tree(profile, f, min_samples), min_samples)
         if not tree.children:
@@ -257,11 +258,33 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
     return chosen
 
 
+def _callee_max(profile: Profile, callers: list[int]) -> dict[int, int]:
+    """For each of `callers` that calls anything: the samples of its heaviest caller -> callee
+    edge, each sample counted once per edge (as the call graph counts them)."""
+    wanted = frozenset(callers)
+    edges: dict[tuple[int, int], int] = {}
+    for s in profile.stacks:
+        fr = s.frames
+        if len(fr) < 2 or wanted.isdisjoint(fr):
+            continue
+        pairs = [(a, b) for a, b in zip(fr, fr[1:]) if a in wanted]
+        if len(set(fr)) != len(fr):
+            pairs = list(set(pairs))
+        n = s.samples
+        for pair in pairs:
+            edges[pair] = edges.get(pair, 0) + n
+    out: dict[int, int] = {}
+    for (a, _), k in edges.items():
+        if k > out.get(a, 0):
+            out[a] = k
+    return out
+
+
 def _mark_visible(node: TreeNode, visible: dict[int, int]) -> None:
     visible[node.frame] = max(visible.get(node.frame, 0), node.samples)
     for child in node.children.values():
         _mark_visible(child, visible)
 
 
-def call_trees(profile: Profile, graph: nx.DiGraph) -> list[TreeNode]:
+def call_trees(profile: Profile, graph: nx.DiGraph | None = None) -> list[TreeNode]:
     return entry_points(profile, graph)
