@@ -167,3 +167,11 @@ def test_folded_lines_carry_one_partial_line_and_refuse_an_endless_one(monkeypat
     monkeypatch.setattr(folded, "MAX_LINE_BYTES", 1000)
     with pytest.raises(DiagnoseError, match=r"f:2: a line longer than"):
         list(folded.folded_lines(pieces(text, 100), "f"))
+
+
+def test_a_folded_file_whose_first_line_is_megabytes_long_is_recognised(tmp_path: Path) -> None:
+    path = tmp_path / "deep.folded"
+    path.write_text("app;" + ";".join(f"level{k}" for k in range(100_000)) + " 3\napp;main 1\n")
+    profile = load_profile(str(path))
+    assert profile.capture.format == "folded" and profile.total_samples == 4
+    assert max(len(s.frames) for s in profile.stacks) == 100_000

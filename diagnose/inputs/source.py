@@ -21,6 +21,8 @@ CAPTURE_MANIFEST = "manifest.json"
 
 # How much decompressed text is looked at to recognise the format.
 SNIFF_BYTES = 256 * 1024
+# ... or more, when the first data line is longer (never more than this).
+FIRST_LINE_BYTES = 64 * 1024 * 1024
 CHUNK_BYTES = 4 * 1024 * 1024
 
 # A perf script sample line: "comm [pid/]tid [cpu] [time:] [period] event:" (the same shape
@@ -103,7 +105,7 @@ def _sniff(path: str) -> tuple[bytes, bool]:
     stream, compressed = open_stream(path)
     with stream:
         try:
-            data = stream.read(SNIFF_BYTES)
+            data = _whole_first_line(stream, stream.read(SNIFF_BYTES))
         except (EOFError, zlib.error, gzip.BadGzipFile):
             # A truncated or corrupt gzip: take what decompresses.
             data = _partial_gunzip(path)
@@ -112,6 +114,33 @@ def _sniff(path: str) -> tuple[bytes, bool]:
         except OSError as exc:
             raise input_error(path, f"read failed ({exc})", "check the file") from None
     return data, compressed
+
+
+def _whole_first_line(stream: BinaryIO, data: bytes) -> bytes:
+    """The sniffed text, read on (up to FIRST_LINE_BYTES) until its first data line is whole: a
+    folded stack 100,000 frames deep is one line of megabytes."""
+    if len(data) < SNIFF_BYTES:
+        return data
+    start = 0
+    while start < len(data):  # skip comment and blank lines
+        nl = data.find(b"\n", start)
+        if nl < 0:
+            break
+        line = data[start:nl].strip()
+        if line and not line.startswith(b"#"):
+            return data  # a whole data line
+        start = nl + 1
+    pieces = [data]
+    size = len(data)
+    while size < FIRST_LINE_BYTES:
+        more = stream.read(SNIFF_BYTES * 4)
+        if not more:
+            break
+        pieces.append(more)
+        size += len(more)
+        if b"\n" in more:
+            break
+    return b"".join(pieces)
 
 
 def _partial_gunzip(path: str) -> bytes:
@@ -155,13 +184,13 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
     """Classify the start of a text input. Returns (format or None, line number, first data line)."""
     if b"\x00" in data[:SNIFF_BYTES]:
         return "binary", None, None
-    sample = data[:SNIFF_BYTES]
+    sample = data if len(data) > SNIFF_BYTES else data[:SNIFF_BYTES]  # a long first line: whole
     # Lots of undecodable bytes means binary even without NULs.
     text = sample.decode("utf-8", "replace")
     if text.count("\ufffd") > max(8, len(text) // 50):
         return "binary", None, None
     lines = sample.split(b"\n")
-    if len(sample) == SNIFF_BYTES and len(lines) > 1:
+    if len(sample) >= SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last one may be cut
     first_line_no: int | None = None
     first: bytes | None = None
