@@ -133,8 +133,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
             "loopback_delivery": sb.loopback, "inferred_from_wrappers": sb.inferred,
             "calls": [{"name": r.name, "direction": r.direction, "samples": r.total, **_share(Share(r.total, n)),
                        "transitions": r.transitions, "loopback_delivery": r.loopback, "work": r.work,
+                       "caller_count": len(r.wrappers),
                        "callers": [{"name": w, "samples": k} for w, k in
-                                   sorted(r.wrappers.items(), key=lambda kv: (-kv[1], kv[0]))]}
+                                   sorted(r.wrappers.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]}
                       for r in sb.rows],
         }
 
