@@ -94,7 +94,8 @@ def chosen_event(parse: PartialParse, requested: str | None) -> bytes | None:
 
 def fold(parse: PartialParse, opts: CollapseOptions) -> dict[bytes, int]:
     """Folded stack -> summed period (1 per sample where perf printed no period). The parse's
-    stacks are let go as they are folded (parse.counts is empty afterwards)."""
+    stacks are let go as they are folded (parse.counts is empty afterwards, and so is
+    parse.frames unless a Java thread needs them)."""
     event_filter = chosen_event(parse, opts.event)
     frames = parse.frames
     # Per frame, what it adds to a folded line (False: nothing, a skipped frame): one list per is_java.
@@ -107,10 +108,19 @@ def fold(parse: PartialParse, opts: CollapseOptions) -> dict[bytes, int]:
             groups.append(None)
         else:
             groups.append((process_frame(comm, pid, tid, opts), comm == b"java", strict))
+    if not any(g is not None and g[1] for g in groups):
+        # No Java thread: every frame's segment now, then the parsed frames can go.
+        segs0 = segments[0]
+        for fid, rec in enumerate(frames):
+            func, module = rec.pl or (rec.func, rec.module)
+            names = [] if not func else annotate(tidy_function(func, module, rec.pc, False, opts.addrs), module, opts)
+            segs0[fid] = b";".join(names) if names else False
+        frames = parse.frames = []
     folded: dict[bytes, int] = {}
     counts = parse.counts
     while counts:
-        key, (samples, period) = counts.popitem()  # the folded lines are sorted: order is free
+        key, c = counts.popitem()  # the folded lines are sorted: order is free
+        samples, period = (1, c) if type(c) is int else c  # type: ignore[misc]
         group = groups[key[0]]
         if group is None:
             continue

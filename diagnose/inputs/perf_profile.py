@@ -123,7 +123,8 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
         groups.append((t, thread_key[0] == b"java"))
 
     total = stackless = 0
-    for key, (n, weight) in parse.counts.items():
+    for key, c in parse.counts.items():
+        n, weight = (1, c) if type(c) is int else c  # type: ignore[misc]
         group = groups[key[0]]
         if group is None:
             continue

@@ -12,7 +12,10 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import pickle
+import tempfile
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, Warning_, is_sample_line, merge
 from diagnose.inputs.source import CHUNK_BYTES, GZIP_MAGIC, TruncatedGzip, read_chunks
@@ -239,11 +242,28 @@ def _read_range(path: str, start: int, end: int) -> Iterator[bytes]:
             yield piece
 
 
+def _hand_over(part: PartialParse, spill: BinaryIO) -> None:  # pragma: no cover - runs in a child process
+    """A worker's result, written to the (unnamed, on disk) file its parent opened for it: the
+    worker then exits and its memory is gone before the parent reads the result back piece by
+    piece. Through a pipe, the worker's copy, the pickled bytes and the parent's copy would all
+    be held at once."""
+    pickle.dump(part, spill, protocol=pickle.HIGHEST_PROTOCOL)
+    spill.flush()
+
+
+def _take_over(spill: BinaryIO) -> PartialParse:
+    spill.seek(0)
+    part = pickle.load(spill)
+    spill.close()
+    return part
+
+
 def _range_worker(path: str, start: int, end: int, k: int, final: bool, keep_addrs: bool,
-                  results: mp.Queue) -> None:  # pragma: no cover - runs in a child process
+                  results: mp.Queue, spill: BinaryIO) -> None:  # pragma: no cover - runs in a child process
     try:
         part = _parse_serial(_read_range(path, start, end), keep_addrs, k * RANGE_INDEX, final)
-        results.put((k, "ok", part))
+        _hand_over(part, spill)
+        results.put((k, "ok", None))
     except BaseException as exc:  # report, never leave the parent waiting
         results.put((k, "error", repr(exc)))
 
@@ -259,9 +279,11 @@ def _parse_ranges(path: str, ranges: list[tuple[int, int]], keep_addrs: bool) ->
     ctx = mp.get_context("fork")
     results: mp.Queue = ctx.Queue()
     last = len(ranges) - 1
-    children = [ctx.Process(target=_range_worker, args=(path, a, b, k, k == last, keep_addrs, results), daemon=True)
-                for k, (a, b) in enumerate(ranges) if k > 0]
-    for c in children:
+    spills = {k: tempfile.TemporaryFile() for k in range(1, len(ranges))}
+    children = {k: ctx.Process(target=_range_worker, args=(path, a, b, k, k == last, keep_addrs, results, spills[k]),
+                               daemon=True)
+                for k, (a, b) in enumerate(ranges) if k > 0}
+    for c in children.values():
         c.start()
     try:
         a, b = ranges[0]
@@ -270,12 +292,15 @@ def _parse_ranges(path: str, ranges: list[tuple[int, int]], keep_addrs: bool) ->
             k, status, payload = results.get()
             if status != "ok":
                 raise RuntimeError(f"parser process failed: {payload}")
-            parts[k] = payload
+            children[k].join()  # its memory is gone before its result is read
+            parts[k] = _take_over(spills[k])
     finally:
-        for c in children:
+        for c in children.values():
             c.join(timeout=5)
             if c.is_alive():
                 c.kill()
+        for f in spills.values():
+            f.close()
     ordered = [parts[k] for k in range(len(ranges))]
     # Line numbers in warnings are counted from each range's start: make them absolute.
     for k, part in enumerate(ordered):
@@ -291,7 +316,8 @@ def _parse_ranges(path: str, ranges: list[tuple[int, int]], keep_addrs: bool) ->
 
 # -- several processes on a stream --------------------------------------------------------
 
-def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool) -> None:  # pragma: no cover
+def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool, k: int,
+                   spill: BinaryIO) -> None:  # pragma: no cover
     parser = ChunkParser(keep_addrs)
     try:
         while True:
@@ -300,9 +326,10 @@ def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool) -> None
                 break
             chunk, index, first_line, last = item
             parser.feed(chunk, index, first_line, last)
-        results.put(("ok", parser.finish()))
+        _hand_over(parser.finish(), spill)
+        results.put((k, "ok", None))
     except BaseException as exc:
-        results.put(("error", repr(exc)))
+        results.put((k, "error", repr(exc)))
 
 
 def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tuple[bytes, bool, int],
@@ -310,8 +337,9 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
     ctx = mp.get_context("fork")
     tasks: mp.Queue = ctx.Queue(maxsize=jobs * 2)
     results: mp.Queue = ctx.Queue()
-    workers = [ctx.Process(target=_stream_worker, args=(tasks, results, keep_addrs), daemon=True)
-               for _ in range(jobs)]
+    spills = [tempfile.TemporaryFile() for _ in range(jobs)]
+    workers = [ctx.Process(target=_stream_worker, args=(tasks, results, keep_addrs, k, spills[k]), daemon=True)
+               for k in range(jobs)]
     for w in workers:
         w.start()
     try:
@@ -327,15 +355,18 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
             tasks.put(None)
         parts = []
         for _ in workers:
-            status, payload = results.get()
+            k, status, payload = results.get()
             if status != "ok":
                 raise RuntimeError(f"parser process failed: {payload}")
-            parts.append(payload)
+            workers[k].join()
+            parts.append(_take_over(spills[k]))
     finally:
         for w in workers:
             w.join(timeout=5)
             if w.is_alive():
                 w.kill()
+        for f in spills:
+            f.close()
     return merge(parts)
 
 

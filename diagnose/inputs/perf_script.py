@@ -55,6 +55,7 @@ _HEADER_FENCE = b"# ========"
 
 BODY_CACHE_LIMIT = 20_000
 LINE_CACHE_LIMIT = 100_000
+PERIOD_CACHE_LIMIT = 4096
 
 # Sentinel frame ids in a parsed body.
 _BAD = -1
@@ -95,9 +96,10 @@ class PartialParse:
     frames: list[FrameRec] = field(default_factory=list)
     # Group id -> (thread, event, strict).
     groups: list[Group] = field(default_factory=list)
-    # (group id, frame ids leaf first ...) -> [samples, period sum], in input order. items()
-    # gives them as StackKeys.
-    counts: dict[tuple[int, ...], list[int]] = field(default_factory=dict)
+    # (group id, frame ids leaf first ...) -> [samples, period sum], or just the period of a
+    # stack seen once (most of them, in a capture of many unique stacks): see count(). In input
+    # order; items() gives them as StackKeys.
+    counts: dict[tuple[int, ...], list[int] | int] = field(default_factory=dict)
     events: dict[bytes, EventStats] = field(default_factory=dict)
     header: list[bytes] = field(default_factory=list)
     warnings: dict[str, Warning_] = field(default_factory=dict)
@@ -107,12 +109,29 @@ class PartialParse:
     time_min: float | None = None
     time_max: float | None = None
 
-    def items(self) -> Iterator[tuple[StackKey, list[int]]]:
-        """(StackKey, [samples, period sum]) of every unique stack, in input order."""
+    def items(self) -> Iterator[tuple[StackKey, tuple[int, int]]]:
+        """(StackKey, (samples, period sum)) of every unique stack, in input order."""
         groups = self.groups
         for key, c in self.counts.items():
             thread, event, strict = groups[key[0]]
-            yield (thread, event, strict, key[1:]), c
+            yield (thread, event, strict, key[1:]), count(c)
+
+
+def count(c: list[int] | int) -> tuple[int, int]:
+    """(samples, period sum) of a value of PartialParse.counts."""
+    return (1, c) if type(c) is int else (c[0], c[1])  # type: ignore[index]
+
+
+def add_count(counts: dict[tuple[int, ...], list[int] | int], key: tuple[int, ...], n: int, p: int) -> None:
+    """Add n samples of period sum p to counts[key]."""
+    c = counts.get(key)
+    if c is None:
+        counts[key] = p if n == 1 else [n, p]
+    elif type(c) is int:
+        counts[key] = [n + 1, c + p]
+    else:
+        c[0] += n  # type: ignore[index]
+        c[1] += p  # type: ignore[index]
 
 
 class ChunkParser:
@@ -132,6 +151,9 @@ class ChunkParser:
         # (who, event, strict) -> group id while parsing ("who": the sample line's text from comm
         # to tid); finish() turns them into threads. out.counts holds (group id, frame ids...).
         self._group_ids: dict[tuple[bytes, bytes, bool], int] = {}
+        # A period as printed (bytes) or as a number -> one shared int: most samples of a
+        # capture have one of a few periods, and a stack seen once keeps just its period.
+        self._periods: dict[bytes | int | None, int] = {None: 1}
         self._raw_groups: list[tuple[bytes, bytes, bool]] = []
 
     # -- frames -------------------------------------------------------------------------
@@ -269,17 +291,19 @@ class ChunkParser:
             self._raw_groups.append((who, event, strict))
         return g
 
+    def _period(self, period: bytes | None) -> int:
+        p = int(period) if period else 1
+        periods = self._periods
+        if len(periods) < PERIOD_CACHE_LIMIT:
+            p = periods.setdefault(p, p)
+            periods[period] = p
+        return p
+
     def _add(self, who: bytes, event: bytes, strict: bool, time: bytes | None, period: bytes | None,
              leaf: int, rest: tuple[int, ...], chunk_index: int, order: int) -> None:
-        p = int(period) if period else 1
         g = self._group(who, event, strict)
         key = ((g, leaf) if leaf != -2 else (g,)) + rest
-        c = self.out.counts.get(key)
-        if c is None:
-            self.out.counts[key] = [1, p]
-        else:
-            c[0] += 1
-            c[1] += p
+        add_count(self.out.counts, key, 1, self._period(period))
         self._note_event(event, strict, time, chunk_index, order)
 
     def _note_event(self, event: bytes, strict: bool, time: bytes | None, chunk_index: int, order: int) -> None:
@@ -323,6 +347,7 @@ class ChunkParser:
         body_cache = self._body_cache
         counts = self.out.counts
         group_ids = self._group_ids
+        periods = self._periods
         match = _SAMPLE_START.match
         find = chunk.find
         cur_event: bytes | None = None
@@ -363,9 +388,13 @@ class ChunkParser:
                 g = self._group(who, event, strict)
             key = (g, leaf) + rest
             c = counts.get(key)
-            p = int(period) if period else 1
+            p = periods.get(period)
+            if p is None:
+                p = self._period(period)
             if c is None:
-                counts[key] = [1, p]
+                counts[key] = p  # seen once: its period alone
+            elif type(c) is int:
+                counts[key] = [2, c + p]
             else:
                 c[0] += 1
                 c[1] += p
@@ -455,18 +484,14 @@ class ChunkParser:
             remap.append(g)
         if remap != list(range(len(remap))):
             # Two spellings of one thread (spacing of the sample line): their stacks are one.
-            counts: dict[tuple[int, ...], list[int]] = {}
-            for key, (n, p) in out.counts.items():
-                key = (remap[key[0]],) + key[1:]
-                c = counts.get(key)
-                if c is None:
-                    counts[key] = [n, p]
-                else:
-                    c[0] += n
-                    c[1] += p
+            counts: dict[tuple[int, ...], list[int] | int] = {}
+            for key, c in out.counts.items():
+                n, p = count(c)
+                add_count(counts, (remap[key[0]],) + key[1:], n, p)
             out.counts = counts
         events = [out.events[event] for _, event, _ in out.groups]
-        for key, (n, p) in out.counts.items():
+        for key, c in out.counts.items():
+            n, p = (1, c) if type(c) is int else c  # type: ignore[misc]
             st = events[key[0]]
             st.samples += n
             st.period += p
@@ -656,15 +681,10 @@ def merge(parts: list[PartialParse]) -> PartialParse:
                 gmap.append(g)
             items = list(part.counts.items())
             part.counts = {}
-            for i, (key, (n, p)) in enumerate(items):
+            for i, (key, c) in enumerate(items):
                 items[i] = None  # type: ignore[call-overload]  # let the part's copy go
-                new = (gmap[key[0]], *[remap[f] for f in key[1:]])
-                c = counts.get(new)
-                if c is None:
-                    counts[new] = [n, p]
-                else:
-                    c[0] += n
-                    c[1] += p
+                n, p = count(c)
+                add_count(counts, (gmap[key[0]], *[remap[f] for f in key[1:]]), n, p)
         for name, st in part.events.items():
             cur = out.events.get(name)
             if cur is None:
