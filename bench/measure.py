@@ -45,12 +45,15 @@ def tree_pss_kb(root: int) -> int:
     return total
 
 
-def measure(cmd: list[str], stdout_path: Path) -> tuple[float, int]:
-    """Wall time (s) and peak process-tree PSS (KB) of one run."""
+def measure(cmd: list[str], stdout_path: Path, env: dict[str, str] | None = None,
+            timeout: float | None = None, check: bool = True, cwd: Path | None = None) -> tuple[float, int]:
+    """Wall time (s) and peak process-tree PSS (KB) of one run. With check=False a failed run
+    returns a negative time (-1: failed, -2: killed after `timeout` seconds) instead of exiting."""
     peak = 0
     with stdout_path.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                start_new_session=True)
         done = threading.Event()
 
         def sample() -> None:
@@ -61,10 +64,19 @@ def measure(cmd: list[str], stdout_path: Path) -> tuple[float, int]:
 
         t = threading.Thread(target=sample, daemon=True)
         t.start()
-        _, err = proc.communicate()
+        timed_out = False
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(proc.pid, 9)  # the command and the workers it started
+            _, err = proc.communicate()
         elapsed = time.perf_counter() - start
         done.set()
         t.join()
+    if not check and (timed_out or proc.returncode != 0):
+        measure.last_error = err.decode(errors="replace")[-500:]  # type: ignore[attr-defined]
+        return (-2.0 if timed_out else -1.0), peak
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {err.decode(errors='replace')[-500:]}")
     return elapsed, peak

@@ -27,4 +27,6 @@ class Analysis:
     ruleset: RuleSet | None = None
     knowledge: Knowledge | None = None
     lang: str = "en"
+    # The JSON report lists every function (--all-functions), not only the top ones.
+    all_functions: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

@@ -117,6 +117,10 @@ class Walk:
         return Owner(-1, None, KERNEL if leaf is not None and leaf.kind == "kernel" else APPLICATION)
 
 
+_NO_FRAME = Owner(-1, None, APPLICATION)
+_IN_KERNEL = Owner(-1, None, KERNEL)
+
+
 class Attribution:
     """The owner of every stack of a profile, and each frame's category on each path."""
 
@@ -124,6 +128,8 @@ class Attribution:
         self.profile = profile
         self.kb = kb
         self.facts = _FrameFacts(profile, kb)
+        # One Owner per (position, category): a million stacks share a few hundred of them.
+        self._owners: dict[tuple[int, int], Owner] = {}
         special = self.facts.special
         frames = profile.frames
         owners: list[Owner] = []
@@ -136,7 +142,7 @@ class Attribution:
         for si, s in enumerate(profile.stacks):
             fr = s.frames
             if not fr:
-                owners.append(Owner(-1, None, APPLICATION))
+                owners.append(_NO_FRAME)
                 continue
             if special.isdisjoint(fr):
                 owners.append(self._plain(fr))
@@ -179,12 +185,12 @@ class Attribution:
             if cat is not None and cat.owns_callees and (pos >= kstart or kstart == len(fr)):
                 claim = (pos, cat)
         if claim is not None:
-            return Owner(claim[0], claim[1], claim[1].component), changed
+            return self._owner(claim[0], claim[1]), changed
         owner = self._plain(fr)
         deepest = max((pos for pos, c in changed.items() if not c.fallback), default=-1)
         if deepest >= 0 and (owner.category is None or owner.category.fallback or deepest >= owner.position):
             cat = changed[deepest]
-            owner = Owner(deepest, cat, cat.component)
+            owner = self._owner(deepest, cat)
         return owner, changed
 
     def _plain(self, fr: tuple[int, ...]) -> Owner:
@@ -197,12 +203,19 @@ class Attribution:
             if cat is None:
                 continue
             if not cat.fallback:
-                return Owner(pos, cat, cat.component)
+                return self._owner(pos, cat)
             if fallback is None:
-                fallback = Owner(pos, cat, cat.component)
+                fallback = self._owner(pos, cat)
         if fallback is not None:
             return fallback
-        return Owner(-1, None, KERNEL if self.profile.frames[fr[-1]].kind == "kernel" else APPLICATION)
+        return _IN_KERNEL if self.profile.frames[fr[-1]].kind == "kernel" else _NO_FRAME
+
+    def _owner(self, pos: int, cat: Category) -> Owner:
+        key = (pos, id(cat))
+        owner = self._owners.get(key)
+        if owner is None:
+            owner = self._owners[key] = Owner(pos, cat, cat.component)
+        return owner
 
     def walk(self) -> Walk:
         return Walk(self.facts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from diagnose.errors import DiagnoseError
@@ -92,30 +93,52 @@ def chosen_event(parse: PartialParse, requested: str | None) -> bytes | None:
 
 
 def fold(parse: PartialParse, opts: CollapseOptions) -> dict[bytes, int]:
-    """Folded stack -> summed period (1 per sample where perf printed no period)."""
+    """Folded stack -> summed period (1 per sample where perf printed no period). The parse's
+    stacks are let go as they are folded (parse.counts is empty afterwards, and so is
+    parse.frames unless a Java thread needs them)."""
     event_filter = chosen_event(parse, opts.event)
     frames = parse.frames
-    names_cache: dict[tuple[int, bool], list[bytes]] = {}
-    folded: dict[bytes, int] = {}
-    for (thread, event, strict, fids), (samples, period) in parse.counts.items():
+    # Per frame, what it adds to a folded line (False: nothing, a skipped frame): one list per is_java.
+    segments: tuple[list[bytes | bool | None], ...] = ([None] * len(frames), [None] * len(frames))
+    groups = []
+    for (comm, pid, tid), event, strict in parse.groups:
         # Like stackcollapse-perf.pl: a sample line whose event it cannot read is never filtered
         # out and counts 1 per sample; --event filters every sample.
         if event_filter is not None and event != event_filter and (strict or opts.event is not None):
+            groups.append(None)
+        else:
+            groups.append((process_frame(comm, pid, tid, opts), comm == b"java", strict))
+    if not any(g is not None and g[1] for g in groups):
+        # No Java thread: every frame's segment now, then the parsed frames can go.
+        segs0 = segments[0]
+        for fid, rec in enumerate(frames):
+            func, module = rec.pl or (rec.func, rec.module)
+            names = [] if not func else annotate(tidy_function(func, module, rec.pc, False, opts.addrs), module, opts)
+            segs0[fid] = b";".join(names) if names else False
+        frames = parse.frames = []
+    folded: dict[bytes, int] = {}
+    counts = parse.counts
+    while counts:
+        key, c = counts.popitem()  # the folded lines are sorted: order is free
+        samples, period = (1, c) if type(c) is int else c  # type: ignore[misc]
+        group = groups[key[0]]
+        if group is None:
             continue
+        root, is_java, strict = group
         if not strict:
             period = samples
-        comm, pid, tid = thread
-        is_java = comm == b"java"
-        parts = [process_frame(comm, pid, tid, opts)]
-        for fid in reversed(fids):
-            key = (fid, is_java)
-            names = names_cache.get(key)
-            if names is None:
+        segs = segments[is_java]
+        parts = [root]
+        for k in range(len(key) - 1, 0, -1):
+            fid = key[k]
+            seg = segs[fid]
+            if seg is None:
                 rec: FrameRec = frames[fid]
                 func, module = rec.pl or (rec.func, rec.module)
                 names = [] if not func else annotate(tidy_function(func, module, rec.pc, is_java, opts.addrs), module, opts)
-                names_cache[key] = names
-            parts.extend(names)
+                seg = segs[fid] = b";".join(names) if names else False
+            if seg is not False:
+                parts.append(seg)  # type: ignore[arg-type]
         stack = b";".join(parts)
         folded[stack] = folded.get(stack, 0) + period
     return folded
@@ -123,4 +146,11 @@ def fold(parse: PartialParse, opts: CollapseOptions) -> dict[bytes, int]:
 
 def folded_text(folded: dict[bytes, int]) -> bytes:
     """The output file: lines sorted by byte order, `stack count`."""
-    return b"".join(k + b" " + str(v).encode() + b"\n" for k, v in sorted(folded.items()))
+    return b"".join(folded_lines(folded))
+
+
+def folded_lines(folded: dict[bytes, int], batch: int = 10_000) -> Iterator[bytes]:
+    """The output file in pieces of `batch` lines, sorted by byte order: `stack count`."""
+    keys = sorted(folded)
+    for i in range(0, len(keys), batch):
+        yield b"".join(k + b" %d\n" % folded[k] for k in keys[i:i + batch])

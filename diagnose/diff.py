@@ -143,6 +143,9 @@ class Side:
     component_titles: dict[str, dict[str, str]]
     findings: dict[tuple[str, str | None], FindingInfo]
     profile: Profile | None = None
+    # A report that lists only its top functions: (listed, total). Functions it does not list are
+    # unknown there, not absent.
+    partial: tuple[int, int] | None = None
 
     @property
     def exposure(self) -> float | None:
@@ -214,6 +217,12 @@ def side_from_report(data: dict[str, Any], path: str, kb: Knowledge) -> Side:
                 frame = Frame(name, module, kind)
                 comp = kb.component_of(frame, kb.category_of(frame))
                 components[comp] = components.get(comp, 0) + self_k
+        listed, total = len(prof["functions"]), int(prof.get("function_count") or 0)
+        partial = (listed, total) if listed < total else None
+        if partial is not None and isinstance(prof.get("components"), list):
+            # The functions listed do not hold every self sample: take the report's own
+            # component table (the attribution the capture had) instead.
+            components = {str(c["id"]): int(c["samples"]) for c in prof["components"]}
         findings = {}
         for f in data.get("findings") or []:
             info = FindingInfo(str(f["id"]), f.get("subject"), str(f.get("severity", "info")),
@@ -224,7 +233,7 @@ def side_from_report(data: dict[str, Any], path: str, kb: Knowledge) -> Side:
                             f"write it again with `diagnose analyze CAPTURE --format json`") from None
     titles = {cid: kb.components[cid].title if cid in kb.components else {"en": cid, "zh": cid} for cid in components}
     return Side(str(cap.get("source") or path), "report", cap.get("event"), n, cap.get("frequency_hz"),
-                cap.get("duration_s"), functions, components, titles, findings)
+                cap.get("duration_s"), functions, components, titles, findings, partial=partial)
 
 
 def read_report(path: str) -> dict[str, Any] | None:
@@ -386,6 +395,12 @@ def compare(before: Side, after: Side, min_share: float = MIN_SHARE, min_cores: 
         notes.append(f"sampling frequencies differ ({before.frequency_hz:g} Hz vs {after.frequency_hz:g} Hz): "
                      f"compare cores, not sample counts")
 
+    for side in (before, after):
+        if side.partial is not None:
+            notes.append(f"{side.source}: the report lists {side.partial[0]:,} of {side.partial[1]:,} functions; "
+                         f"functions it does not list are not compared (write it with --all-functions to compare "
+                         f"them all)")
+
     total = _change("total", "all", "", before, after, before.stack_samples, after.stack_samples, "cores")
     if total.cores is not None:
         lo, hi = total.cores.ci
@@ -402,6 +417,8 @@ def compare(before: Side, after: Side, min_share: float = MIN_SHARE, min_cores: 
     functions = []
     for key in sorted(set(before.functions) | set(after.functions)):
         fb, fa = before.functions.get(key), after.functions.get(key)
+        if (fb is None and before.partial is not None) or (fa is None and after.partial is not None):
+            continue  # not listed in a report of top functions: unknown there
         k1 = fb.self_samples if fb else 0
         k2 = fa.self_samples if fa else 0
         if k1 == 0 and k2 == 0:

@@ -103,6 +103,9 @@ class Measurements:
         self.stack_bits: list[int] = []
         self.owner_bits: list[int] = []
         keys_of = att.keys
+        # A few distinct masks, a million stacks: one int object per mask, not per stack.
+        masks: dict[int, int] = {}
+        intern = masks.setdefault
         for si, (s, o) in enumerate(zip(self.profile.stacks, att.owners)):
             if not s.frames:
                 self.stack_bits.append(0)
@@ -111,12 +114,14 @@ class Measurements:
             t = tb[s.thread]
             keys = keys_of(si)
             m = reduce(or_, map(fb.__getitem__, keys)) & t
+            m = intern(m, m)
             self.stack_bits.append(m)
             k = (s.thread, m)
             inc[k] = inc.get(k, 0) + s.samples
             k2 = (s.thread, fb[keys[-1]] & t)
             leaf[k2] = leaf.get(k2, 0) + s.samples
             ob = fb[keys[o.position]] & t  # position -1: no recognised frame, the leaf's bits
+            ob = intern(ob, ob)
             self.owner_bits.append(ob)
             k3 = (s.thread, ob)
             owned[k3] = owned.get(k3, 0) + s.samples

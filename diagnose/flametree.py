@@ -54,12 +54,17 @@ def build_tree(profile: Profile, min_samples: float = 0.0, threads: Literal["aut
     """Merge the stacks by call path from the root: all -> process -> thread name (when the process
     has several, or `threads="always"`) -> frames. Sibling boxes narrower than `min_samples` are
     folded into one box, or dropped (their samples left to the parent's self) when even together
-    they are narrower; their subtrees are never built, which keeps huge captures cheap."""
-    nodes = [Node(f.name, f.module, f.kind, i, ("f", f.name, module_base(f.module))) for i, f in enumerate(profile.frames)]
+    they are narrower; their subtrees are never built, which keeps huge captures cheap: no path
+    is copied, and a Node is made only for what gets a box. The walk keeps its own stack (no
+    recursion), so a call chain 100,000 frames deep is no problem."""
+    frames = profile.frames
+    nframes = len(frames)
+    # Nodes that are not frames (root, processes, threads, merged boxes); id nframes + index.
+    synthetic: list[Node] = []
 
     def add(node: Node) -> int:
-        nodes.append(node)
-        return len(nodes) - 1
+        synthetic.append(node)
+        return nframes + len(synthetic) - 1
 
     root = add(Node("all", "", "root", None, ("r",)))
     pnames = profile.program_names()
@@ -91,43 +96,64 @@ def build_tree(profile: Profile, min_samples: float = 0.0, threads: Literal["aut
         else:
             prefix.append((pnode,))
 
-    paths = [(prefix[s.thread] + s.frames, s.samples) for s in profile.stacks if s.frames]
-    total = sum(n for _, n in paths)
-    order = sorted(range(len(nodes)), key=lambda i: (nodes[i].name, nodes[i].module, i))
-    rank = [0] * len(nodes)
-    for pos, i in enumerate(order):
-        rank[i] = pos
+    stacks = profile.stacks
+    with_frames = [i for i, s in enumerate(stacks) if s.frames]
+    total = sum(stacks[i].samples for i in with_frames)
+
+    def path_len(it: int) -> int:
+        s = stacks[it]
+        return len(prefix[s.thread]) + len(s.frames)
+
+    def element(it: int, d: int) -> int:
+        """The node at depth d of stack it's path (its process and thread, then its frames)."""
+        s = stacks[it]
+        pre = prefix[s.thread]
+        return pre[d] if d < len(pre) else s.frames[d - len(pre)]
+
+    def sort_key(node: int) -> tuple[str, str, int]:
+        if node < nframes:
+            f = frames[node]
+            return (f.name, f.module, node)
+        n = synthetic[node - nframes]
+        return (n.name, n.module, node)
+
     narrow_nodes: dict[int, int] = {}
     boxes = [Box(root, 0, 0, total, -1)]
     merged = 0
-    work: list[tuple[int, list[int]]] = [(0, list(range(len(paths))))] if paths else []
+    work: list[tuple[int, list[int]]] = [(0, with_frames)] if with_frames else []
     while work:
         bi, items = work.pop()
         parent = boxes[bi]
         d = parent.depth
         if len(items) == 1:  # a single stack below: a chain, no grouping needed
-            path, n = paths[items[0]]
+            it = items[0]
+            n = stacks[it].samples
             p = bi
-            for k in range(d, len(path)):
-                boxes.append(Box(path[k], k + 1, parent.start, n, p))
+            for k in range(d, path_len(it)):
+                boxes.append(Box(element(it, k), k + 1, parent.start, n, p))
                 p = len(boxes) - 1
             continue
         groups: dict[int, list[int]] = {}
         weights: dict[int, int] = {}
         for it in items:
-            path, n = paths[it]
-            if len(path) > d:
-                node = path[d]
-                g = groups.get(node)
-                if g is None:
-                    groups[node] = [it]
-                    weights[node] = n
-                else:
-                    g.append(it)
-                    weights[node] += n
+            s = stacks[it]
+            pre = prefix[s.thread]
+            if d < len(pre):
+                node = pre[d]
+            elif d - len(pre) < len(s.frames):
+                node = s.frames[d - len(pre)]
+            else:
+                continue
+            g = groups.get(node)
+            if g is None:
+                groups[node] = [it]
+                weights[node] = s.samples
+            else:
+                g.append(it)
+                weights[node] += s.samples
         start = parent.start
         narrow_samples = narrow_count = 0
-        for node in sorted(groups, key=rank.__getitem__):
+        for node in sorted(groups, key=sort_key):
             w = weights[node]
             if w < min_samples:
                 narrow_samples += w
@@ -136,6 +162,7 @@ def build_tree(profile: Profile, min_samples: float = 0.0, threads: Literal["aut
             boxes.append(Box(node, d + 1, start, w, bi))
             work.append((len(boxes) - 1, groups[node]))
             start += w
+        del groups, weights
         if narrow_count:
             merged += narrow_count
             if narrow_samples >= min_samples:
@@ -145,6 +172,18 @@ def build_tree(profile: Profile, min_samples: float = 0.0, threads: Literal["aut
                                                                None, ("n",)))
                 boxes.append(Box(nn, d + 1, start, narrow_samples, bi))
     _preorder(boxes)
+    # The nodes that got a box, numbered in the order of the ids used so far (frames first).
+    used = sorted({b.node for b in boxes})
+    index = {node: k for k, node in enumerate(used)}
+    nodes = []
+    for node in used:
+        if node < nframes:
+            f = frames[node]
+            nodes.append(Node(f.name, f.module, f.kind, node, ("f", f.name, module_base(f.module))))
+        else:
+            nodes.append(synthetic[node - nframes])
+    for b in boxes:
+        b.node = index[b.node]
     return FlameTree(nodes, boxes, total, merged)
 
 

@@ -4,15 +4,16 @@ The command line only parses arguments and calls these functions."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from diagnose.collapse import CollapseOptions, fold, folded_text
+from diagnose.collapse import CollapseOptions, fold, folded_lines
 from diagnose.errors import DiagnoseError
-from diagnose.inputs.folded import read_folded
+from diagnose.inputs.folded import collapse_folded, read_folded
 from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import parse_chunks, parse_file
-from diagnose.inputs.perf_script import PartialParse
+from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.profile import Profile
 
@@ -51,7 +52,7 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
         if not parse.counts:
             raise DiagnoseError(f"{source.path}: perf script failed before any sample (exit code {perf_exit.code}: "
                                 f"{perf_exit.error}); check that it is a complete perf.data file")
-        samples = sum(n for n, _ in parse.counts.values())
+        samples = sum(count(c)[0] for c in parse.counts.values())
         warning = (f"{source.path}: perf script stopped with exit code {perf_exit.code} ({perf_exit.error}); "
                    f"analysed the {samples:,} samples before that (is the perf.data file cut short?)")
         return parse, [*parse_warnings(parse, source, truncated), warning], True
@@ -76,14 +77,20 @@ def resolve(path: str) -> InputSource:
 
 
 def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[bytes, list[str]]:
+    pieces, warnings = collapse_stream(path, opts, jobs)
+    return b"".join(pieces), warnings
+
+
+def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[Iterator[bytes], list[str]]:
+    """The folded output in pieces (written as they come, never held whole), and the warnings."""
     source = resolve(path)
     if source.format == "folded":
-        profile = read_folded(read_chunks(source.path), source.path)
-        from diagnose.report.folded import profile_folded
-
-        return profile_folded(profile), profile.capture.warnings
+        lines, warnings = collapse_folded(read_chunks(source.path), source.path)
+        return folded_lines(lines), warnings
     parse, warnings, _ = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
-    return folded_text(fold(parse, opts)), warnings
+    folded = fold(parse, opts)
+    del parse
+    return folded_lines(folded), warnings
 
 
 def load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:
@@ -112,11 +119,11 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
             lang: str = "en", run_rules: bool = True) -> Analysis:
     """Capture -> profile -> call graph -> summaries -> rule evaluation -> ranked findings."""
     from diagnose.analysis import Analysis
-    from diagnose.callgraph import build_call_graph
-    from diagnose.summary import summarize
+    from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
+    from diagnose.summary import summarize, tree_min_samples
 
     profile = load_profile(path, event=event, jobs=jobs)
-    graph = build_call_graph(profile)
+    graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
     analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
     if run_rules:
         apply_rules(analysis, rules)

@@ -3,6 +3,7 @@ kernel/user, module, thread and process splits, CPU cores used, and call-chain t
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -50,8 +51,12 @@ class TreeNode:
 
 @dataclass
 class Summary:
+    """Rows of functions are made when asked for (top_self, top_inclusive, functions): a profile
+    of a million unique stacks has about as many functions, and no report lists them all unless
+    asked to."""
+
     profile: Profile
-    functions: list[FunctionRow]
+    function_count: int  # functions with at least one sample
     kernel_user: list[GroupRow]
     in_kernel: Share
     modules: list[GroupRow]
@@ -64,21 +69,54 @@ class Summary:
     def denominator(self) -> int:
         return self.profile.stack_samples
 
-    def top_self(self, n: int) -> list[FunctionRow]:
-        return sorted(self.functions, key=lambda r: (-r.self.k, -r.inclusive.k, r.name))[:n]
+    def _row(self, i: int) -> FunctionRow:
+        p = self.profile
+        f, n = p.frames[i], p.stack_samples
+        return FunctionRow(i, f.name, f.module, f.kind, Share(p.self_counts()[i], n), Share(p.inclusive_counts()[i], n))
 
-    def top_inclusive(self, n: int) -> list[FunctionRow]:
-        return self.functions[:n]
+    def _top(self, n: int | None, by_self: bool) -> list[int]:
+        """Frame ids of the n functions with the most self (or inclusive) samples; ties by the
+        other count, name, module and frame order."""
+        p = self.profile
+        inc, slf, frames = p.inclusive_counts(), p.self_counts(), p.frames
+        ids = (i for i in range(len(frames)) if inc[i] > 0)
+        if by_self:
+            def key(i: int) -> tuple[int, int, str, str, int]:
+                return (-slf[i], -inc[i], frames[i].name, frames[i].module, i)
+        else:
+            def key(i: int) -> tuple[int, int, str, str, int]:
+                return (-inc[i], -slf[i], frames[i].name, frames[i].module, i)
+        if n is None or n >= self.function_count:
+            return sorted(ids, key=key)
+        return heapq.nsmallest(n, ids, key=key)
+
+    def top_self(self, n: int) -> list[FunctionRow]:
+        return [self._row(i) for i in self._top(n, by_self=True)]
+
+    def top_inclusive(self, n: int | None) -> list[FunctionRow]:
+        """The n functions with the most inclusive samples (all of them for None)."""
+        return [self._row(i) for i in self._top(n, by_self=False)]
+
+    def top_functions(self, n: int | None) -> list[FunctionRow]:
+        """The top n functions by self and the top n by inclusive samples (all for None), in
+        inclusive order: what the JSON report lists."""
+        if n is None or n >= self.function_count:
+            return self.top_inclusive(None)
+        ids = set(self._top(n, by_self=False)) | set(self._top(n, by_self=True))
+        p = self.profile
+        inc, slf, frames = p.inclusive_counts(), p.self_counts(), p.frames
+        return [self._row(i) for i in sorted(ids, key=lambda i: (-inc[i], -slf[i], frames[i].name, frames[i].module, i))]
+
+    @property
+    def functions(self) -> list[FunctionRow]:
+        """Every function with samples, by inclusive samples (made anew on each call)."""
+        return self.top_inclusive(None)
 
 
 def summarize(profile: Profile, graph: nx.DiGraph) -> Summary:
     n = profile.stack_samples
-    inc, slf = profile.inclusive_counts(), profile.self_counts()
-    functions = [
-        FunctionRow(i, f.name, f.module, f.kind, Share(slf[i], n), Share(inc[i], n))
-        for i, f in enumerate(profile.frames) if inc[i] > 0
-    ]
-    functions.sort(key=lambda r: (-r.inclusive.k, -r.self.k, r.name, r.module))
+    inc = profile.inclusive_counts()
+    function_count = len(inc) - inc.count(0)
     cap = profile.capture
     freq, dur = cap.frequency_hz, cap.duration_s
 
@@ -123,7 +161,7 @@ def summarize(profile: Profile, graph: nx.DiGraph) -> Summary:
                                      {"pid": pid, "comm": comm}))
 
     return Summary(
-        profile=profile, functions=functions, kernel_user=kernel_user, in_kernel=Share(in_kernel, n),
+        profile=profile, function_count=function_count, kernel_user=kernel_user, in_kernel=Share(in_kernel, n),
         modules=module_rows, threads=thread_rows, processes=process_rows,
         cores_used=cores_used(total, freq, dur), trees=call_trees(profile, graph),
     )
@@ -173,7 +211,12 @@ def prune(node: TreeNode, min_samples: int, depth: int = 0) -> TreeNode:
     return TreeNode(node.frame, node.samples, kept)
 
 
-def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -> list[TreeNode]:
+def tree_min_samples(stack_samples: int) -> int:
+    """The fewest samples a call-chain tree shows (a root, a branch): TREE_MIN_SHARE of them."""
+    return max(1, int(TREE_MIN_SHARE * stack_samples))
+
+
+def entry_points(profile: Profile, graph: nx.DiGraph | None = None, limit: int = TREE_ROOTS) -> list[TreeNode]:
     """Trees for the frames worth one: where a thread's time crosses into another module
     (application -> libc, libc -> kernel, interpreter -> codec library), hottest first.
     Skipped: frames that pass nearly all their samples to one callee (thread starts, event-loop
@@ -193,8 +236,9 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
                 entered[f] += s.samples
                 seen.add(f)
             prev = module
-    min_samples = max(1, int(TREE_MIN_SHARE * n))
+    min_samples = tree_min_samples(n)
     candidates = [f for f in range(len(frames)) if inc[f] >= min_samples]
+    callee_max = _callee_max(profile, candidates)
     candidates.sort(key=lambda f: (-(entered[f] * 2 >= inc[f]), -inc[f], f))
     chosen: list[TreeNode] = []
     visible: dict[int, int] = {}
@@ -203,8 +247,8 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
             break
         if visible.get(f, 0) >= 0.8 * inc[f]:
             continue
-        callees = [d["samples"] for _, _, d in graph.out_edges(f, data=True)]
-        if not callees or max(callees) < min_samples or max(callees) >= PASS_THROUGH * inc[f]:
+        top_callee = callee_max.get(f)
+        if top_callee is None or top_callee < min_samples or top_callee >= PASS_THROUGH * inc[f]:
             continue  # no callee worth a line, or a shell around one callee
         tree = prune(callee_tree(profile, f, min_samples), min_samples)
         if not tree.children:
@@ -214,11 +258,33 @@ def entry_points(profile: Profile, graph: nx.DiGraph, limit: int = TREE_ROOTS) -
     return chosen
 
 
+def _callee_max(profile: Profile, callers: list[int]) -> dict[int, int]:
+    """For each of `callers` that calls anything: the samples of its heaviest caller -> callee
+    edge, each sample counted once per edge (as the call graph counts them)."""
+    wanted = frozenset(callers)
+    edges: dict[tuple[int, int], int] = {}
+    for s in profile.stacks:
+        fr = s.frames
+        if len(fr) < 2 or wanted.isdisjoint(fr):
+            continue
+        pairs = [(a, b) for a, b in zip(fr, fr[1:]) if a in wanted]
+        if len(set(fr)) != len(fr):
+            pairs = list(set(pairs))
+        n = s.samples
+        for pair in pairs:
+            edges[pair] = edges.get(pair, 0) + n
+    out: dict[int, int] = {}
+    for (a, _), k in edges.items():
+        if k > out.get(a, 0):
+            out[a] = k
+    return out
+
+
 def _mark_visible(node: TreeNode, visible: dict[int, int]) -> None:
     visible[node.frame] = max(visible.get(node.frame, 0), node.samples)
     for child in node.children.values():
         _mark_visible(child, visible)
 
 
-def call_trees(profile: Profile, graph: nx.DiGraph) -> list[TreeNode]:
+def call_trees(profile: Profile, graph: nx.DiGraph | None = None) -> list[TreeNode]:
     return entry_points(profile, graph)

@@ -94,3 +94,20 @@ def test_idle_capture_says_why_there_is_nothing() -> None:
     proc = run_cli("analyze", str(fixture("idle-sleep.perf.txt.gz")), "--width", "120")
     assert proc.returncode == 0
     assert "No samples" in proc.stdout and "idle" in proc.stdout
+
+
+def test_json_lists_the_top_functions_by_self_and_inclusive_and_says_how_many_there_are() -> None:
+    capture = str(fixture("aiortc-call.perf.txt.gz"))  # 293 functions with samples
+    top = json.loads(run_cli("analyze", capture, "--format", "json").stdout)["profile"]
+    every = json.loads(run_cli("analyze", capture, "--format", "json", "--all-functions").stdout)["profile"]
+    assert every["function_count"] == top["function_count"] == len(every["functions"]) == every["functions_listed"]
+    assert every["functions_limit"] is None and top["functions_limit"] == 200
+    listed = top["functions"]
+    assert top["functions_listed"] == len(listed) < top["function_count"]
+    by_incl = sorted(every["functions"], key=lambda f: -f["inclusive_samples"])
+    by_self = sorted(every["functions"], key=lambda f: -f["self_samples"])
+    names = {(f["name"], f["module"]) for f in listed}
+    # Every function above the 200th by either measure is listed, in inclusive order as before.
+    assert {(f["name"], f["module"]) for f in by_incl if f["inclusive_samples"] > by_incl[200]["inclusive_samples"]} <= names
+    assert {(f["name"], f["module"]) for f in by_self if f["self_samples"] > by_self[200]["self_samples"]} <= names
+    assert listed == [f for f in every["functions"] if (f["name"], f["module"]) in names]

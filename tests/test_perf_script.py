@@ -242,7 +242,7 @@ def test_parallel_parse_equals_serial_parse(tmp_path: Path) -> None:
 
     def canon(parse):
         out = {}
-        for (thread, event, strict, fids), (n, w) in parse.counts.items():
+        for (thread, event, strict, fids), (n, w) in parse.items():
             key = (thread, event, strict, tuple(parse.frames[f] for f in fids))
             out[key] = (n, w)
         return out

@@ -22,7 +22,7 @@ def test_shares_are_exact_on_real_captures(name: str) -> None:
     p = analysis.profile
     p.check()
     check_call_graph(analysis.graph)
-    report = report_dict(analysis)
+    report = report_dict(analysis, all_functions=True)
     funcs = report["profile"]["functions"]
     n = report["profile"]["stack_samples"]
     assert sum(f["self_samples"] for f in funcs) == n

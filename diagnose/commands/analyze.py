@@ -23,6 +23,8 @@ def command(
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width in columns, 40-1000 "
                                                  "(default: the terminal's).")] = None,
+    all_functions: Annotated[bool, typer.Option("--all-functions", help="The JSON report lists every function, not "
+                                                "only the top 200 by self and by inclusive samples.")] = False,
 ) -> None:
     """Analyse a capture: findings with advice, overview, hottest functions with 95% intervals, call chains."""
     from diagnose.pipeline import analyze as run_analysis
@@ -32,6 +34,7 @@ def command(
     check_width(width)
     check_output(output)
     analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang)
+    analysis.all_functions = all_functions
     for w in analysis.profile.capture.warnings:
         warn(w)
     if analysis.ruleset is not None:

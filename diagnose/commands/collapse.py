@@ -24,11 +24,11 @@ def command(
 ) -> None:
     """Write folded stacks (`a;b;c count`) exactly as stackcollapse-perf.pl does."""
     from diagnose.collapse import CollapseOptions
-    from diagnose.pipeline import collapse_input
+    from diagnose.pipeline import collapse_stream
 
     check_output(output)
     opts = CollapseOptions(pid=pid, tid=tid, kernel=kernel or all_, jit=jit or all_, addrs=addrs, event=event)
-    text, warnings = collapse_input(input, opts, jobs=jobs)
+    pieces, warnings = collapse_stream(input, opts, jobs=jobs)
     for w in warnings:
         warn(w)
-    write_output(text, output)
+    write_output(pieces, output)

@@ -48,6 +48,8 @@ def command(
     anonymize: Annotated[bool, typer.Option(
         "--anonymize", help="Also drop host names, user names and absolute paths (kept as their last part) from "
                             "the files meant to be shared and from the report.")] = False,
+    all_functions: Annotated[bool, typer.Option("--all-functions", help="The JSON reports list every function, not "
+                                                "only the top 200 by self and by inclusive samples.")] = False,
 ) -> None:
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
@@ -96,6 +98,7 @@ def command(
                 capture_dir.save_stacks(writer, plan.perf, info, quiet.text, quiet.anonymous if anonymize else None)
                 stage = "analysing the capture"
                 analysis = analyze(str(plan.folder), rules=rules, lang=lang)
+                analysis.all_functions = all_functions
                 _redact_report(analysis, quiet)
                 stage = "writing the reports"
                 capture_dir.save_reports(writer, analysis, info)

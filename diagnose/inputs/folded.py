@@ -50,34 +50,46 @@ def fraction_of(text: bytes) -> bool:
     return bool(text.partition(b".")[2].strip(b"0"))
 
 
-def read_folded(chunks: Iterable[bytes], path: str, root_is_process: bool = True) -> Profile:
-    """Folded stacks into a Profile. The first frame is the process (comm) unless told otherwise."""
-    raw: dict[bytes, int] = {}
+# A folded line is one stack: a line longer than this is not one (a binary file, a missing newline).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+# The first this many distinct stacks tell py-spy output from the others.
+SNIFF_STACKS = 200
+
+
+def folded_lines(chunks: Iterable[bytes], path: str, counts: _Counts | None = None) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of folded text read piece by piece; what is carried between pieces
+    is one partial line, at most MAX_LINE_BYTES. A compressed file that ends early (a gzip cut)
+    ends the lines at the last whole one, noted in `counts`: the cut line's count would be wrong."""
     line_no = 0
-    carry = b""
-    fractional = differential = 0
+    carry: list[bytes] = []  # the pieces of a line that spans several
+    carried = 0
     cut: list[TruncatedGzip] = []
     for piece in _until_cut(chunks, cut):
-        data = carry + piece
-        lines = data.split(b"\n")
-        carry = lines.pop()
+        start = 0
+        if carry:
+            nl = piece.find(b"\n")
+            if nl < 0:
+                carry.append(piece)
+                carried += len(piece)
+                _check_line_length(carried, line_no + 1, path)
+                continue
+            carry.append(piece[:nl])
+            line_no += 1
+            yield line_no, b"".join(carry)
+            carry, carried, start = [], 0, nl + 1
+        lines = piece[start:].split(b"\n")
+        last = lines.pop()
         for line in lines:
             line_no += 1
-            fractional, differential = _take(line, line_no, path, raw, fractional, differential)
-    if carry and not cut:  # (a line the cut ends in is not whole: its count would be wrong)
-        line_no += 1
-        fractional, differential = _take(carry, line_no, path, raw, fractional, differential)
-    warnings = []
+            yield line_no, line
+        if last:
+            carry, carried = [last], len(last)
+            _check_line_length(carried, line_no + 1, path)
     if cut:
-        warnings.append(f"{path}: the compressed data ends early; analysed the {line_no:,} whole lines before the cut"
-                        + (f", not the cut line {line_no + 1}" if carry else ""))
-    if differential:
-        warnings.append(f"{differential} lines carry two counts (a differential file): the second (after) count is used")
-    if fractional:
-        warnings.append(f"{fractional} lines have fractional counts, rounded to whole samples")
-    profile = _profile(raw, path, root_is_process, warnings, pyspy=_looks_like_pyspy(raw))
-    profile.capture.truncated = bool(cut)
-    return profile
+        if counts is not None:
+            counts.cut_after, counts.cut_line = line_no, bool(carry)
+    elif carry:
+        yield line_no + 1, b"".join(carry)
 
 
 def _until_cut(chunks: Iterable[bytes], cut: list[TruncatedGzip]) -> Iterator[bytes]:
@@ -86,6 +98,122 @@ def _until_cut(chunks: Iterable[bytes], cut: list[TruncatedGzip]) -> Iterator[by
         yield from chunks
     except TruncatedGzip as exc:
         cut.append(exc)
+
+
+def _check_line_length(n: int, line_no: int, path: str) -> None:
+    if n > MAX_LINE_BYTES:
+        raise input_error(path, f"a line longer than {MAX_LINE_BYTES >> 20} MB, not a folded stack",
+                          "each line must be `frame;frame;... COUNT`; check that this is a folded-stack file",
+                          line=line_no)
+
+
+class _Counts:
+    """Line-level facts of a folded file: lines with two counts, with fractional counts, where a
+    gzip cut ended it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fractional = 0
+        self.differential = 0
+        self.cut_after: int | None = None  # the whole lines before a gzip cut
+        self.cut_line = False  # a partial line was dropped at the cut
+
+    @property
+    def truncated(self) -> bool:
+        return self.cut_after is not None
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.cut_after is not None:
+            out.append(f"{self.path}: the compressed data ends early; analysed the {self.cut_after:,} whole lines "
+                       f"before the cut" + (f", not the cut line {self.cut_after + 1}" if self.cut_line else ""))
+        if self.differential:
+            out.append(f"{self.differential} lines carry two counts (a differential file): the second (after) count "
+                       f"is used")
+        if self.fractional:
+            out.append(f"{self.fractional} lines have fractional counts, rounded to whole samples")
+        return out
+
+
+def _stacks(chunks: Iterable[bytes], path: str, counts: _Counts) -> tuple[bool, Iterator[tuple[bytes, int]]]:
+    """(py-spy?, (stack, count) of every line in order). Whether it is py-spy output is told from
+    the first SNIFF_STACKS distinct stacks, which are held until then."""
+    lines = folded_lines(chunks, path, counts)
+    head: list[tuple[bytes, int]] = []
+    distinct: set[bytes] = set()
+    for line_no, line in lines:
+        got = _take(line, line_no, path, counts)
+        if got is not None:
+            head.append(got)
+            distinct.add(got[0])
+            if len(distinct) >= SNIFF_STACKS:
+                break
+    pyspy = _looks_like_pyspy(dict.fromkeys(stack for stack, _ in head))
+
+    def rest() -> Iterator[tuple[bytes, int]]:
+        yield from head
+        head.clear()
+        for line_no, line in lines:
+            got = _take(line, line_no, path, counts)
+            if got is not None:
+                yield got
+    return pyspy, rest()
+
+
+def read_folded(chunks: Iterable[bytes], path: str, root_is_process: bool = True) -> Profile:
+    """Folded stacks into a Profile, line by line. The first frame is the process (comm) unless
+    told otherwise."""
+    counts = _Counts(path)
+    pyspy, stacks = _stacks(chunks, path, counts)
+    builder = _Builder(root_is_process, pyspy)
+    for stack, count in stacks:
+        builder.add(stack, count)
+    profile = builder.profile(path, counts.warnings())
+    profile.capture.truncated = counts.truncated
+    return profile
+
+
+def collapse_folded(chunks: Iterable[bytes], path: str) -> tuple[dict[bytes, int], list[str]]:
+    """Folded stacks as `diagnose collapse` writes them (the root the process name, frame
+    annotations dropped), summed per line, without building a profile: the same lines as
+    report.folded.profile_folded(read_folded(...)) in bounded memory."""
+    counts = _Counts(path)
+    pyspy, stacks = _stacks(chunks, path, counts)
+    if pyspy:  # py-spy names are rewritten per frame: through the profile
+        builder = _Builder(True, True)
+        for stack, count in stacks:
+            builder.add(stack, count)
+        profile = builder.profile(path, counts.warnings())
+        from diagnose.report.folded import profile_counts
+
+        return profile_counts(profile), profile.capture.warnings
+    roots: dict[str, str] = {}
+    out: dict[bytes, int] = {}
+    kernel_annotated = False
+    for stack_b, count in stacks:
+        if count <= 0:
+            continue
+        parts = stack_b.decode("utf-8", "replace").split(";")
+        root = roots.get(parts[0])
+        if root is None:
+            root = roots[parts[0]] = _thread_of(parts[0]).comm.replace(" ", "_")
+        names = [root] if root else []
+        for part in parts[1:]:
+            if part:
+                if part[-1:] == "]" and part[-4:-2] == "_[" and part[-2] in "kjiw":
+                    kernel_annotated = kernel_annotated or part[-2] == "k"
+                    part = part[:-4]
+                names.append(part)
+        key = ";".join(names).encode()
+        out[key] = out.get(key, 0) + count
+    warnings = counts.warnings()
+    if not kernel_annotated:
+        warnings.append(_NO_KERNEL_WARNING)
+    return out, warnings
+
+
+_NO_KERNEL_WARNING = ("folded input without _[k] annotations: kernel and user frames cannot be told apart "
+                      "(fold with `diagnose collapse --kernel` to keep that)")
 
 
 def _looks_like_pyspy(raw: dict[bytes, int]) -> bool:
@@ -115,10 +243,10 @@ def _pyspy_frame(text: str) -> tuple[str, str]:
     return name, where
 
 
-def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractional: int, differential: int) -> tuple[int, int]:
+def _take(line: bytes, line_no: int, path: str, counts: _Counts) -> tuple[bytes, int] | None:
     line = line.rstrip(b"\r")
     if not line.strip() or line.startswith(b"#"):
-        return fractional, differential
+        return None
     m = _LINE.match(line)
     if m is None:
         last = line.rsplit(None, 1)[-1][-40:].decode("utf-8", "replace")
@@ -127,7 +255,7 @@ def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractiona
     stack, first, second = m.groups()
     count_text = second if second is not None else first
     if second is not None:
-        differential += 1
+        counts.differential += 1
     count = parse_count(count_text)
     if count is None:
         shown = count_text[:20].decode("ascii") + ("..." if len(count_text) > 20 else "")
@@ -135,84 +263,99 @@ def _take(line: bytes, line_no: int, path: str, raw: dict[bytes, int], fractiona
                           f"a count has at most {MAX_COUNT_DIGITS} digits; check the line (two numbers glued together?)",
                           line=line_no)
     if fraction_of(count_text):
-        fractional += 1
-    raw[stack] = raw.get(stack, 0) + count
-    return fractional, differential
+        counts.fractional += 1
+    return stack, count
 
 
-def _profile(raw: dict[bytes, int], path: str, root_is_process: bool, warnings: list[str],
-             pyspy: bool = False) -> Profile:
-    frames: list[Frame] = []
-    frame_ids: dict[Frame, int] = {}
-    threads: list[Thread] = []
-    thread_ids: dict[Thread, int] = {}
-    stacks: dict[tuple[int, tuple[int, ...]], Stack] = {}
-    name_cache: dict[str, int] = {}
-    kernel_annotated = False
-    total = stackless = 0
+class _Builder:
+    """A Profile grown one folded line at a time: frames interned by name, stacks summed per
+    thread and frame ids (kept in the order they first appear)."""
 
-    def frame_id(name: str) -> int:
-        nonlocal kernel_annotated
-        fid = name_cache.get(name)
-        if fid is not None:
-            return fid
+    def __init__(self, root_is_process: bool, pyspy: bool) -> None:
+        self.root_is_process = root_is_process
+        self.pyspy = pyspy
+        self.frames: list[Frame] = []
+        self.frame_ids: dict[Frame, int] = {}
+        self.threads: list[Thread] = []
+        self.thread_ids: dict[Thread, int] = {}
+        self.roots: dict[str, int] = {}  # first frame text -> thread index (not for py-spy)
+        self.stacks: list[dict[tuple[int, ...], Stack]] = []  # per thread
+        self.order: list[Stack] = []
+        self.name_cache: dict[str, int] = {}
+        self.kernel_annotated = False
+        self.total = self.stackless = 0
+
+    def frame_id(self, name: str) -> int:
         kind = "user"
         clean = name
         m = _ANNOTATION.search(name)
         if m:
             clean = name[: m.start()]
             if m.group(1) == "k":
-                kind, kernel_annotated = "kernel", True
-        if pyspy:
+                kind, self.kernel_annotated = "kernel", True
+        if self.pyspy:
             clean, module = _pyspy_frame(clean)
         else:
             mm = _MODULE_ONLY.match(clean)
             module = mm.group(1) if mm and mm.group(1) != "unknown" else ""
         frame = Frame(clean, module, kind)  # type: ignore[arg-type]
-        fid = frame_ids.get(frame)
+        fid = self.frame_ids.get(frame)
         if fid is None:
-            fid = frame_ids[frame] = len(frames)
-            frames.append(frame)
-        name_cache[name] = fid
+            fid = self.frame_ids[frame] = len(self.frames)
+            self.frames.append(frame)
+        self.name_cache[name] = fid
         return fid
 
-    for stack_b, count in raw.items():
-        if count <= 0:
-            continue
-        parts = stack_b.decode("utf-8", "replace").split(";")
-        thread = Thread("", None, None)
-        if pyspy and parts:
-            found = _pyspy_root(parts[0])
-            if found is not None:
-                thread = found
-                parts = parts[1:]
-        elif root_is_process and parts:
-            thread = _thread_of(parts[0])
-            parts = parts[1:]
-        t = thread_ids.get(thread)
+    def thread(self, thread: Thread) -> int:
+        t = self.thread_ids.get(thread)
         if t is None:
-            t = thread_ids[thread] = len(threads)
-            threads.append(thread)
-        ids = tuple(frame_id(p) for p in parts if p != "")
-        key = (t, ids)
-        st = stacks.get(key)
+            t = self.thread_ids[thread] = len(self.threads)
+            self.threads.append(thread)
+            self.stacks.append({})
+        return t
+
+    def add(self, stack_b: bytes, count: int) -> None:
+        if count <= 0:
+            return
+        parts = stack_b.decode("utf-8", "replace").split(";")
+        if self.pyspy:
+            found = _pyspy_root(parts[0]) if parts else None
+            if found is not None:
+                t = self.thread(found)
+                parts = parts[1:]
+            else:
+                t = self.thread(Thread("", None, None))
+        elif self.root_is_process and parts:
+            t = self.roots.get(parts[0])  # type: ignore[assignment]
+            if t is None:
+                t = self.roots[parts[0]] = self.thread(_thread_of(parts[0]))
+            parts = parts[1:]
+        else:
+            t = self.thread(Thread("", None, None))
+        cache = self.name_cache
+        ids = tuple(cache[p] if p in cache else self.frame_id(p) for p in parts if p != "")
+        per_thread = self.stacks[t]
+        st = per_thread.get(ids)
         if st is None:
-            stacks[key] = Stack(t, ids, count, count)
+            st = per_thread[ids] = Stack(t, ids, count, count)
+            self.order.append(st)
         else:
             st.samples += count
             st.weight += count
-        total += count
+        self.total += count
         if not ids:
-            stackless += count
-    capture = CaptureInfo(source=path, format="folded", total_samples=total, stackless_samples=stackless,
-                          kernel_frames_known=kernel_annotated, warnings=warnings)
-    if pyspy:
-        capture.warnings.append("py-spy stacks: user space only (no kernel frames); a leaf in a system-call wrapper is "
-                                "counted as time in that call, with lower confidence")
-    elif not kernel_annotated:
-        capture.warnings.append("folded input without _[k] annotations: kernel and user frames cannot be told apart "
-                                "(fold with `diagnose collapse --kernel` to keep that)")
-    return Profile(frames, threads, list(stacks.values()), capture)
+            self.stackless += count
+
+    def profile(self, path: str, warnings: list[str]) -> Profile:
+        capture = CaptureInfo(source=path, format="folded", total_samples=self.total,
+                              stackless_samples=self.stackless, kernel_frames_known=self.kernel_annotated,
+                              warnings=warnings)
+        if self.pyspy:
+            capture.warnings.append("py-spy stacks: user space only (no kernel frames); a leaf in a system-call "
+                                    "wrapper is counted as time in that call, with lower confidence")
+        elif not self.kernel_annotated:
+            capture.warnings.append(_NO_KERNEL_WARNING)
+        return Profile(self.frames, self.threads, self.order, capture)
 
 
 def _pyspy_root(root: str) -> Thread | None:

@@ -89,27 +89,34 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
     table = _FrameTable()
     threads: dict[tuple[bytes, bytes | None, bytes], int] = {}
     thread_list: list[Thread] = []
-    per_rec: dict[tuple[int, bool, bytes | None], tuple[int, ...]] = {}
-    stacks: dict[tuple[int, tuple[int, ...]], Stack] = {}
     recs = parse.frames
+    # A parsed frame -> its profile frame id (an int), or the ids of an inline chain (a tuple):
+    # a list for the usual case, a dict for Java threads and inlined frames that borrow a module.
+    plain: list[int | tuple[int, ...] | None] = [None] * len(recs)
+    per_rec: dict[tuple[int, bool, bytes | None], int | tuple[int, ...]] = {}
+    modules: dict[bytes, str] = {}
+    # Per thread: frame ids -> Stack; `order` keeps the stacks in input order.
+    stacks: list[dict[tuple[int, ...], Stack]] = []
+    order: list[Stack] = []
 
-    def convert(fid: int, is_java: bool, module_override: bytes | None) -> tuple[int, ...]:
-        key = (fid, is_java, module_override)
-        got = per_rec.get(key)
-        if got is None:
-            rec: FrameRec = recs[fid]
-            module = module_override if module_override is not None else rec.module
-            kind = frame_kind(module, rec.kernel_address)
-            mod = "" if module == b"[unknown]" else _decode(module)
-            names = display_name(_decode(rec.func), mod, is_java)
-            # perf lists an inline chain "A->B->C" outermost first; in root-first order it stays so.
-            got = tuple(table.add(Frame(n, mod, kind)) for n in names)
-            per_rec[key] = got
-        return got
+    def convert(fid: int, is_java: bool, module_override: bytes | None) -> int | tuple[int, ...]:
+        rec: FrameRec = recs[fid]
+        module = module_override if module_override is not None else rec.module
+        kind = frame_kind(module, rec.kernel_address)
+        mod = modules.get(module)
+        if mod is None:
+            mod = modules[module] = "" if module == b"[unknown]" else _decode(module)
+        names = display_name(_decode(rec.func), mod, is_java)
+        # perf lists an inline chain "A->B->C" outermost first; in root-first order it stays so.
+        if len(names) == 1:
+            return table.add(Frame(names[0], mod, kind))
+        return tuple(table.add(Frame(n, mod, kind)) for n in names)
 
-    total = stackless = odd_ids = 0
-    for (thread_key, event, _strict, fids), (n, weight) in parse.counts.items():
+    odd_ids = 0
+    groups = []
+    for thread_key, event, _strict in parse.groups:
         if event not in keep:
+            groups.append(None)
             continue
         t = threads.get(thread_key)
         if t is None:
@@ -119,26 +126,48 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
             if (pid and pid_n is None) or (tid and tid_n is None):
                 odd_ids += 1
             thread_list.append(Thread(_decode(comm), pid_n, tid_n))
-        is_java = thread_key[0] == b"java"
+            stacks.append({})
+        groups.append((t, thread_key[0] == b"java"))
+
+    total = stackless = 0
+    for key, c in parse.counts.items():
+        n, weight = (1, c) if type(c) is int else c  # type: ignore[misc]
+        group = groups[key[0]]
+        if group is None:
+            continue
+        t, is_java = group
         frame_ids: list[int] = []
-        # fids are leaf first. perf prints an "(inlined)" frame just before the function it was
-        # inlined into, so walking root first, that function comes first and lends its module.
+        # Frame ids are leaf first. perf prints an "(inlined)" frame just before the function it
+        # was inlined into, so walking root first, that function comes first and lends its module.
         containing_module: bytes | None = None
-        converted: list[tuple[int, ...]] = []
-        for fid in reversed(fids):
+        for k in range(len(key) - 1, 0, -1):
+            fid = key[k]
             rec = recs[fid]
             if rec.module != b"inlined":
                 containing_module = rec.module
-                converted.append(convert(fid, is_java, None))
+                if is_java:
+                    got = per_rec.get((fid, True, None))
+                    if got is None:
+                        got = per_rec[(fid, True, None)] = convert(fid, True, None)
+                else:
+                    got = plain[fid]
+                    if got is None:
+                        got = plain[fid] = convert(fid, False, None)
             else:
-                converted.append(convert(fid, is_java, containing_module))
-        # `converted` is root first; within each entry names are outermost first.
-        for part in converted:
-            frame_ids.extend(part)
-        key = (t, tuple(frame_ids))
-        st = stacks.get(key)
+                got = per_rec.get((fid, is_java, containing_module))
+                if got is None:
+                    got = per_rec[(fid, is_java, containing_module)] = convert(fid, is_java, containing_module)
+            # Within an inline chain, names are outermost first.
+            if type(got) is int:
+                frame_ids.append(got)
+            else:
+                frame_ids.extend(got)  # type: ignore[arg-type]
+        ids = tuple(frame_ids)
+        per_thread = stacks[t]
+        st = per_thread.get(ids)
         if st is None:
-            stacks[key] = Stack(t, key[1], n, weight)
+            st = per_thread[ids] = Stack(t, ids, n, weight)
+            order.append(st)
         else:
             st.samples += n
             st.weight += weight
@@ -166,7 +195,7 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
             if hz is not None:
                 capture.frequency_hz, capture.frequency_source = hz, "period"
     settle_duration(capture)
-    return Profile(table.frames, thread_list, list(stacks.values()), capture)
+    return Profile(table.frames, thread_list, order, capture)
 
 
 def header_event(header: list[bytes]) -> str | None:

@@ -9,11 +9,15 @@ chunk by chunk.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
+import pickle
+import tempfile
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
-from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge
+from diagnose.inputs.perf_script import ChunkParser, PartialParse, Warning_, is_sample_line, merge
 from diagnose.inputs.source import CHUNK_BYTES, GZIP_MAGIC, TruncatedGzip, read_chunks
 
 MAX_JOBS = 8
@@ -22,66 +26,203 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 RANGE_INDEX = 1_000_000  # chunk indexes of range k start at k * RANGE_INDEX (input order)
 
 
+# A sample longer than this (a call chain of hundreds of thousands of frames, or a line that never
+# ends) is cut: the part up to here (perf prints the innermost frames first) is parsed, the rest is
+# skipped with a warning. What the chunker carries between pieces never exceeds it.
+MAX_SAMPLE_BYTES = 32 * 1024 * 1024
+# How far back from the end of a buffer a sample line is looked for when no blank line ends a sample
+# there (samples printed on one line each, without call chains).
+SCAN_BYTES = 256 * 1024
+
+
+def _last_sample_start(buf: bytes, lo: int) -> int:
+    """The offset of the last complete line in buf[lo:] (within SCAN_BYTES of the end) that starts
+    a sample, or -1."""
+    end = buf.rfind(b"\n")
+    floor = max(lo, len(buf) - SCAN_BYTES)
+    if floor > lo:
+        floor = buf.find(b"\n", floor - 1) + 1  # a whole line
+    while end >= floor and end > 0:
+        start = buf.rfind(b"\n", floor, end) + 1
+        if start <= 0:
+            start = floor
+        if is_sample_line(buf[start:end]):
+            return start
+        end = start - 1
+    return -1
+
+
+def sample_boundary(buf: bytes) -> int:
+    """The end of the last complete sample in buf (an offset where a sample starts), 0 if none:
+    after the last blank line, or before the last sample line that follows it (samples without
+    call chains are not separated by blank lines)."""
+    b = buf.rfind(b"\n\n")
+    lo = b + 2 if b >= 0 else 0
+    s = _last_sample_start(buf, lo)
+    return s if s > lo else lo
+
+
+def first_sample_boundary(buf: bytes) -> int:
+    """The first offset in buf (after its first line) where a sample starts, -1 if none: after
+    the first blank line or at the first sample line, whichever comes first."""
+    b = buf.find(b"\n\n")
+    limit = len(buf) if b < 0 else b + 2
+    pos = buf.find(b"\n") + 1
+    while 0 < pos < limit:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            break
+        if is_sample_line(buf[pos:nl]):
+            return pos
+        pos = nl + 1
+    return b + 2 if b >= 0 else -1
+
+
+class SampleChunker:
+    """Re-cuts a byte stream into chunks that end on sample boundaries: after a blank line (perf
+    ends a sample that has a call chain with one) or before a sample line (samples printed on one
+    line each, as `perf record` without -g gives, follow each other without blank lines).
+
+    The carry (the unfinished sample held back for the next chunk) is bounded: a sample longer
+    than max_sample_bytes is cut at a line boundary, its first part (the innermost frames) is
+    parsed and the rest skipped up to the next sample; `cut_samples`, `skipped_lines` and
+    `first_cut_line` say what was dropped, `max_carry` the largest carry held."""
+
+    def __init__(self, chunk_bytes: int = CHUNK_BYTES, max_sample_bytes: int = MAX_SAMPLE_BYTES) -> None:
+        self.chunk_bytes = chunk_bytes
+        self.max_sample_bytes = max(max_sample_bytes, chunk_bytes)
+        self.max_carry = 0
+        self.cut_samples = 0
+        self.skipped_lines = 0
+        self.first_cut_line: int | None = None
+        self._line = 1  # line number of the next byte handed out or skipped
+
+    def chunks(self, data: Iterable[bytes]) -> Iterator[tuple[bytes, bool, int]]:
+        """Yields (chunk, is_last, line number of the chunk's first line)."""
+        carry = b""
+        pending: tuple[bytes, int] | None = None
+        skipping = mid_line = False
+        for piece in data:
+            if skipping:
+                carry, skipping, mid_line = self._skip(carry + piece if carry else piece, mid_line)
+                if skipping:
+                    continue  # carry: a partial line, judged when whole
+                piece, carry = carry, b""
+            buf = carry + piece if carry else piece
+            carry = b""
+            cut = sample_boundary(buf) if len(buf) >= self.chunk_bytes else 0
+            if cut == 0 and len(buf) > self.max_sample_bytes:
+                # One sample longer than the bound: parse its whole lines so far, skip the rest.
+                cut = buf.rfind(b"\n") + 1
+                self.cut_samples += 1
+                if self.first_cut_line is None:
+                    self.first_cut_line = self._line
+                carry, skipping, mid_line = self._skip(buf[cut:], False)
+                if cut:
+                    if pending is not None:
+                        yield pending[0], False, pending[1]
+                    pending = (buf[:cut], self._line)
+                    self._line += pending[0].count(b"\n")
+                if not skipping:
+                    buf, cut = carry, 0  # the next sample starts in this buffer
+                else:
+                    self.max_carry = max(self.max_carry, len(carry))
+                    continue
+            if cut:
+                if pending is not None:
+                    yield pending[0], False, pending[1]
+                pending = (buf[:cut], self._line)
+                self._line += pending[0].count(b"\n")
+            carry = buf[cut:]
+            self.max_carry = max(self.max_carry, len(carry))
+        if carry and not skipping:
+            if pending is not None:
+                yield pending[0], False, pending[1]
+            pending = (carry, self._line)
+        if pending is not None:
+            yield pending[0], True, pending[1]
+
+    def _skip(self, piece: bytes, mid_line: bool) -> tuple[bytes, bool, bool]:
+        """Drop the rest of a cut sample from `piece`: (what follows it, still skipping, mid-line)."""
+        pos = 0
+        if mid_line:
+            nl = piece.find(b"\n")
+            if nl < 0:
+                return b"", True, True
+            pos = nl + 1
+            self.skipped_lines += 1
+            self._line += 1
+        while pos < len(piece):
+            nl = piece.find(b"\n", pos)
+            if nl < 0:
+                if len(piece) - pos > 4096:  # a partial line too long to be a sample line
+                    return b"", True, True
+                return piece[pos:], True, False  # judged when whole, with the next piece
+            line = piece[pos:nl]
+            if not line.strip() or is_sample_line(line):
+                return piece[pos:], False, False
+            self.skipped_lines += 1
+            self._line += 1
+            pos = nl + 1
+        return b"", True, False
+
+
 def sample_chunks(data: Iterable[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[bytes, bool]]:
-    """Re-cut a byte stream into chunks that end on a blank line (a sample boundary).
+    """Re-cut a byte stream into chunks that end on sample boundaries (see SampleChunker).
     Yields (chunk, is_last)."""
-    carry = b""
-    pending: bytes | None = None
-    for data_piece in data:
-        buf = carry + data_piece if carry else data_piece
-        if len(buf) < chunk_bytes:
-            carry = buf
-            continue
-        cut = buf.rfind(b"\n\n")
-        if cut < 0:
-            carry = buf
-            continue
-        if pending is not None:
-            yield pending, False
-        pending = buf[: cut + 2]
-        carry = buf[cut + 2:]
-    if carry:
-        if pending is not None:
-            yield pending, False
-        pending = carry
-    if pending is not None:
-        yield pending, True
+    for chunk, last, _line in SampleChunker(chunk_bytes).chunks(data):
+        yield chunk, last
 
 
 def default_jobs() -> int:
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
 
 
-def _parse_serial(chunks: Iterator[tuple[bytes, bool]], keep_addrs: bool, index_base: int = 0,
+def _parse_serial(data: Iterable[bytes], keep_addrs: bool, index_base: int = 0,
                   is_final_range: bool = True) -> PartialParse:
     parser = ChunkParser(keep_addrs)
-    line = 1
-    for i, (chunk, last) in enumerate(chunks):
+    chunker = SampleChunker()
+    for i, (chunk, last, line) in enumerate(chunker.chunks(data)):
         parser.feed(chunk, index_base + i, line, last and is_final_range)
-        line += chunk.count(b"\n")
-    return parser.finish()
+    out = parser.finish()
+    note_cut_samples(out, chunker)
+    return out
+
+
+def note_cut_samples(out: PartialParse, chunker: SampleChunker) -> None:
+    """A warning for the samples the chunker cut (longer than its bound)."""
+    if not chunker.cut_samples:
+        return
+    n = chunker.cut_samples
+    mb = f"{chunker.max_sample_bytes / (1 << 20):g}"
+    message = (f"the outer part of {n} sample{'s' if n > 1 else ''} longer than {mb} MB "
+               f"({chunker.skipped_lines:,} lines): only the innermost frames up to there were analysed")
+    out.warnings["long-sample"] = Warning_("long-sample", message, chunker.first_cut_line)
 
 
 # -- several processes on one plain file --------------------------------------------------
 
 def _ranges(path: str, size: int, jobs: int) -> list[tuple[int, int]]:
-    """Byte ranges [start, end) that begin right after a blank line."""
+    """Byte ranges [start, end) that begin where a sample begins (see first_sample_boundary);
+    no more than MAX_SAMPLE_BYTES is read to find one."""
     cuts = [0]
     with open(path, "rb") as f:
         for k in range(1, jobs):
             pos = max(cuts[-1], size * k // jobs)
             f.seek(pos)
-            window = b""
+            pieces: list[bytes] = []
             found = -1
-            while found < 0:
+            read = 0
+            while found < 0 and read < MAX_SAMPLE_BYTES:
                 piece = f.read(1 << 20)
                 if not piece:
                     break
-                window += piece
-                found = window.find(b"\n\n")
+                pieces.append(piece)
+                read += len(piece)
+                found = first_sample_boundary(b"".join(pieces) if len(pieces) > 1 else piece)
             if found < 0:
-                break
-            cut = pos + found + 2
+                continue
+            cut = pos + found
             if cut >= size:
                 break
             cuts.append(cut)
@@ -101,11 +242,28 @@ def _read_range(path: str, start: int, end: int) -> Iterator[bytes]:
             yield piece
 
 
+def _hand_over(part: PartialParse, spill: BinaryIO) -> None:  # pragma: no cover - runs in a child process
+    """A worker's result, written to the (unnamed, on disk) file its parent opened for it: the
+    worker then exits and its memory is gone before the parent reads the result back piece by
+    piece. Through a pipe, the worker's copy, the pickled bytes and the parent's copy would all
+    be held at once."""
+    pickle.dump(part, spill, protocol=pickle.HIGHEST_PROTOCOL)
+    spill.flush()
+
+
+def _take_over(spill: BinaryIO) -> PartialParse:
+    spill.seek(0)
+    part = pickle.load(spill)
+    spill.close()
+    return part
+
+
 def _range_worker(path: str, start: int, end: int, k: int, final: bool, keep_addrs: bool,
-                  results: mp.Queue) -> None:  # pragma: no cover - runs in a child process
+                  results: mp.Queue, spill: BinaryIO) -> None:  # pragma: no cover - runs in a child process
     try:
-        part = _parse_serial(sample_chunks(_read_range(path, start, end)), keep_addrs, k * RANGE_INDEX, final)
-        results.put((k, "ok", part))
+        part = _parse_serial(_read_range(path, start, end), keep_addrs, k * RANGE_INDEX, final)
+        _hand_over(part, spill)
+        results.put((k, "ok", None))
     except BaseException as exc:  # report, never leave the parent waiting
         results.put((k, "error", repr(exc)))
 
@@ -121,23 +279,28 @@ def _parse_ranges(path: str, ranges: list[tuple[int, int]], keep_addrs: bool) ->
     ctx = mp.get_context("fork")
     results: mp.Queue = ctx.Queue()
     last = len(ranges) - 1
-    children = [ctx.Process(target=_range_worker, args=(path, a, b, k, k == last, keep_addrs, results), daemon=True)
-                for k, (a, b) in enumerate(ranges) if k > 0]
-    for c in children:
+    spills = {k: tempfile.TemporaryFile() for k in range(1, len(ranges))}
+    children = {k: ctx.Process(target=_range_worker, args=(path, a, b, k, k == last, keep_addrs, results, spills[k]),
+                               daemon=True)
+                for k, (a, b) in enumerate(ranges) if k > 0}
+    for c in children.values():
         c.start()
     try:
         a, b = ranges[0]
-        parts = {0: _parse_serial(sample_chunks(_read_range(path, a, b)), keep_addrs, 0, last == 0)}
+        parts = {0: _parse_serial(_read_range(path, a, b), keep_addrs, 0, last == 0)}
         for _ in children:
             k, status, payload = results.get()
             if status != "ok":
                 raise RuntimeError(f"parser process failed: {payload}")
-            parts[k] = payload
+            children[k].join()  # its memory is gone before its result is read
+            parts[k] = _take_over(spills[k])
     finally:
-        for c in children:
+        for c in children.values():
             c.join(timeout=5)
             if c.is_alive():
                 c.kill()
+        for f in spills.values():
+            f.close()
     ordered = [parts[k] for k in range(len(ranges))]
     # Line numbers in warnings are counted from each range's start: make them absolute.
     for k, part in enumerate(ordered):
@@ -153,7 +316,8 @@ def _parse_ranges(path: str, ranges: list[tuple[int, int]], keep_addrs: bool) ->
 
 # -- several processes on a stream --------------------------------------------------------
 
-def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool) -> None:  # pragma: no cover
+def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool, k: int,
+                   spill: BinaryIO) -> None:  # pragma: no cover
     parser = ChunkParser(keep_addrs)
     try:
         while True:
@@ -162,43 +326,47 @@ def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool) -> None
                 break
             chunk, index, first_line, last = item
             parser.feed(chunk, index, first_line, last)
-        results.put(("ok", parser.finish()))
+        _hand_over(parser.finish(), spill)
+        results.put((k, "ok", None))
     except BaseException as exc:
-        results.put(("error", repr(exc)))
+        results.put((k, "error", repr(exc)))
 
 
-def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool]], first: tuple[bytes, bool], keep_addrs: bool,
-                           jobs: int) -> PartialParse:
+def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tuple[bytes, bool, int],
+                           keep_addrs: bool, jobs: int) -> PartialParse:
     ctx = mp.get_context("fork")
     tasks: mp.Queue = ctx.Queue(maxsize=jobs * 2)
     results: mp.Queue = ctx.Queue()
-    workers = [ctx.Process(target=_stream_worker, args=(tasks, results, keep_addrs), daemon=True)
-               for _ in range(jobs)]
+    spills = [tempfile.TemporaryFile() for _ in range(jobs)]
+    workers = [ctx.Process(target=_stream_worker, args=(tasks, results, keep_addrs, k, spills[k]), daemon=True)
+               for k in range(jobs)]
     for w in workers:
         w.start()
     try:
-        index, line = 0, 1
-        chunk, last = first
+        index = 0
+        chunk, last, line = first
         while True:
             tasks.put((chunk, index, line, last))
             if last:
                 break
-            line += chunk.count(b"\n")
             index += 1
-            chunk, last = next(chunks)
+            chunk, last, line = next(chunks)
         for _ in workers:
             tasks.put(None)
         parts = []
         for _ in workers:
-            status, payload = results.get()
+            k, status, payload = results.get()
             if status != "ok":
                 raise RuntimeError(f"parser process failed: {payload}")
-            parts.append(payload)
+            workers[k].join()
+            parts.append(_take_over(spills[k]))
     finally:
         for w in workers:
             w.join(timeout=5)
             if w.is_alive():
                 w.kill()
+        for f in spills:
+            f.close()
     return merge(parts)
 
 
@@ -215,16 +383,20 @@ def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
         except TruncatedGzip:
             truncated = True
 
-    chunks = sample_chunks(guarded(data))
+    chunker = SampleChunker()
+    chunks = chunker.chunks(guarded(data))
     first = next(chunks, None)
     if first is None:
         return PartialParse(), truncated
     if first[1] or jobs == 1:
-        def all_chunks() -> Iterator[tuple[bytes, bool]]:
-            yield first
-            yield from chunks
-        return _parse_serial(all_chunks(), keep_unknown_addresses), truncated
-    return _parse_stream_parallel(chunks, first, keep_unknown_addresses, jobs), truncated
+        parser = ChunkParser(keep_unknown_addresses)
+        for i, (chunk, last, line) in enumerate(itertools.chain([first], chunks)):
+            parser.feed(chunk, i, line, last)
+        out = parser.finish()
+    else:
+        out = _parse_stream_parallel(chunks, first, keep_unknown_addresses, jobs)
+    note_cut_samples(out, chunker)
+    return out, truncated
 
 
 def parse_file(path: str, keep_unknown_addresses: bool = False, jobs: int | None = None) -> tuple[PartialParse, bool]:

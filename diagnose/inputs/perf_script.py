@@ -4,11 +4,16 @@ Speed comes from two caches. A sample's frame lines (its "body") repeat verbatim
 so a whole body is looked up first; a body not seen before is split into lines and each line is
 looked up; only a line never seen before is parsed with a regular expression. Both caches are
 bounded, so memory grows with the number of unique stacks, not with the size of the input.
+
+What is kept is compact, since a capture may hold millions of unique stacks: a stack is one
+tuple of ints (its group, then its frame ids) with one [samples, period] pair; a group is who ran
+it, its event and how its sample line reads; a frame is one FrameRec, its module shared.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -52,6 +57,7 @@ BODY_CACHE_LIMIT = 20_000
 # perf writes a sample's period as an unsigned 64-bit number.
 PERIOD_MAX = (1 << 64) - 1
 LINE_CACHE_LIMIT = 100_000
+PERIOD_CACHE_LIMIT = 4096
 
 # Sentinel frame ids in a parsed body.
 _BAD = -1
@@ -81,6 +87,8 @@ class EventStats:
 # (thread (comm, pid, tid), event, strict, frame ids leaf first). `strict` marks a sample
 # line whose event stackcollapse-perf.pl reads (see EventStats.first_strict).
 StackKey = tuple[tuple[bytes, bytes | None, bytes], bytes, bool, tuple[int, ...]]
+# (thread, event, strict): what the stacks of one group share.
+Group = tuple[tuple[bytes, bytes | None, bytes], bytes, bool]
 
 
 @dataclass
@@ -88,8 +96,12 @@ class PartialParse:
     """What one parser saw in the chunks it was given; mergeable with others."""
 
     frames: list[FrameRec] = field(default_factory=list)
-    # StackKey -> [samples, period sum]
-    counts: dict[StackKey, list[int]] = field(default_factory=dict)
+    # Group id -> (thread, event, strict).
+    groups: list[Group] = field(default_factory=list)
+    # (group id, frame ids leaf first ...) -> [samples, period sum], or just the period of a
+    # stack seen once (most of them, in a capture of many unique stacks): see count(). In input
+    # order; items() gives them as StackKeys.
+    counts: dict[tuple[int, ...], list[int] | int] = field(default_factory=dict)
     events: dict[bytes, EventStats] = field(default_factory=dict)
     header: list[bytes] = field(default_factory=list)
     warnings: dict[str, Warning_] = field(default_factory=dict)
@@ -99,6 +111,30 @@ class PartialParse:
     time_min: float | None = None
     time_max: float | None = None
 
+    def items(self) -> Iterator[tuple[StackKey, tuple[int, int]]]:
+        """(StackKey, (samples, period sum)) of every unique stack, in input order."""
+        groups = self.groups
+        for key, c in self.counts.items():
+            thread, event, strict = groups[key[0]]
+            yield (thread, event, strict, key[1:]), count(c)
+
+
+def count(c: list[int] | int) -> tuple[int, int]:
+    """(samples, period sum) of a value of PartialParse.counts."""
+    return (1, c) if type(c) is int else (c[0], c[1])  # type: ignore[index]
+
+
+def add_count(counts: dict[tuple[int, ...], list[int] | int], key: tuple[int, ...], n: int, p: int) -> None:
+    """Add n samples of period sum p to counts[key]."""
+    c = counts.get(key)
+    if c is None:
+        counts[key] = p if n == 1 else [n, p]
+    elif type(c) is int:
+        counts[key] = [n + 1, c + p]
+    else:
+        c[0] += n  # type: ignore[index]
+        c[1] += p  # type: ignore[index]
+
 
 class ChunkParser:
     """Parses chunks of perf script text that start and end on sample boundaries."""
@@ -106,13 +142,21 @@ class ChunkParser:
     def __init__(self, keep_unknown_addresses: bool = False) -> None:
         self.keep_addrs = keep_unknown_addresses
         self.out = PartialParse()
-        self._frame_ids: dict[tuple[bytes, bytes, bool] | tuple[bytes, bytes, bool, bytes], int] = {}
+        # (module, kernel address?) -> symbol without offset -> frame id; one dict per module, so
+        # that a frame costs no key tuple of its own.
+        self._frame_ids: dict[tuple[bytes, bool], dict[bytes, int]] = {}
+        # (symbol, module, kernel address?, address) -> frame id: unknown symbols kept by address.
+        self._addr_ids: dict[tuple[bytes, bytes, bool, bytes], int] = {}
+        self._modules: dict[bytes, bytes] = {}  # one bytes object per module name
         self._line_cache: dict[bytes, int] = {}
-        # (symbol without offset, "(dso)", kernel address?) -> frame id, for _quick_frame_id.
-        self._symbol_ids: dict[tuple[bytes, bytes, bool], int] = {}
         self._body_cache: dict[bytes, tuple[int, ...] | None] = {}
-        # (who, event, strict, leaf id, caller ids) -> [samples, period sum]; see finish().
-        self._raw_counts: dict[tuple[bytes, bytes, bool, int, tuple[int, ...]], list[int]] = {}
+        # (who, event, strict) -> group id while parsing ("who": the sample line's text from comm
+        # to tid); finish() turns them into threads. out.counts holds (group id, frame ids...).
+        self._group_ids: dict[tuple[bytes, bytes, bool], int] = {}
+        # A period as printed (bytes) or as a number -> one shared int: most samples of a
+        # capture have one of a few periods, and a stack seen once keeps just its period.
+        self._periods: dict[bytes | int | None, int] = {None: 1}
+        self._raw_groups: list[tuple[bytes, bytes, bool]] = []
         # The line the input stops in, when it stops inside one (see feed).
         self._cut_line: int | None = None
 
@@ -160,17 +204,21 @@ class ChunkParser:
     def _intern(self, pc: bytes, func: bytes, module: bytes, pl: tuple[bytes, bytes] | None = None) -> int:
         # Only an unknown module (or an inlined frame) needs the address to tell kernel from user code.
         kaddr = (module == b"[unknown]" or module == b"inlined") and len(pc) == 16 and pc[:4] == b"ffff" and pc[4] in b"89abcdef"
+        module = self._modules.setdefault(module, module)
         if self.keep_addrs and func == b"[unknown]":
             key = (func, module, kaddr, pc)
-        else:
-            key = (func, module, kaddr)
-        fid = self._frame_ids.get(key)
+            fid = self._addr_ids.get(key)
+            if fid is None:
+                fid = self._addr_ids[key] = len(self.out.frames)
+                self.out.frames.append(FrameRec(func, module, kaddr, pc, pl))
+            return fid
+        by_func = self._frame_ids.get((module, kaddr))
+        if by_func is None:
+            by_func = self._frame_ids[(module, kaddr)] = {}
+        fid = by_func.get(func)
         if fid is None:
-            fid = len(self.out.frames)
-            self._frame_ids[key] = fid
-            self.out.frames.append(FrameRec(func, module, kaddr, key[3] if len(key) > 3 else None, pl))
-            if len(key) == 3 and b" " not in func:
-                self._symbol_ids[(func, b"(" + module + b")", kaddr)] = fid
+            fid = by_func[func] = len(self.out.frames)
+            self.out.frames.append(FrameRec(func, module, kaddr, None, pl))
         return fid
 
     def _line_id(self, line: bytes) -> int:
@@ -194,16 +242,19 @@ class ChunkParser:
         # Spaced exactly as perf prints it: indent, address, one space, symbol, one space, (dso).
         if len(line) - len(line.lstrip()) + len(pc) + len(sym) + len(mod) + 2 != len(line):
             return None
+        if mod[:1] != b"(" or mod[-1:] != b")":
+            return None
         sym = _strip_offset(sym)
         if mod == b"([unknown])" or mod == b"(inlined)":
             if self.keep_addrs:
                 return None
-            key = (sym, mod, len(pc) == 16 and pc[:4] == b"ffff" and pc[4] in b"89abcdef")
+            key = (mod[1:-1], len(pc) == 16 and pc[:4] == b"ffff" and pc[4] in b"89abcdef")
         elif self.keep_addrs and sym == b"[unknown]":
             return None
         else:
-            key = (sym, mod, False)
-        return self._symbol_ids.get(key)
+            key = (mod[1:-1], False)
+        by_func = self._frame_ids.get(key)
+        return None if by_func is None else by_func.get(sym)
 
     def _lines_ids(self, body: bytes) -> tuple[int, ...] | None:
         cached = self._body_cache.get(body, False)
@@ -237,16 +288,30 @@ class ChunkParser:
         who = head.string[head.start("comm"):head.end("tid")]
         self._add(who, event, strict, time, period, -2 if not ids else ids[0], ids[1:], chunk_index, order)
 
+    def _group(self, who: bytes, event: bytes, strict: bool) -> int:
+        g = self._group_ids.get((who, event, strict))
+        if g is None:
+            g = self._group_ids[(who, event, strict)] = len(self._raw_groups)
+            self._raw_groups.append((who, event, strict))
+        return g
+
+    def _period(self, period: bytes | None) -> int | None:
+        """The period as one shared int (1 when the line has none); None when it is not a 64-bit
+        number."""
+        p = period_value(period)
+        if p is None:
+            return None
+        periods = self._periods
+        if len(periods) < PERIOD_CACHE_LIMIT:
+            p = periods.setdefault(p, p)
+            periods[period] = p
+        return p
+
     def _add(self, who: bytes, event: bytes, strict: bool, time: bytes | None, period: bytes | None,
              leaf: int, rest: tuple[int, ...], chunk_index: int, order: int) -> None:
-        p = period_value(period) or 0  # (None cannot come: the callers skip such a sample)
-        key = (who, event, strict, leaf, rest)
-        c = self._raw_counts.get(key)
-        if c is None:
-            self._raw_counts[key] = [1, p]
-        else:
-            c[0] += 1
-            c[1] += p
+        g = self._group(who, event, strict)
+        key = ((g, leaf) if leaf != -2 else (g,)) + rest
+        add_count(self.out.counts, key, 1, self._period(period) or 0)  # (None cannot come: the callers skip such a sample)
         self._note_event(event, strict, time, chunk_index, order)
 
     def _note_event(self, event: bytes, strict: bool, time: bytes | None, chunk_index: int, order: int) -> None:
@@ -294,7 +359,9 @@ class ChunkParser:
     def _feed_fast(self, chunk: bytes, chunk_index: int, lines: _LineCounter) -> None:
         line_cache = self._line_cache
         body_cache = self._body_cache
-        counts = self._raw_counts
+        counts = self.out.counts
+        group_ids = self._group_ids
+        periods = self._periods
         match = _SAMPLE_START.match
         find = chunk.find
         cur_event: bytes | None = None
@@ -329,20 +396,22 @@ class ChunkParser:
                 if leaf < 0 or rest is None:
                     self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
                     continue
-            if period is None:
-                p = 1
-            elif len(period) < 20:
-                p = int(period)
-            else:
-                p = period_value(period)  # type: ignore[assignment]
-                if p is None:  # skipped, with a warning, by the careful path
+            p = periods.get(period)
+            if p is None:
+                p = self._period(period)
+                if p is None:  # not a 64-bit number: skipped, with a warning, by the careful path
                     self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
                     continue
             strict = time is not None
-            key = (who, event, strict, leaf, rest)
+            g = group_ids.get((who, event, strict))
+            if g is None:
+                g = self._group(who, event, strict)
+            key = (g, leaf) + rest
             c = counts.get(key)
             if c is None:
-                counts[key] = [1, p]
+                counts[key] = p  # seen once: its period alone
+            elif type(c) is int:
+                counts[key] = [2, c + p]
             else:
                 c[0] += 1
                 c[1] += p
@@ -407,33 +476,45 @@ class ChunkParser:
         # A call chain's frame lines are indented; samples printed on one line each (perf
         # record without -g) are not separated by blank lines at all.
         block_lines = body[start:].split(b"\n")
-        has_frames = len(block_lines) > 1 and block_lines[-1][:1].isspace()
+        last_line = block_lines[-1]
+        has_frames = len(block_lines) > 1 and last_line[:1].isspace() and not is_sample_line(last_line)
         if not chunk.endswith(b"\n") or (has_frames and not chunk.endswith(b"\n\n")):
             self.out.unterminated_line = lines.line_at(start)
 
     def finish(self) -> PartialParse:
-        """Turn the raw keys of the hot loop into StackKeys and return the result."""
+        """Turn the groups' sample-line text into threads, count samples per event, and return
+        the result."""
         out = self.out
         threads: dict[bytes, tuple[bytes, bytes | None, bytes]] = {}
-        for (who, event, strict, leaf, rest), (n, p) in self._raw_counts.items():
+        final: dict[Group, int] = {}
+        remap = []
+        for who, event, strict in self._raw_groups:
             thread = threads.get(who)
             if thread is None:
                 m = _WHO.match(who)
                 thread = threads[who] = (m.group(1), m.group(2), m.group(3)) if m else (who, None, b"0")
-            ids = rest if leaf == -2 else (leaf, *rest)
-            key = (thread, event, strict, ids)
-            c = out.counts.get(key)
-            if c is None:
-                out.counts[key] = [n, p]
-            else:
-                c[0] += n
-                c[1] += p
-            st = out.events[event]
+            group = (thread, event, strict)
+            g = final.get(group)
+            if g is None:
+                g = final[group] = len(out.groups)
+                out.groups.append(group)
+            remap.append(g)
+        if remap != list(range(len(remap))):
+            # Two spellings of one thread (spacing of the sample line): their stacks are one.
+            counts: dict[tuple[int, ...], list[int] | int] = {}
+            for key, c in out.counts.items():
+                n, p = count(c)
+                add_count(counts, (remap[key[0]],) + key[1:], n, p)
+            out.counts = counts
+        events = [out.events[event] for _, event, _ in out.groups]
+        for key, c in out.counts.items():
+            n, p = (1, c) if type(c) is int else c  # type: ignore[misc]
+            st = events[key[0]]
             st.samples += n
             st.period += p
-            if not ids:
+            if len(key) == 1:
                 st.stackless += n
-        self._raw_counts = {}
+        self._group_ids, self._raw_groups = {}, []
         return out
 
     def _take_header(self, chunk: bytes, first_line: int) -> tuple[bytes, int]:
@@ -535,6 +616,18 @@ def period_value(period: bytes | None) -> int | None:
     return value if value <= PERIOD_MAX else None
 
 
+def is_sample_line(line: bytes) -> bool:
+    """A line that starts a sample, as ChunkParser reads it: "comm [pid/]tid ... event:" unindented,
+    or indented with a time stamp and an event (perf pads the process name of a sample printed on
+    one line). Frame lines are indented and name no event."""
+    if not line or line[:1] == b"\t" or line[:1] == b"#":
+        return False
+    m = _HEAD.match(line)
+    if m is None:
+        return False
+    return not line[:1].isspace() or bool(m.group("time") and m.group("event"))
+
+
 def _split_balanced(line: bytes) -> tuple[bytes, bytes, bytes] | None:
     """'<addr> <symbol> (<dso>)' split at the '(' that balances the line's final ')', for DSOs
     with spaces or parentheses in them ("/memfd:jit (deleted)"). None: not that shape."""
@@ -592,27 +685,44 @@ class _LineCounter:
 
 
 def merge(parts: list[PartialParse]) -> PartialParse:
-    """Merge partial parses (from several processes) into one, renumbering frames."""
+    """Merge partial parses (from several processes) into the first one, renumbering the frames
+    and groups of the others; each part's stacks are let go as they are merged."""
     if len(parts) == 1:
         return parts[0]
-    out = PartialParse()
-    ids: dict[FrameRec, int] = {}
-    for part in parts:
-        remap = []
-        for rec in part.frames:
-            fid = ids.get(rec)
-            if fid is None:
-                fid = ids[rec] = len(out.frames)
-                out.frames.append(rec)
-            remap.append(fid)
-        for (thread, event, strict, fids), (n, p) in part.counts.items():
-            key = (thread, event, strict, tuple(remap[f] for f in fids))
-            c = out.counts.get(key)
-            if c is None:
-                out.counts[key] = [n, p]
-            else:
-                c[0] += n
-                c[1] += p
+    out = parts[0]
+    frame_ids: dict[FrameRec, int] = {rec: i for i, rec in enumerate(out.frames)}
+    group_ids: dict[Group, int] = {group: i for i, group in enumerate(out.groups)}
+    counts = out.counts
+    first_events = {name: EventStats(st.first_seen, st.first_strict, st.samples, st.stackless, st.period)
+                    for name, st in out.events.items()}
+    out.events = {}
+    out_warnings = {kind: Warning_(w.kind, w.message, w.line, w.count) for kind, w in out.warnings.items()}
+    out.warnings = {}
+    rest = [PartialParse(events=first_events, warnings=out_warnings, header=out.header,
+                         unterminated_line=out.unterminated_line, time_min=out.time_min, time_max=out.time_max)]
+    out.header, out.unterminated_line, out.time_min, out.time_max = [], None, None, None
+    for part in rest + parts[1:]:
+        if part.counts:
+            remap = []
+            for rec in part.frames:
+                fid = frame_ids.get(rec)
+                if fid is None:
+                    fid = frame_ids[rec] = len(out.frames)
+                    out.frames.append(rec)
+                remap.append(fid)
+            gmap = []
+            for group in part.groups:
+                g = group_ids.get(group)
+                if g is None:
+                    g = group_ids[group] = len(out.groups)
+                    out.groups.append(group)
+                gmap.append(g)
+            items = list(part.counts.items())
+            part.counts = {}
+            for i, (key, c) in enumerate(items):
+                items[i] = None  # type: ignore[call-overload]  # let the part's copy go
+                n, p = count(c)
+                add_count(counts, (gmap[key[0]], *[remap[f] for f in key[1:]]), n, p)
         for name, st in part.events.items():
             cur = out.events.get(name)
             if cur is None:

@@ -209,7 +209,7 @@ def classify_text(data: bytes) -> tuple[Format | Literal["binary"] | None, int |
     """Classify the start of a text input. Returns (format or None, line number, first data line)."""
     if b"\x00" in data[:SNIFF_BYTES]:
         return "binary", None, None
-    sample = data[:SNIFF_BYTES]
+    sample = data if len(data) > SNIFF_BYTES else data[:SNIFF_BYTES]  # a long first line: whole
     # Lots of undecodable bytes means binary even without NULs.
     text = sample.decode("utf-8", "replace")
     if text.count("\ufffd") > max(8, len(text) // 50):

@@ -14,6 +14,9 @@ from diagnose.stats import Share
 from diagnose.summary import GroupRow, TreeNode
 
 SCHEMA = "diagnose.report/v1"
+# profile.functions lists the top this many by self and by inclusive samples, unless every
+# function is asked for (--all-functions); profile.function_count says how many there are.
+TOP_FUNCTIONS = 200
 
 
 def _r(x: float | None, digits: int = 6) -> float | None:
@@ -50,8 +53,12 @@ def _tree(analysis: Analysis, node: TreeNode) -> dict[str, Any]:
             "children": [_tree(analysis, c) for c in node.sorted_children()]}
 
 
-def report_dict(analysis: Analysis) -> dict[str, Any]:
+def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[str, Any]:
+    """The report as plain data. profile.functions holds the top TOP_FUNCTIONS functions by self
+    and by inclusive samples, or all of them with all_functions (default: analysis.all_functions)."""
     p, s = analysis.profile, analysis.summary
+    if all_functions is None:
+        all_functions = analysis.all_functions
     cap = p.capture
     pids = sorted({t.pid for t in p.threads if t.pid is not None} or set(cap.target_pids))
     capture = {
@@ -87,7 +94,8 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
     n = p.stack_samples
     freq, dur = cap.frequency_hz, cap.duration_s
     functions = []
-    for row in s.functions:
+    limit = None if all_functions else TOP_FUNCTIONS
+    for row in s.top_functions(limit):
         functions.append({
             "name": row.name,
             "module": row.module,
@@ -105,7 +113,9 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
         "stack_samples": n,
         "share_denominator": "stack_samples",
         "unique_stacks": len(p.stacks),
-        "function_count": len(functions),
+        "function_count": s.function_count,
+        "functions_listed": len(functions),
+        "functions_limit": limit,
         "functions": functions,
         "split": {
             "by_leaf": {r.label: {"samples": r.share.k, **_share(r.share), "cores": _r(r.cores, 4)} for r in s.kernel_user},
@@ -125,8 +135,9 @@ def report_dict(analysis: Analysis) -> dict[str, Any]:
             "loopback_delivery": sb.loopback, "inferred_from_wrappers": sb.inferred,
             "calls": [{"name": r.name, "direction": r.direction, "samples": r.total, **_share(Share(r.total, n)),
                        "transitions": r.transitions, "loopback_delivery": r.loopback, "work": r.work,
+                       "caller_count": len(r.wrappers),
                        "callers": [{"name": w, "samples": k} for w, k in
-                                   sorted(r.wrappers.items(), key=lambda kv: (-kv[1], kv[0]))]}
+                                   sorted(r.wrappers.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]}
                       for r in sb.rows],
         }
 

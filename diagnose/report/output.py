@@ -16,6 +16,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from diagnose.errors import DiagnoseError
@@ -30,7 +31,8 @@ _FIX = {
 }
 
 
-def write_output(data: bytes | str, output: str | Path | None) -> None:
+def write_output(data: bytes | str | Iterable[bytes], output: str | Path | None) -> None:
+    """Write the output (bytes, text, or pieces of bytes written as they come, never held whole)."""
     raw = data.encode() if isinstance(data, str) else data
     if output is None or str(output) == "-":
         write_stdout(raw)
@@ -38,12 +40,17 @@ def write_output(data: bytes | str, output: str | Path | None) -> None:
         _write_path(str(output), raw)
 
 
-def write_stdout(raw: bytes) -> None:
+def _pieces(data: bytes | Iterable[bytes]) -> Iterable[bytes]:
+    return (data,) if isinstance(data, bytes) else data
+
+
+def write_stdout(raw: bytes | Iterable[bytes]) -> None:
     """Standard output. A closed pipe ends the output quietly (the reader has what it wanted)."""
     if sys.stdout is None:
         raise DiagnoseError("standard output is closed; write to a file with -o FILE")
     try:
-        sys.stdout.buffer.write(raw)
+        for piece in _pieces(raw):
+            sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         _discard_stdout()
@@ -60,7 +67,7 @@ def _discard_stdout() -> None:
     os.close(devnull)
 
 
-def _write_path(text: str, raw: bytes) -> None:
+def _write_path(text: str, raw: bytes | Iterable[bytes]) -> None:
     """Write `raw` where the -o argument `text` (as the user typed it) points."""
     target = check_output(text)
     if target is None:
@@ -107,16 +114,17 @@ def check_output(text: str | None) -> Path | None:
                         f"choose another -o path")
 
 
-def _write_through(text: str, raw: bytes) -> None:
+def _write_through(text: str, raw: bytes | Iterable[bytes]) -> None:
     """A character device or FIFO: opened for writing as it is (a FIFO waits for its reader)."""
     try:
         fd = os.open(text, os.O_WRONLY | os.O_NOCTTY)
     except OSError as exc:
         raise _write_error(text, exc, existed=False) from None
     try:
-        view = memoryview(raw)
-        while view:
-            view = view[os.write(fd, view):]
+        for piece in _pieces(raw):
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view):]
     except BrokenPipeError:
         raise DiagnoseError(f"{text}: its reader closed it before the whole output was written; "
                             f"keep the reader open until the end") from None
@@ -126,7 +134,7 @@ def _write_through(text: str, raw: bytes) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, shown: str | None = None, mode: int | None = None) -> None:
+def atomic_write(path: Path, data: bytes | Iterable[bytes], shown: str | None = None, mode: int | None = None) -> None:
     """Write `data` to the regular file `path` so that a reader never sees a partial file, and a
     failure leaves the file that was there as it was. An existing file keeps its mode and owner;
     with `mode` (0o600 for a run folder) the file has that mode whatever was there."""
@@ -142,7 +150,8 @@ def atomic_write(path: Path, data: bytes, shown: str | None = None, mode: int | 
     try:
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                for piece in _pieces(data):
+                    f.write(piece)
                 f.flush()
                 os.fsync(f.fileno())
             if mode is not None:
