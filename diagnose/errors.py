@@ -7,11 +7,11 @@ EXIT_BAD_INPUT = 2
 
 
 def one_line(text: str) -> str:
-    """`text` with line breaks and other control characters escaped (as repr() shows them):
-    a message that quotes a user's key or value stays one line."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+    """`text` with line breaks and other control characters escaped (`\\x0a`, `\\x1b`), as every
+    report shows them: a message that quotes a user's key or value stays one line."""
+    from diagnose.report.escape import terminal
+
+    return terminal(text)
 
 
 class DiagnoseError(Exception):

@@ -154,4 +154,4 @@ def test_a_key_with_a_line_break_is_quoted_in_a_one_line_error(tmp_path: Path) -
                  '    when: [{owned_share: {"cat\\negory": udp-receive}, gte: 0.1}]\n'
                  '    "evidence\\n' + "x" * 500 + '": {}\n')
     line = assert_one_line_error(run_cli("rules", "validate", str(p)), f"{p}:")
-    assert "rules[0].evidence\\nxxx" in line and len(line) < 600
+    assert "rules[0].evidence\\x0axxx" in line and len(line) < 600

@@ -6,6 +6,7 @@ tells; a saved report holding them (older versions wrote them) is read as unknow
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -69,10 +70,19 @@ def test_a_sample_frequency_too_large_for_a_float_is_not_believed(tmp_path: Path
     assert cap["frequency_hz"] == pytest.approx(99, abs=0.01)
 
 
-def test_periods_too_large_for_a_float_leave_the_frequency_unknown(tmp_path: Path) -> None:
-    path = capture(tmp_path, sleep="2", freq=HUGE, period="9" * 320)
-    cap = report(path)["capture"]
-    assert cap["frequency_hz"] is None and cap["cores_used"] is None
+def test_periods_too_large_for_a_float_never_reach_the_rates(tmp_path: Path) -> None:
+    """A period of 320 digits is no 64-bit number: that sample is skipped with a warning, and the
+    frequency and cores come from what is left (the header's frequency is unusable too)."""
+    path = capture(tmp_path, sleep="2", freq=HUGE, times=("100.0", "100.5", "101.0"))
+    text = path.read_text().replace("100.5: 10101010", "100.5: " + "9" * 320)
+    path.write_text(text)
+    proc = run_cli("analyze", str(path), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "64-bit" in proc.stderr
+    cap = strict(proc.stdout)["capture"]
+    assert cap["total_samples"] == 2
+    assert cap["frequency_hz"] is not None and math.isfinite(cap["frequency_hz"])
+    assert cap["cores_used"] is None or math.isfinite(cap["cores_used"])
 
 
 @pytest.fixture
