@@ -12,7 +12,7 @@ from diagnose.errors import DiagnoseError
 from diagnose.inputs.folded import collapse_folded, read_folded
 from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
-from diagnose.inputs.perf_reader import parse_chunks, parse_file
+from diagnose.inputs.perf_reader import parse_chunks, parse_file, parse_file_in_parts
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.profile import Profile
@@ -56,12 +56,17 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
         warning = (f"{source.path}: perf script stopped with exit code {perf_exit.code} ({perf_exit.error}); "
                    f"analysed the {samples:,} samples before that (is the perf.data file cut short?)")
         return parse, [*parse_warnings(parse, source, truncated), warning], True
-    if not parse.counts and not parse.events:
-        if parse.warnings:
-            first = min(parse.warnings.values(), key=lambda w: w.line or 0)
-            raise DiagnoseError(f"{source.path}:{first.line}: no samples could be read ({first.message}); "
-                                f"expected `perf script` output")
+    if not parse.counts:
+        _require_samples(parse, source)
     return parse, parse_warnings(parse, source, truncated), truncated or parse.unterminated_line is not None
+
+
+def _require_samples(parse: PartialParse, source: InputSource) -> None:
+    """A parse without a single sample (no event seen) whose lines were all skipped: one line."""
+    if not parse.events and parse.warnings:
+        first = min(parse.warnings.values(), key=lambda w: w.line or 0)
+        raise DiagnoseError(f"{source.path}:{first.line}: no samples could be read ({first.message}); "
+                            f"expected `perf script` output")
 
 
 def resolve(path: str) -> InputSource:
@@ -87,6 +92,17 @@ def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None) -
     if source.format == "folded":
         lines, warnings = collapse_folded(read_chunks(source.path), source.path)
         return folded_lines(lines), warnings
+    in_parts = parse_file_in_parts(source.path, opts.addrs, jobs) if source.format == "perf-script" else None
+    if in_parts is not None:
+        # A large file parsed across processes: folded part by part, never merged (one part's
+        # stacks held at a time).
+        summary, parts = in_parts
+        _require_samples(summary, source)
+        folded: dict[bytes, int] = {}
+        for part in parts:
+            fold(part, opts, into=folded, events=summary)
+            del part
+        return folded_lines(folded), parse_warnings(summary, source, False)
     parse, warnings, _ = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
     folded = fold(parse, opts)
     del parse

@@ -242,18 +242,50 @@ def _read_range(path: str, start: int, end: int) -> Iterator[bytes]:
             yield piece
 
 
+# Stacks and frames are handed over in pickles of this many: one pickle of a whole part keeps
+# a memo entry per object it writes (80 MB for 500,000 stacks), a batch's memo is small.
+HAND_OVER_BATCH = 20_000
+
+
 def _hand_over(part: PartialParse, spill: BinaryIO) -> None:  # pragma: no cover - runs in a child process
     """A worker's result, written to the (unnamed, on disk) file its parent opened for it: the
     worker then exits and its memory is gone before the parent reads the result back piece by
     piece. Through a pipe, the worker's copy, the pickled bytes and the parent's copy would all
     be held at once."""
-    pickle.dump(part, spill, protocol=pickle.HIGHEST_PROTOCOL)
+    frames, counts = part.frames, part.counts
+    part.frames, part.counts = [], {}
+    dump = pickle.Pickler(spill, protocol=pickle.HIGHEST_PROTOCOL).dump
+    dump((part, len(frames), len(counts)))
+    for i in range(0, len(frames), HAND_OVER_BATCH):
+        pickle.dump(frames[i:i + HAND_OVER_BATCH], spill, protocol=pickle.HIGHEST_PROTOCOL)
+    batch: list[tuple[tuple[int, ...], object]] = []
+    for item in counts.items():  # in input order
+        batch.append(item)
+        if len(batch) == HAND_OVER_BATCH:
+            pickle.dump(batch, spill, protocol=pickle.HIGHEST_PROTOCOL)
+            batch = []
+    if batch:
+        pickle.dump(batch, spill, protocol=pickle.HIGHEST_PROTOCOL)
     spill.flush()
+
+
+def _summary(part: PartialParse) -> PartialParse:
+    """What a part says besides its stacks (events, header, warnings, times): small, so that
+    it travels through the result queue while the stacks wait in the spill file."""
+    return PartialParse(events=part.events, header=part.header, warnings=part.warnings,
+                        unterminated_line=part.unterminated_line, time_min=part.time_min, time_max=part.time_max)
 
 
 def _take_over(spill: BinaryIO) -> PartialParse:
     spill.seek(0)
-    part = pickle.load(spill)
+    part, n_frames, n_counts = pickle.load(spill)
+    frames: list = []
+    while len(frames) < n_frames:
+        frames.extend(pickle.load(spill))
+    counts: dict = {}
+    while len(counts) < n_counts:
+        counts.update(pickle.load(spill))
+    part.frames, part.counts = frames, counts
     spill.close()
     return part
 
@@ -263,7 +295,7 @@ def _range_worker(path: str, start: int, end: int, k: int, final: bool, keep_add
     try:
         part = _parse_serial(_read_range(path, start, end), keep_addrs, k * RANGE_INDEX, final)
         _hand_over(part, spill)
-        results.put((k, "ok", None))
+        results.put((k, "ok", _summary(part)))
     except BaseException as exc:  # report, never leave the parent waiting
         results.put((k, "error", repr(exc)))
 
@@ -276,6 +308,15 @@ def _lines_before(path: str, offset: int) -> int:
 
 
 def _parse_ranges(path: str, ranges: list[tuple[int, int]], keep_addrs: bool) -> PartialParse:
+    _, parts = _parse_ranges_lazily(path, ranges, keep_addrs)
+    return merge(list(parts))
+
+
+def _parse_ranges_lazily(path: str, ranges: list[tuple[int, int]],
+                         keep_addrs: bool) -> tuple[PartialParse, Iterator[PartialParse]]:
+    """The ranges parsed in parallel: (what all of them say besides their stacks, merged; the
+    parts in order, each read back from its spill file only when the one before is done with).
+    A caller that folds part by part never holds two parts' stacks, nor a merged copy."""
     ctx = mp.get_context("fork")
     results: mp.Queue = ctx.Queue()
     last = len(ranges) - 1
@@ -287,31 +328,50 @@ def _parse_ranges(path: str, ranges: list[tuple[int, int]], keep_addrs: bool) ->
         c.start()
     try:
         a, b = ranges[0]
-        parts = {0: _parse_serial(_read_range(path, a, b), keep_addrs, 0, last == 0)}
+        first = _parse_serial(_read_range(path, a, b), keep_addrs, 0, last == 0)
+        summaries = {0: _summary(first)}
         for _ in children:
             k, status, payload = results.get()
             if status != "ok":
                 raise RuntimeError(f"parser process failed: {payload}")
             children[k].join()  # its memory is gone before its result is read
-            parts[k] = _take_over(spills[k])
+            summaries[k] = payload
+    except BaseException:
+        for f in spills.values():
+            f.close()
+        raise
     finally:
         for c in children.values():
             c.join(timeout=5)
             if c.is_alive():
                 c.kill()
-        for f in spills.values():
-            f.close()
-    ordered = [parts[k] for k in range(len(ranges))]
     # Line numbers in warnings are counted from each range's start: make them absolute.
-    for k, part in enumerate(ordered):
-        if k and (part.warnings or part.unterminated_line is not None):
+    for k in range(1, len(ranges)):
+        part = summaries[k]
+        if part.warnings or part.unterminated_line is not None:
             base = _lines_before(path, ranges[k][0])
             for w in part.warnings.values():
                 if w.line is not None:
                     w.line += base
             if part.unterminated_line is not None:
                 part.unterminated_line += base
-    return merge(ordered)
+    merged = merge([_summary(summaries[k]) for k in range(len(ranges))])
+
+    def parts() -> Iterator[PartialParse]:
+        nonlocal first
+        try:
+            yield first
+            first = None  # type: ignore[assignment]
+            for k in range(1, len(ranges)):
+                part = _take_over(spills[k])
+                # Its own summary, with the line numbers made absolute above.
+                meta = summaries[k]
+                part.warnings, part.unterminated_line = meta.warnings, meta.unterminated_line
+                yield part
+        finally:
+            for f in spills.values():
+                f.close()
+    return merged, parts()
 
 
 # -- several processes on a stream --------------------------------------------------------
@@ -397,6 +457,25 @@ def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
         out = _parse_stream_parallel(chunks, first, keep_unknown_addresses, jobs)
     note_cut_samples(out, chunker)
     return out, truncated
+
+
+def parse_file_in_parts(path: str, keep_unknown_addresses: bool = False,
+                        jobs: int | None = None) -> tuple[PartialParse, Iterator[PartialParse]] | None:
+    """A large uncompressed perf script file parsed across processes, for a caller that can take
+    it part by part (collapse): (the parts' events, header and warnings merged; the parts). None
+    when the file is parsed as one stream (small, compressed, one job): use parse_file."""
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            compressed = f.read(2) == GZIP_MAGIC
+    except OSError:
+        return None
+    if jobs > 1 and not compressed and size >= PARALLEL_MIN_BYTES and os.path.isfile(path):
+        ranges = _ranges(path, size, jobs)
+        if len(ranges) > 1:
+            return _parse_ranges_lazily(path, ranges, keep_unknown_addresses)
+    return None
 
 
 def parse_file(path: str, keep_unknown_addresses: bool = False, jobs: int | None = None) -> tuple[PartialParse, bool]:

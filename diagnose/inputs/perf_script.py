@@ -717,12 +717,16 @@ def merge(parts: list[PartialParse]) -> PartialParse:
                     g = group_ids[group] = len(out.groups)
                     out.groups.append(group)
                 gmap.append(g)
-            items = list(part.counts.items())
-            part.counts = {}
-            for i, (key, c) in enumerate(items):
-                items[i] = None  # type: ignore[call-overload]  # let the part's copy go
-                n, p = count(c)
+            # In input order, each stack let go as it is merged: a list of the keys alone (no
+            # (key, value) pair per stack: 32 MB for 500,000 stacks) and pop() from the part.
+            theirs = part.counts
+            keys = list(theirs)
+            for i, key in enumerate(keys):
+                keys[i] = None  # type: ignore[call-overload]
+                n, p = count(theirs.pop(key))
                 add_count(counts, (gmap[key[0]], *[remap[f] for f in key[1:]]), n, p)
+            part.counts = {}
+            del theirs, keys
         for name, st in part.events.items():
             cur = out.events.get(name)
             if cur is None:
