@@ -17,9 +17,14 @@ NAMED = ("busiest", "most_delayed")
 
 
 def number(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+    """A finite number, else None (a bool, a text, NaN, an int too large for a float)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
-    return float(x)
+    try:
+        value = float(x)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def text(x: Any) -> str | None:
