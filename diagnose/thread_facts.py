@@ -32,12 +32,14 @@ def text(x: Any) -> str | None:
 
 
 def measured(env: dict[str, Any] | None) -> dict[str, Any] | None:
-    """environment["threads"] when it holds a usable measurement (a positive window), else None."""
+    """environment["threads"] when it holds a usable measurement (a positive window, some thread
+    measured), else None."""
     threads = (env or {}).get("threads") if isinstance(env, dict) else None
     if not isinstance(threads, dict):
         return None
-    window = number(threads.get("window_s"))
-    return threads if window is not None and window > 0 else None
+    window, count = number(threads.get("window_s")), number(threads.get("thread_count"))
+    # No thread measured (every target exited in the window): nothing to report as measured.
+    return threads if window is not None and window > 0 and count else None
 
 
 def thread_rows(threads: dict[str, Any]) -> list[dict[str, Any]]:
