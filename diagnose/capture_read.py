@@ -175,7 +175,7 @@ def manifest_problem(m: dict[str, Any]) -> str | None:
     return None
 
 
-_MAPPINGS = ("sysctl", "cpu", "kernel", "vulnerabilities", "recorded", "network", "redaction")
+_MAPPINGS = ("sysctl", "cpu", "kernel", "vulnerabilities", "recorded", "network", "redaction", "threads")
 
 
 def environment_problem(env: Any) -> str | None:

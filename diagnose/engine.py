@@ -18,6 +18,7 @@ from diagnose.platform import Platform, detect
 from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
 from diagnose.texts import LANGS, fill, fmt_value
+from diagnose.thread_facts import with_roles
 
 # Below this many samples with a call chain no finding is rated above info: shares are too uncertain.
 MIN_SAMPLES = 200
@@ -145,7 +146,7 @@ class _Run:
         self.facts: dict[str, Any] = {}
         self.fired: dict[str, Finding] = {}
         self.measured: dict[str, dict[str, Measured]] = {}
-        self.env = environment_view(profile)
+        self.env = with_roles(environment_view(profile), kb)
         self.platform = detect(profile, kb, self.env)
 
     def measure(self, c: Condition) -> Measured:
@@ -184,7 +185,9 @@ class _Run:
             return Measured(v, note=None if v is not None else "needs the sampling frequency and the duration")
         if c.measure == "env":
             v = env_lookup(self.env, str(c.arg))
-            return Measured(v, note=None if v is not None else "not recorded with this capture")
+            # A text read from the environment (a thread's name) can be a finding's subject.
+            return Measured(v, subject=v if isinstance(v, str) else None,
+                            note=None if v is not None else "not recorded with this capture")
         if c.measure == "fact":
             return Measured(self.facts.get(str(c.arg), False))
         if c.measure == "fired":

@@ -20,6 +20,8 @@ UNKNOWN = {"en": "unknown", "zh": "未知"}
 
 
 def fmt_value(value: Any, spec: str, lang: str = "en") -> str:
+    if isinstance(value, dict) and "en" in value:
+        value = value.get(lang) or value["en"]  # a text in each language (a thread's role)
     if value is None:
         return UNKNOWN.get(lang, UNKNOWN["en"])
     if spec in ("pct", "cores", "int", "num"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -50,11 +51,14 @@ def command(
                             "the files meant to be shared and from the report.")] = False,
     all_functions: Annotated[bool, typer.Option("--all-functions", help="The JSON reports list every function, not "
                                                 "only the top 200 by self and by inclusive samples.")] = False,
+    no_thread_stats: Annotated[bool, typer.Option(
+        "--no-thread-stats", help="Do not read the targets' per-thread CPU time, context switches and run-queue "
+                                  "waits from /proc at the start and end of the recording.")] = False,
 ) -> None:
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
-    from diagnose import capture_dir, environment, netstat, preflight
+    from diagnose import capture_dir, environment, netstat, preflight, threadstat
     from diagnose.pipeline import analyze
     from diagnose.recorder import RecordSpec
     from diagnose.redact import Redactor
@@ -82,8 +86,13 @@ def command(
     try:
         with capture_dir.creating(plan.folder, capture_dir.expected_files()) as writer:
             sockets_before = netstat.snapshot(list(plan.pids))
-            recording = _record_with_progress(spec, plan)
+            threads = None if no_thread_stats else threadstat.Window(list(plan.pids), duration)
+            recording = _record_with_progress(spec, plan, threads.progress if threads else None)
             env["network"] = netstat.difference(sockets_before, netstat.snapshot(list(plan.pids)))
+            if threads is not None and (measured := threads.finish()) is not None:
+                env["threads"] = measured
+                if (unread := threadstat.unread(measured)) is not None:
+                    warn(unread)
             for w in recording.warnings:
                 warn(quiet.text(w))  # now, not after the analysis: the user may be waiting on a Ctrl-C
             info = redactor.value(capture_dir.manifest_info(
@@ -182,10 +191,10 @@ def _check_rules(rules: list[str] | None) -> None:
     load_packs(rules, builtin_knowledge())
 
 
-def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
+def _record_with_progress(spec: RecordSpec, plan: Plan, also: Callable[[float], None] | None = None) -> Recording:
     """The recording, with a progress bar over its duration on a terminal (refreshed from the
     recorder's callback: no refresh thread, so perf is started from a single-threaded process),
-    else one line once the recording has started."""
+    else one line once the recording has started. `also` is called with every progress too."""
     from rich.console import Console
     from rich.markup import escape as markup_escape
     from rich.progress import BarColumn, Progress, TextColumn
@@ -201,6 +210,8 @@ def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
 
         def started(elapsed: float) -> None:
             # Said once perf has enabled its events, so that the line marks the recording's start.
+            if also is not None:
+                also(elapsed)
             if not said:
                 said.append(True)
                 print(f"diagnose: recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)", file=sys.stderr)
@@ -212,6 +223,8 @@ def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
         task = progress.add_task(markup_escape(who), total=spec.duration_s)
 
         def tick(elapsed: float) -> None:
+            if also is not None:
+                also(elapsed)
             progress.update(task, completed=elapsed)
             progress.refresh()
 

@@ -9,9 +9,11 @@ from typing import Any
 from diagnose import __version__
 from diagnose.analysis import Analysis
 from diagnose.errors import DiagnoseError
+from diagnose.health import health
 from diagnose.profile import cores_used
 from diagnose.stats import Share
 from diagnose.summary import GroupRow, TreeNode
+from diagnose.thread_facts import measured
 
 SCHEMA = "diagnose.report/v1"
 # profile.functions lists the top this many by self and by inclusive samples, unless every
@@ -153,7 +155,11 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "capture": capture,
         "profile": profile,
         "findings": [f.to_dict(analysis.lang) for f in analysis.findings],
+        # cores, the busiest thread, drops; "text" holds the line in each language (diagnose.health)
+        "health": health(analysis),
     }
+    # What `diagnose run` measured beside the samples, by kind (null when not measured).
+    report.setdefault("measurements", {})["threads"] = measured(cap.environment)
     if analysis.evaluation is not None:
         report["evaluation"] = analysis.evaluation.to_dict()
         if analysis.evaluation.platform is not None:

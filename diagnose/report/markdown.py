@@ -9,10 +9,12 @@ from typing import Any
 
 from diagnose.analysis import Analysis
 from diagnose.components import component_breakdown
+from diagnose.health import health
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
+from diagnose.report.thread_table import thread_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -63,6 +65,7 @@ def render_markdown(analysis: Analysis) -> str:
     n = p.stack_samples
     d = _Doc()
     d.add(f"# {L('report_title')}", "")
+    d.add(f"**{L('health')}:** {_md(health(analysis)['text'][lang])}", "")
 
     # 1. overview
     d.add(f"## 1. {L('overview')}", "")
@@ -103,6 +106,11 @@ def render_markdown(analysis: Analysis) -> str:
                 for r in s.threads[:TOP]]
         d.add(f"**{L('t_by_thread')}**", "")
         d.table([L("t_thread_col"), L("share"), L("cores_used"), L("role")], body, ["l", "r", "r", "l"])
+    measured = thread_table(analysis)
+    if measured is not None:
+        d.add(f"**{_md(measured.title)}**", "")
+        d.table(measured.header, [[_md(c) for c in r] for r in measured.rows], measured.align)
+        d.add(*(f"- {_md(n)}" for n in measured.notes), *([""] if measured.notes else []))
     if n:
         ku = {r.label: r for r in s.kernel_user}
         d.add(f"{L('kernel_user')}: {L('kernel')} {_pct(ku['kernel'].share.value)} ({_ci(ku['kernel'].share)}), "

@@ -150,6 +150,28 @@ def _thread_table(analysis: Analysis, rows) -> Table:
     return _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True, extra)
 
 
+def _health_line(analysis: Analysis) -> Text:
+    from diagnose.health import health
+
+    line = Text(label("health", analysis.lang) + ": ", style="bold")
+    line.append(esc(health(analysis)["text"][analysis.lang]))
+    return line
+
+
+def _measured_threads(analysis: Analysis) -> Group | None:
+    from diagnose.report.thread_table import thread_table
+
+    table = thread_table(analysis)
+    if table is None:
+        return None
+    t = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, align in zip(table.header, table.align):
+        t.add_column(name, justify="right" if align == "r" else "left", overflow="fold")
+    for row in table.rows:
+        t.add_row(*(Text(esc(c)) for c in row))
+    return Group(t, *(Text(esc(n, multiline=True), style="dim") for n in table.notes))
+
+
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
                   "info": "dim"}
 
@@ -227,6 +249,7 @@ def renderables(analysis: Analysis) -> list:
     lang = analysis.lang
     L = lambda k: label(k, lang)  # noqa: E731
     out.append(Panel(ov, title=L("overview"), title_align="left", box=box.ROUNDED))
+    out.append(_health_line(analysis))
     panel = findings_renderable(analysis)
     if panel is not None:
         out.append(panel)
@@ -253,6 +276,9 @@ def renderables(analysis: Analysis) -> list:
         if components is not None:
             out.append(components)
         out.append(_thread_table(analysis, s.threads[:TOP_GROUPS]))
+        measured = _measured_threads(analysis)
+        if measured is not None:
+            out.append(measured)
         if s.trees:
             lines = Text()
             for tree in s.trees:
