@@ -38,7 +38,7 @@ _ASSIGNMENT = re.compile(r"(?P<name>(?<![\w.-])-{0,2}[A-Za-z_][\w.-]*)(?P<sep>=)
 _FLAG_VALUE = re.compile(r"(?P<name>(?<![\w.-])--?[A-Za-z_][\w.-]*)(?P<sep>\s+)(?!-)" + _VALUE)
 _URL_USERINFO = re.compile(r"(?i)\b(?P<scheme>[a-z][a-z0-9+.-]*://|turns?:|stuns?:)(?P<userinfo>[^\s/@]+)@(?=[\w\[])")
 _AUTH_SCHEME = re.compile(r"(?i)\b(?P<scheme>bearer|basic)(?P<sep>\s+)(?P<value>[A-Za-z0-9._~+/=-]{6,})")
-_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+=_-][A-Za-z0-9+/=_-]{23,}(?![A-Za-z0-9+/=_-])")
+_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{24,}(?![A-Za-z0-9+/=_-])")
 _SEPARATORS = re.compile(r"[-_/]")
 _HEX = re.compile(r"[0-9a-fA-F_-]+")
 # An absolute path of at least two parts; not the // of a URL, not inside a word or a relative path.
