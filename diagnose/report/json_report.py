@@ -154,6 +154,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "profile": profile,
         "findings": [f.to_dict(analysis.lang) for f in analysis.findings],
     }
+    from diagnose.measured_facts import report_block
+
+    report["measurements"] = report_block(analysis)  # what `diagnose run` measured beside the stacks
     if analysis.evaluation is not None:
         report["evaluation"] = analysis.evaluation.to_dict()
         if analysis.evaluation.platform is not None:
