@@ -17,6 +17,7 @@ from diagnose.profile import Profile, cores_used
 from diagnose.platform import Platform, detect
 from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
+from diagnose.syscall_costs import with_costs
 from diagnose.texts import LANGS, fill, fmt_value
 
 # Below this many samples with a call chain no finding is rated above info: shares are too uncertain.
@@ -145,7 +146,8 @@ class _Run:
         self.facts: dict[str, Any] = {}
         self.fired: dict[str, Finding] = {}
         self.measured: dict[str, dict[str, Measured]] = {}
-        self.env = environment_view(profile)
+        # The recorded environment, its counted system calls completed with what each costs.
+        self.env = with_costs(environment_view(profile), profile, kb)
         self.platform = detect(profile, kb, self.env)
 
     def measure(self, c: Condition) -> Measured:
