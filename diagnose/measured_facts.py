@@ -67,15 +67,15 @@ def shape_problem(env: dict[str, Any]) -> str | None:
 
 def missing(env: dict[str, Any] | None) -> list[Missing]:
     """The groups a capture lacks, each as one line saying why and how to get it. `env` is the
-    recorded environment, None for a capture that is not a `diagnose run` folder."""
+    recorded environment: empty (or None) for a capture that is not a `diagnose run` folder."""
     out = []
     for g in GROUPS:
-        stored = env.get(g.key) if env is not None else None
+        stored = env.get(g.key) if env else None
         if isinstance(stored, dict) and "skipped" not in stored and "unavailable" not in stored:
             continue
         texts = {}
         for lang in LANGS:
-            if env is None:
+            if not env:
                 why, how = NOT_A_FOLDER[lang], RUN[lang]
             elif not isinstance(stored, dict):
                 why, how = NOT_MEASURED[lang], RUN[lang]

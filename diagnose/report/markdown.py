@@ -99,7 +99,10 @@ def render_markdown(analysis: Analysis) -> str:
     d.table(["", ""], rows)
     not_measured = missing_lines(analysis)
     if not_measured:
-        d.add(f"**{L('not_measured')}:**", "", *(f"- {_md(line)}" for line in not_measured), "")
+        # `diagnose run ...` in a line is a command: shown as code.
+        d.add(f"**{L('not_measured')}:**", "",
+              *("- " + "".join(code(p) if i % 2 else _md(p) for i, p in enumerate(line.split("`"))) for line in not_measured),
+              "")
     if s.threads:
         kb_ = analysis.knowledge
         body = [[_md(r.label), _pct(r.share.value), f"{r.cores:.2f}" if r.cores is not None else "–",
