@@ -260,9 +260,9 @@ ESTIMATE = {
           "（95%：{lo}–{hi}）",
 }
 ASSUMPTION = {
-    "en": "assumes each call now moves one datagram and that batching saves only entering and leaving the kernel, "
-          "{us} µs of CPU per call as the profile measured it (entry/exit frames); the work per datagram stays",
-    "zh": "假设目前每次调用只搬运一个数据报，且批量只省下进出内核的开销，即剖析测得的每次调用 {us} 微秒 CPU（入口/出口帧）；"
+    "en": "each call now moves one datagram, and batching saves only entering and leaving the kernel: {us} µs of "
+          "CPU per call as the profile measured it (entry/exit frames); the work per datagram stays",
+    "zh": "目前每次调用只搬运一个数据报，且批量只省下进出内核的开销：剖析测得的每次调用 {us} 微秒 CPU（入口/出口帧）；"
           "每个数据报本身的处理开销不变",
 }
 

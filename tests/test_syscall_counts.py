@@ -14,13 +14,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import fixture, run_cli
-from test_run import BUSY, perf_can_record, stop, wait_for_comm
+from test_run import BUSY, perf_can_record, stop
 
 from diagnose import syscall_counts
 
