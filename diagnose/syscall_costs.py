@@ -16,6 +16,7 @@ a group nobody made is absent, so a condition on it is unknown):
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +38,17 @@ TOP_THREADS = 5
 # -- the stored counts, checked ---------------------------------------------------------------
 
 def _int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+    """A count: a whole number perf could have written (a 64-bit counter)."""
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2 ** 64
 
 
 def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:  # an integer of hundreds of digits
+        return False
 
 
 def _rate(x: Any) -> bool:

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import fixture, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_fuzz import FUZZ, examples
 from test_run import BUSY, perf_can_record, stop
 
 from diagnose import syscall_counts
@@ -311,3 +314,37 @@ def test_without_tracepoints_the_profile_is_recorded_and_one_line_says_what_is_m
     assert report["measurements"]["missing"][0]["text"].startswith(
         "system-call counts (calls/s and CPU per call, per call and thread): could not be measured: this kernel")
     assert said[0].removeprefix("diagnose: warning: ") in json.loads((folder / "manifest.json").read_text())["warnings"]
+
+
+def lab_environment_with_counts() -> dict:
+    """The environment of a real run folder (fixtures/lab/pion-p2p) with counts of its threads'
+    calls in the shape diagnose run stores them."""
+    from test_fuzz import folder_documents
+
+    env = json.loads(json.dumps(folder_documents()[1]))
+    threads = {t["tid"]: (p["pid"], t["comm"]) for p in env["processes"] for t in p["threads"]}
+    rows = []
+    for i, (tid, (_, comm)) in enumerate(sorted(threads.items())):
+        for call, n in (("sendto", 4000 + i), ("recvfrom", 3000 + i), ("futex", 100 + i)):
+            rows.append((comm, tid, syscall_counts.EVENT_PREFIX + call, n))
+        rows.append((comm, tid, syscall_counts.TOTAL_EVENT, 7200 + 3 * i))
+    events = [syscall_counts.TOTAL_EVENT, *(syscall_counts.EVENT_PREFIX + c for c in ("sendto", "recvfrom", "futex"))]
+    stamps = {"enable_sent_s": 100.0, "enabled_s": 100.001, "disable_sent_s": 110.0, "ended_s": 110.001}
+    env["syscalls"] = syscall_counts.counts(rows, events, threads, stamps, [])
+    return env
+
+
+def test_a_run_folder_with_counts_is_analysed_to_begin_with() -> None:
+    from test_fuzz import analyse_folder, folder_documents
+
+    analyse_folder(json.loads(json.dumps(folder_documents()[0])), lab_environment_with_counts())
+
+
+@settings(FUZZ, max_examples=examples(40))
+@given(st.data())
+def test_stored_counts_with_odd_values_are_analysed_or_refused_in_one_line(data: st.DataObject) -> None:
+    from test_fuzz import analyse_folder, folder_documents, structurally_mutated
+
+    env = lab_environment_with_counts()
+    env["syscalls"] = data.draw(structurally_mutated(env["syscalls"]))
+    analyse_folder(json.loads(json.dumps(folder_documents()[0])), env)
