@@ -6,10 +6,11 @@ its events disabled (-D -1) and is enabled and disabled through its control pipe
 perf record's events are enabled and right before they are disabled, so the counted window lies
 inside the recorded one and its edges are known to a millisecond.
 
-Why this method: bench/bench_syscall_overhead.py measured, on a target doing about 50,000 system
-calls/s, the CPU each candidate adds to every call of the target (perf stat over tracepoints
-about 0.1 µs, perf record of raw_syscalls:sys_enter with its id about 0.25 µs plus megabytes per
-second of data, perf trace -s about 3 µs); see the README for the figures. Counting every one of
+Why this method: bench/bench_syscall_overhead.py measured the CPU each candidate adds to every
+call of the target (perf stat over these tracepoints about 0.05 µs, perf record of
+raw_syscalls:sys_enter with its id about 0.2 µs plus a sample written per call, perf trace -s
+about 2 µs) and the throughput of a target doing about 50,000 calls per CPU-second; see the
+README for the figures. Counting every one of
 the ~360 syscalls:sys_enter_* tracepoints per thread takes an event per call and thread (a
 60-thread process: 21,600 file descriptors, over the usual limit), so the calls are named from
 NAMED and the rest is counted as their total ("other").
