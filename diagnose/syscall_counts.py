@@ -4,7 +4,8 @@ all calls, per thread) and the tracepoints of the calls the rules read (syscalls
 per call and thread). perf stat counts in the kernel and writes nothing per call; it starts with
 its events disabled (-D -1) and is enabled and disabled through its control pipe right after
 perf record's events are enabled and right before they are disabled, so the counted window lies
-inside the recorded one and its edges are known to a millisecond.
+inside the recorded one (when the targets exit, it ends just after they have: nothing is left to
+count) and its edges are known to a millisecond.
 
 Why this method: bench/bench_syscall_overhead.py measured the CPU each candidate adds to every
 call of the target (perf stat over these tracepoints about 0.05 µs, perf record of
@@ -46,7 +47,7 @@ from typing import IO, Any
 
 from diagnose.environment import PROC, read_text
 from diagnose.recorder import _Control as Control
-from diagnose.recorder import _die_with_parent
+from diagnose.recorder import _die_with_parent, _first_error
 
 KEY = "syscalls"
 METHOD = "perf stat --per-thread"
@@ -250,9 +251,9 @@ class Counter:
             return "no message"
         self.log.seek(0)
         lines = [ln.strip() for ln in self.log.read(1 << 16).decode("utf-8", "replace").splitlines()]
-        lines = [ln for ln in lines if ln and not ln.startswith("Events ")]
         code = self.proc.poll() if self.proc is not None else None
-        first = lines[0][:200] if lines else None
+        # perf says "Error:" on a line of its own and what went wrong on the next.
+        first = _first_error([ln for ln in lines if ln and not ln.startswith("Events ")])
         return first or (f"exit code {code}" if code is not None else "no answer")
 
 
