@@ -1,3 +1,29 @@
 """diagnose: rule-based diagnosis of Linux CPU profiles of real-time media processes."""
 
 __version__ = "0.1.0"
+
+
+def _checkout_data() -> None:
+    """Run from a source checkout (a clone or a git worktree put first on PYTHONPATH, perhaps
+    ahead of an editable install of another checkout), the built-in rules and knowledge are that
+    checkout's rules/ and knowledge/, as an installed copy maps them, not the other checkout's."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():
+        return  # installed: the package data is where the install put it
+    for name, folder in (("diagnose.builtin_rules", "rules"), ("diagnose.builtin_knowledge", "knowledge")):
+        init = root / folder / "__init__.py"
+        if name in sys.modules or not init.is_file():
+            continue
+        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+_checkout_data()

@@ -175,7 +175,8 @@ def manifest_problem(m: dict[str, Any]) -> str | None:
     return None
 
 
-_MAPPINGS = ("sysctl", "cpu", "kernel", "vulnerabilities", "recorded", "network", "redaction", "threads")
+_MAPPINGS = ("sysctl", "cpu", "kernel", "vulnerabilities", "recorded", "network", "redaction", "threads",
+             "syscalls")
 
 
 def environment_problem(env: Any) -> str | None:
@@ -188,6 +189,11 @@ def environment_problem(env: Any) -> str | None:
     for key, value in (env.get("sysctl") or {}).items():
         if value is not None and not isinstance(value, str) and not _number(value):
             return f"sysctl {str(key)[:60]} is {_type_name(value)}, not a value"
+    from diagnose.measured_facts import shape_problem
+
+    problem = shape_problem(env)
+    if problem is not None:
+        return problem
     cpu = env.get("cpu") or {}
     for key in ("count", "online_count"):
         if cpu.get(key) is not None and not _int(cpu[key]):

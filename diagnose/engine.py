@@ -17,6 +17,7 @@ from diagnose.profile import Profile, cores_used
 from diagnose.platform import Platform, detect
 from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
+from diagnose.syscall_costs import with_costs
 from diagnose.texts import LANGS, fill, fmt_value
 from diagnose.thread_facts import with_roles
 
@@ -146,7 +147,9 @@ class _Run:
         self.facts: dict[str, Any] = {}
         self.fired: dict[str, Finding] = {}
         self.measured: dict[str, dict[str, Measured]] = {}
-        self.env = with_roles(environment_view(profile), kb)
+        # The recorded environment: measured threads named by role, counted system calls completed
+        # with what each costs.
+        self.env = with_costs(with_roles(environment_view(profile), kb), profile, kb)
         self.platform = detect(profile, kb, self.env)
 
     def measure(self, c: Condition) -> Measured:

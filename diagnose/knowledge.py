@@ -109,6 +109,16 @@ class Recommendation:
     requires: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     variants: dict[str, Variant] = field(default_factory=dict)
+    # Advice to batch system calls: which calls, into which one, how many per call; with counted
+    # calls (diagnose run) it states the saving (diagnose.syscall_costs.batching_estimate).
+    batches: Batching | None = None
+
+
+@dataclass(frozen=True)
+class Batching:
+    calls: tuple[str, ...]
+    into: str
+    per_call: int
 
 
 @dataclass
@@ -341,7 +351,7 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
     if "recommendations.yaml" in docs:
         doc = docs["recommendations.yaml"]
         allowed = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
-                   "where", "commands", "applies_to", "requires", "unless", "variants"}
+                   "where", "commands", "applies_to", "requires", "unless", "variants", "batches"}
         for i, item in enumerate(_list(doc, ("recommendations",), _doc(doc, "recommendations"))):
             w = ("recommendations", i)
             _keys(doc, w, item, allowed, {"id", "kind", "title", "why"})
@@ -373,7 +383,8 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
                 applies_to=_ids(doc, (*w, "applies_to"), item.get("applies_to"), stack_ids, "stack", "stacks.yaml stacks"),
                 requires=_ids(doc, (*w, "requires"), item.get("requires"), signal_ids, "signal", "stacks.yaml signals"),
                 unless=_ids(doc, (*w, "unless"), item.get("unless"), signal_ids, "signal", "stacks.yaml signals"),
-                variants=_variants(doc, (*w, "variants"), item.get("variants"), stack_ids))
+                variants=_variants(doc, (*w, "variants"), item.get("variants"), stack_ids),
+                batches=_batches(doc, (*w, "batches"), item.get("batches")))
     kb._index()
     return kb
 
@@ -414,6 +425,22 @@ def _ids(doc: YamlDoc, where: tuple, value: Any, known: set[str], what: str, hom
             raise doc.error((*where, i), f"unknown {what} {v!r}", f"use an id from {home}")
         out.append(str(v))
     return tuple(out)
+
+
+def _batches(doc: YamlDoc, where: tuple, value: Any) -> Batching | None:
+    """{calls: [recvfrom, recvmsg], into: recvmmsg, per_call: 16}"""
+    if value is None:
+        return None
+    _keys(doc, where, value, {"calls", "into", "per_call"}, {"calls", "into", "per_call"})
+    calls = _list(doc, (*where, "calls"), value["calls"])
+    if not calls or not all(isinstance(c, str) and c.isidentifier() for c in calls):
+        raise doc.error((*where, "calls"), "must list system-call names", "e.g. calls: [recvfrom, recvmsg]")
+    if not isinstance(value["into"], str) or not value["into"].isidentifier():
+        raise doc.error((*where, "into"), "must name the batching system call", "e.g. into: recvmmsg")
+    per_call = value["per_call"]
+    if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call < 2:
+        raise doc.error((*where, "per_call"), "must be a whole number of messages per call, 2 or more")
+    return Batching(tuple(calls), value["into"], per_call)
 
 
 def _variants(doc: YamlDoc, where: tuple, value: Any, stack_ids: set[str]) -> dict[str, Variant]:

@@ -142,6 +142,14 @@ def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], wh
         })
     else:
         out["status"] = "recommended"
+    if rec.batches is not None:
+        from diagnose.syscall_costs import batching_estimate
+
+        estimate = batching_estimate(environment, rec.batches.calls, rec.batches.into, rec.batches.per_call)
+        if estimate is not None:  # the calls were counted (diagnose run): the saving, with its assumption
+            out["estimate"] = estimate
+            for lang, texts in out["texts"].items():
+                texts.update(estimate["texts"].get(lang, estimate["texts"]["en"]))
     return out
 
 

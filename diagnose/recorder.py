@@ -13,12 +13,12 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.perf_data import script_command
@@ -44,6 +44,15 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PIPE_CHUNK = 1 << 20
 
 Progress = Callable[[float], None]
+
+
+class Companion(Protocol):
+    """Something counted over the recording window (diagnose.syscall_counts): enabled right after
+    perf record's events are, disabled right before they are. Its methods never raise."""
+
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -174,8 +183,9 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
-def record(spec: RecordSpec, on_progress: Progress | None = None) -> Recording:
-    """Record spec.pids for spec.duration_s (less if interrupted or the targets exit)."""
+def record(spec: RecordSpec, on_progress: Progress | None = None, companions: Sequence[Companion] = ()) -> Recording:
+    """Record spec.pids for spec.duration_s (less if interrupted or the targets exit); the
+    companions count over the same window."""
     control = _Control()
     log = tempfile.TemporaryFile()
     with _catching_interrupts() as interrupts:
@@ -191,7 +201,7 @@ def record(spec: RecordSpec, on_progress: Progress | None = None) -> Recording:
             raise DiagnoseError(f"cannot run {spec.perf} ({exc.strerror}); check the perf installation") from None
         control.after_spawn()
         try:
-            return _run(spec, proc, control, log, cmd, interrupts, on_progress)
+            return _run(spec, proc, control, log, cmd, interrupts, on_progress, companions)
         finally:
             control.close()
             if proc.poll() is None:  # given up on (second Ctrl-C, or an error): do not leave it behind
@@ -201,7 +211,7 @@ def record(spec: RecordSpec, on_progress: Progress | None = None) -> Recording:
 
 
 def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log: IO[bytes], cmd: list[str],
-         interrupts: _Interrupts, on_progress: Progress | None) -> Recording:
+         interrupts: _Interrupts, on_progress: Progress | None, companions: Sequence[Companion] = ()) -> Recording:
     enable_sent = time.monotonic()
     if not control.send("enable", START_TIMEOUT_S):
         try:
@@ -211,6 +221,8 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
                                 f"try again, or record fewer processes") from None
         raise _start_error(_messages(log), proc.returncode)
     started = time.monotonic()
+    for c in companions:
+        c.enable()
     start_wall = datetime.now(UTC).isoformat()
     exited: dict[int, float] = {}
     warnings: list[str] = []
@@ -251,6 +263,8 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
             proc.wait(timeout=TICK_S)
         except subprocess.TimeoutExpired:
             pass
+    for c in companions:
+        c.disable()
     if ended is None:
         # Disable first so that the end of the recording is exact, then let perf write and exit.
         control.send("disable", 5.0)

@@ -3,6 +3,7 @@ only {name} and {name:format} with a closed set of formats)."""
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
@@ -53,7 +54,21 @@ class _Formatter(string.Formatter):
         return fmt_value(value, format_spec or "text", self.lang)
 
 
+# [[ ... ]]: a part of a template shown only when every value it names is known (a sentence on
+# measurements only some captures have, such as counted system calls).
+_OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
+
+
+def optional_parts(template: str) -> list[str]:
+    return _OPTIONAL.findall(template)
+
+
 def fill(template: str, values: dict[str, Any], lang: str = "en") -> str:
     """Fill a rule's message template with measured values ({share:pct}, {cores:cores}, ...);
-    a value that could not be measured reads "unknown"."""
-    return _Formatter(lang).format(template, **values)
+    a value that could not be measured reads "unknown", and a [[ ... ]] part naming one is left out."""
+
+    def part(m: re.Match[str]) -> str:
+        names = [f for _, f, _, _ in string.Formatter().parse(m.group(1)) if f]
+        return m.group(1) if all(values.get(n) is not None for n in names) else ""
+
+    return _Formatter(lang).format(_OPTIONAL.sub(part, template), **values)

@@ -138,6 +138,10 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
                         f"{esc(' && '.join(rec['persist']))}\n", style="green")
         if _t(rec, "where", lang):
             recs.append(f"  {label('where', lang)}: {_t(rec, 'where', lang)}\n", style="dim")
+        estimate = (rec.get("texts", {}).get(lang) or {}).get("estimate")
+        if isinstance(estimate, str) and estimate:  # counted calls (diagnose run): the saving
+            recs.append(f"  {label('estimate', lang)}: {esc(estimate)} ({label('assumption', lang)}: "
+                        f"{_t(rec, 'assumption', lang)})\n", style="green")
         recs.append(f"  why it applies: {_t(rec, 'why', lang)}\n")
         if rec.get("sources"):
             recs.append("  sources: " + esc("; ".join(str(s.get("title", s["id"])) for s in rec["sources"])) + "\n",

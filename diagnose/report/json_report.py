@@ -158,8 +158,11 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         # cores, the busiest thread, drops; "text" holds the line in each language (diagnose.health)
         "health": health(analysis),
     }
+    from diagnose.measured_facts import report_block
+
+    report["measurements"] = report_block(analysis)  # what `diagnose run` measured beside the stacks
     # What `diagnose run` measured beside the samples, by kind (null when not measured).
-    report.setdefault("measurements", {})["threads"] = measured(cap.environment)
+    report["measurements"]["threads"] = measured(cap.environment)
     if analysis.evaluation is not None:
         report["evaluation"] = analysis.evaluation.to_dict()
         if analysis.evaluation.platform is not None:

@@ -15,6 +15,7 @@ from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
 from diagnose.report.thread_table import thread_table
+from diagnose.report.syscall_tables import count_table, missing_lines
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -99,6 +100,12 @@ def render_markdown(analysis: Analysis) -> str:
     if redaction:
         rows.append([L("redaction"), _md(redaction)])
     d.table(["", ""], rows)
+    not_measured = missing_lines(analysis)
+    if not_measured:
+        # `diagnose run ...` in a line is a command: shown as code.
+        d.add(f"**{L('not_measured')}:**", "",
+              *("- " + "".join(code(p) if i % 2 else _md(p) for i, p in enumerate(line.split("`"))) for line in not_measured),
+              "")
     if s.threads:
         kb_ = analysis.knowledge
         body = [[_md(r.label), _pct(r.share.value), f"{r.cores:.2f}" if r.cores is not None else "–",
@@ -162,6 +169,11 @@ def render_markdown(analysis: Analysis) -> str:
                      L("kernel_work"), L("caller")], body, ["l", "l", "r", "r", "r", "r", "l"])
         else:
             d.add(L("no_syscalls"), "")
+    counted = count_table(analysis)
+    if counted is not None:
+        d.add(f"### {_md(counted.title)}", "")
+        d.table(counted.header, [[code(r[0]), *(_md(c) for c in r[1:])] for r in counted.rows], counted.align)
+        d.add(*(_md(n) + "  " for n in counted.notes), "")
 
     # 4. components
     d.add(f"## 4. {L('components')}", "", L("components_intro"), "")
@@ -240,6 +252,9 @@ def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]
     if t.get("where"):
         line += f" ({label('where', lang)}: {_md(t['where'])})"
     out = [line + f" — {_md(t.get('why', rec['why']))}"]
+    if t.get("estimate"):  # counted calls (diagnose run): what the change would save
+        out.append(f"  - **{label('estimate', lang)}:** {_md(t['estimate'])} ({label('assumption', lang)}: "
+                   f"{_md(t.get('assumption', ''))})")
     for c in rec.get("commands", [])[:3]:
         out.append(f"  - {code(c)}")
     return out

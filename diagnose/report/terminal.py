@@ -15,6 +15,7 @@ from diagnose.analysis import Analysis
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import terminal as esc
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
+from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
 from diagnose.texts import tr
@@ -195,7 +196,19 @@ def _rec_line(rec: dict, lang: str) -> Text:
         where = texts.get("where") or rec.get("where")
         if where:
             t.append(f" — {esc(where)}", style="dim")
+    if texts.get("estimate"):  # counted calls (diagnose run): what the change would save
+        t.append(f"\n      ≈ {esc(texts['estimate'])}", style="green")
+        t.append(f" ({label('assumption', lang)}: {esc(texts.get('assumption', ''))})", style="dim")
     return t
+
+
+def _count_table(counted: CountTable) -> list:
+    t = Table(title=esc(counted.title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for head, align in zip(counted.header, counted.align):
+        t.add_column(head, justify="right" if align == "r" else "left", overflow="fold")
+    for row in counted.rows:
+        t.add_row(*(Text(esc(cell)) for cell in row))
+    return [t, *(Text(esc(n), style="dim") for n in counted.notes)]
 
 
 def findings_renderable(analysis: Analysis) -> Panel | None:
@@ -250,6 +263,8 @@ def renderables(analysis: Analysis) -> list:
     L = lambda k: label(k, lang)  # noqa: E731
     out.append(Panel(ov, title=L("overview"), title_align="left", box=box.ROUNDED))
     out.append(_health_line(analysis))
+    for line in missing_lines(analysis):
+        out.append(Text(f"{L('not_measured')}: {esc(line)}", style="dim"))
     panel = findings_renderable(analysis)
     if panel is not None:
         out.append(panel)
@@ -279,6 +294,9 @@ def renderables(analysis: Analysis) -> list:
         measured = _measured_threads(analysis)
         if measured is not None:
             out.append(measured)
+        counted = count_table(analysis)
+        if counted is not None:
+            out.extend(_count_table(counted))
         if s.trees:
             lines = Text()
             for tree in s.trees:
