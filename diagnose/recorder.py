@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.perf_data import script_command
@@ -44,6 +44,15 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PIPE_CHUNK = 1 << 20
 
 Progress = Callable[[float], None]
+
+
+class Companion(Protocol):
+    """Another recording over the same window (diagnose.offcpu_record): enabled right after
+    perf's events are, disabled right after they are. Neither may raise."""
+
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -174,7 +183,7 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
-def record(spec: RecordSpec, on_progress: Progress | None = None) -> Recording:
+def record(spec: RecordSpec, on_progress: Progress | None = None, companions: tuple[Companion, ...] = ()) -> Recording:
     """Record spec.pids for spec.duration_s (less if interrupted or the targets exit)."""
     control = _Control()
     log = tempfile.TemporaryFile()
@@ -191,7 +200,7 @@ def record(spec: RecordSpec, on_progress: Progress | None = None) -> Recording:
             raise DiagnoseError(f"cannot run {spec.perf} ({exc.strerror}); check the perf installation") from None
         control.after_spawn()
         try:
-            return _run(spec, proc, control, log, cmd, interrupts, on_progress)
+            return _run(spec, proc, control, log, cmd, interrupts, on_progress, companions)
         finally:
             control.close()
             if proc.poll() is None:  # given up on (second Ctrl-C, or an error): do not leave it behind
@@ -201,7 +210,7 @@ def record(spec: RecordSpec, on_progress: Progress | None = None) -> Recording:
 
 
 def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log: IO[bytes], cmd: list[str],
-         interrupts: _Interrupts, on_progress: Progress | None) -> Recording:
+         interrupts: _Interrupts, on_progress: Progress | None, companions: tuple[Companion, ...] = ()) -> Recording:
     enable_sent = time.monotonic()
     if not control.send("enable", START_TIMEOUT_S):
         try:
@@ -212,6 +221,8 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
         raise _start_error(_messages(log), proc.returncode)
     started = time.monotonic()
     start_wall = datetime.now(UTC).isoformat()
+    for companion in companions:
+        companion.enable()
     exited: dict[int, float] = {}
     warnings: list[str] = []
     spin: list[tuple[float, float]] = []
@@ -255,7 +266,12 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
         # Disable first so that the end of the recording is exact, then let perf write and exit.
         control.send("disable", 5.0)
         ended = time.monotonic()
+        for companion in companions:
+            companion.disable()
         _finish(proc)
+    else:
+        for companion in companions:
+            companion.disable()
     duration = ended - started
     if stopped_by == "targets-exited":
         for pid in spec.pids:

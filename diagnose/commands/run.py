@@ -17,7 +17,7 @@ from diagnose.redact import HOST
 if TYPE_CHECKING:
     from diagnose.analysis import Analysis
     from diagnose.preflight import Plan
-    from diagnose.recorder import Recording, RecordSpec
+    from diagnose.recorder import Companion, Recording, RecordSpec
     from diagnose.redact import Redactor
 
 # Like a shell's exit code for a process ended by SIGINT.
@@ -50,11 +50,16 @@ def command(
                             "the files meant to be shared and from the report.")] = False,
     all_functions: Annotated[bool, typer.Option("--all-functions", help="The JSON reports list every function, not "
                                                 "only the top 200 by self and by inclusive samples.")] = False,
+    off_cpu: Annotated[bool, typer.Option(
+        "--off-cpu", help="Also record where the threads wait (sched:sched_switch with call chains, a second perf "
+                          "record; needs root): time blocked by stack and reason, its own table and flame graph "
+                          "(offcpu.svg), never mixed into the CPU shares. Costs per context switch.")] = False,
 ) -> None:
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
-    from diagnose import capture_dir, environment, netstat, preflight
+    from diagnose import capture_dir, environment, netstat, offcpu_folder, preflight
+    from diagnose.offcpu_record import OffCpuRecorder
     from diagnose.pipeline import analyze
     from diagnose.recorder import RecordSpec
     from diagnose.redact import Redactor
@@ -80,15 +85,28 @@ def command(
     writer: capture_dir.CaptureWriter | None = None
     stage: str | None = None  # what saving was doing, once perf.data is there
     try:
-        with capture_dir.creating(plan.folder, capture_dir.expected_files()) as writer:
+        expected = [*capture_dir.expected_files(), *(offcpu_folder.FILES if off_cpu else ())]
+        with capture_dir.creating(plan.folder, expected) as writer:
+            waits = OffCpuRecorder(plan.perf, plan.pids, call_graph, plan.folder / capture_dir.OFFCPU_DATA) \
+                if off_cpu else None
             sockets_before = netstat.snapshot(list(plan.pids))
-            recording = _record_with_progress(spec, plan)
+            try:
+                if waits is not None:
+                    waits.start()
+                recording = _record_with_progress(spec, plan, (waits,) if waits is not None else ())
+                if waits is not None:
+                    waits.finish()
+            except BaseException:
+                if waits is not None:
+                    waits.close()  # given up on: killed, not left to finish
+                raise
             env["network"] = netstat.difference(sockets_before, netstat.snapshot(list(plan.pids)))
-            for w in recording.warnings:
+            more = [waits.problem] if waits is not None and waits.problem else []
+            for w in [*recording.warnings, *more]:
                 warn(quiet.text(w))  # now, not after the analysis: the user may be waiting on a Ctrl-C
             info = redactor.value(capture_dir.manifest_info(
                 redactor.argv(["diagnose", *sys.argv[1:]]), plan.perf_version, spec, recording, name,
-                [*plan.warnings, *recording.warnings]))
+                [*plan.warnings, *recording.warnings, *more]))
             env = environment.with_recording(env, capture_dir.recorded_facts(spec, recording))
             env["redaction"] = info["redaction"] = redactor.summary()
             stage = "saving the environment"
@@ -96,6 +114,12 @@ def command(
                 capture_dir.save_recording(writer, env, info)
                 stage = "writing the perf script text and folded stacks"
                 capture_dir.save_stacks(writer, plan.perf, info, quiet.text, quiet.anonymous if anonymize else None)
+                if waits is not None:
+                    stage = "reading the off-CPU recording"
+                    env["off_cpu"], notes = offcpu_folder.save(writer, plan.perf, waits, lang)
+                    info["warnings"] += [quiet.text(w) for w in notes]
+                    more += notes
+                    capture_dir.save_recording(writer, env, info)
                 stage = "analysing the capture"
                 analysis = analyze(str(plan.folder), rules=rules, lang=lang)
                 analysis.all_functions = all_functions
@@ -108,7 +132,7 @@ def command(
                 raise
     except (KeyboardInterrupt, SystemExit, DiagnoseError, OSError) as exc:
         raise _failure(exc, plan.folder, writer is not None and writer.saved, stage) from None
-    shown = {quiet.text(w) for w in (*plan.warnings, *recording.warnings)}
+    shown = {quiet.text(w) for w in (*plan.warnings, *recording.warnings, *more)}
     for w in analysis.profile.capture.warnings:
         if w not in shown:
             warn(w)
@@ -182,7 +206,7 @@ def _check_rules(rules: list[str] | None) -> None:
     load_packs(rules, builtin_knowledge())
 
 
-def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
+def _record_with_progress(spec: RecordSpec, plan: Plan, companions: tuple[Companion, ...] = ()) -> Recording:
     """The recording, with a progress bar over its duration on a terminal (refreshed from the
     recorder's callback: no refresh thread, so perf is started from a single-threaded process),
     else one line once the recording has started."""
@@ -205,7 +229,7 @@ def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
                 said.append(True)
                 print(f"diagnose: recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)", file=sys.stderr)
 
-        return record(spec, started)
+        return record(spec, started, companions)
     columns = (TextColumn("recording pid {task.description}"), BarColumn(),
                TextColumn("{task.completed:.0f}/{task.total:g} s  (Ctrl-C stops early)"))
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as progress:
@@ -215,4 +239,4 @@ def _record_with_progress(spec: RecordSpec, plan: Plan) -> Recording:
             progress.update(task, completed=elapsed)
             progress.refresh()
 
-        return record(spec, tick)
+        return record(spec, tick, companions)
