@@ -74,6 +74,8 @@ class OffCpu:
     threads: dict[int, ThreadWaits] = field(default_factory=dict)
     # (tid, stack of frame ids innermost first, reason) -> [blocked ns, waits]
     stacks: dict[tuple[int, tuple[int, ...], str], list[int]] = field(default_factory=dict)
+    # Stacks read from /proc when the recording began (threads already blocked then).
+    began_before: set[tuple[int, tuple[int, ...], str]] = field(default_factory=set)
     switch_outs: int = 0
     lost: int = 0
     bad_lines: int = 0
@@ -243,7 +245,8 @@ class OffCpuParser:
         t.comm = comm
         return t
 
-    def _add(self, tid: int, stack: list[int], state: str, ns: int, reason: str | None = None) -> None:
+    def _add(self, tid: int, stack: list[int], state: str, ns: int, reason: str | None = None,
+             before: bool = False) -> None:
         if ns <= 0:
             return
         t = self._thread(tid)
@@ -257,6 +260,8 @@ class OffCpuParser:
         t.waits += 1
         t.by_reason[reason] = t.by_reason.get(reason, 0) + ns
         key = (tid, tuple(stack), reason)
+        if before:
+            self.result.began_before.add(key)
         entry = self.result.stacks.get(key)
         if entry is None:
             self.result.stacks[key] = [ns, 1]
@@ -279,7 +284,7 @@ class OffCpuParser:
         stack = [self._frame_id(Frame(n, "[kernel.kallsyms]", True)) for n in kernel]
         state = str((snap or {}).get("state", "S"))
         reason = reason_of(kernel, state) if kernel else UNKNOWN
-        self._add(tid, stack, "S" if state[:1] == "R" else state, end - start, reason)
+        self._add(tid, stack, state, end - start, reason, before=True)
 
     def _frame_id(self, frame: Frame) -> int:
         fid = self._frame_ids.get(frame)
@@ -415,7 +420,8 @@ def summary(off: OffCpu, folded_file: str | None = None, flamegraph_file: str | 
                    "kind": "kernel" if off.frames[f].kernel else "user"} for f in stack[:STACK_FRAMES]]
         row = {"pid": t.pid, "tid": t.tid, "comm": t.comm, "reason": reason, "seconds": _s(ns), "waits": n,
                "share_of_thread": round(ns / t.blocked_ns, 6) if t.blocked_ns else None,
-               "summary": stack_summary(frames), "frames": frames, "frame_count": len(stack)}
+               "summary": stack_summary(frames), "frames": frames, "frame_count": len(stack),
+               "began_before_window": (tid, stack, reason) in off.began_before}
         top.setdefault(tid, row)
         if len(rows) < top_stacks:
             rows.append(row)

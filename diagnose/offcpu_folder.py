@@ -44,6 +44,7 @@ def save(writer: CaptureWriter, perf: str, recorder: OffCpuRecorder, lang: str =
     result = offcpu.summary(off, OFFCPU_FOLDED, OFFCPU_SVG)
     window = result["window"]["duration_s"]
     result["switch_outs_per_s"] = round(off.switch_outs / window, 3) if window else None
+    result["perf_cpu_s"] = round(recorder.perf_cpu_s, 3) if recorder.perf_cpu_s is not None else None
     result["record_command"] = recorder.command
     result["perf_messages"] = recorder.messages
     result["warnings"] = warnings

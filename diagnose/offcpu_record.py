@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from diagnose.offcpu import EVENT, OffCpu, OffCpuParser, snapshot_threads
-from diagnose.recorder import CLOCK, FINISH_TIMEOUT_S, PIPE_CHUNK, START_TIMEOUT_S, _Control, _die_with_parent, _first_error
+from diagnose.recorder import (CLOCK, FINISH_TIMEOUT_S, PIPE_CHUNK, START_TIMEOUT_S, _Control, _cpu_seconds,
+                               _die_with_parent, _first_error)
 
 # Pages per ring buffer (per CPU): a busy process switches tens of thousands of times a second,
 # each with a call chain; perf's default of 512 KiB loses records under that.
@@ -57,6 +58,8 @@ class OffCpuRecorder:
         self.ended_s: float | None = None
         self.at_start: dict[int, dict[str, Any]] = {}
         self.messages: list[str] = []
+        # CPU time perf itself used from start to disable: what the recording cost beside the target.
+        self.perf_cpu_s: float | None = None
 
     def start(self) -> None:
         self.control = _Control()
@@ -91,6 +94,7 @@ class OffCpuRecorder:
         if self.proc.poll() is None:
             self.control.send("disable", 5.0)
         self.ended_s = time.monotonic()
+        self.perf_cpu_s = _cpu_seconds(self.proc.pid)
 
     def finish(self) -> None:
         """Let perf write its file and exit; then whether the recording can be read."""

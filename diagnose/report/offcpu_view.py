@@ -40,6 +40,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "why": {"en": "reason", "zh": "原因"},
     "flamegraph": {"en": "Off-CPU flame graph (widths are microseconds blocked)",
                    "zh": "离 CPU 火焰图（宽度为阻塞的微秒数）"},
+    "s": {"en": "s", "zh": "秒"},
+    "at_start": {"en": "kernel stack read when the recording began: the thread was already blocked",
+                 "zh": "录制开始时读取的内核栈：该线程当时已处于阻塞"},
     "lost": {"en": "perf lost {n:,} records: waits around them are missing or cut short",
              "zh": "perf 丢失了 {n:,} 条记录：其前后的等待缺失或被截短"},
 }
@@ -78,8 +81,9 @@ def _list(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
 def headline(data: dict[str, Any], lang: str) -> str:
     """One line: the window, how many switches, blocked time in all and by reason."""
     window = data.get("window") if isinstance(data.get("window"), dict) else {}
-    reasons = ", ".join(f"{reason_text(str(r.get('reason')), lang)} {_sec(r.get('seconds'))} s ({_pct(r.get('share'))})"
-                        for r in _list(data, "by_reason")) or "–"
+    unit = text("s", lang)
+    reasons = ", ".join(f"{reason_text(str(r.get('reason')), lang)} {_sec(r.get('seconds'))} {unit} "
+                        f"({_pct(r.get('share'))})" for r in _list(data, "by_reason")) or "–"
     switches = data.get("switch_outs") if isinstance(data.get("switch_outs"), int) else 0
     rate = _num(data.get("switch_outs_per_s"))
     return text("window", lang).format(event=str(data.get("event") or "sched:sched_switch"),
@@ -115,12 +119,14 @@ def stack_rows(data: dict[str, Any], lang: str) -> list[list[str]]:
             for i, s in enumerate(_list(data, "stacks")[:TOP_STACKS], 1)]
 
 
-def stack_frames(data: dict[str, Any], limit: int = 3) -> list[tuple[str, list[str]]]:
+def stack_frames(data: dict[str, Any], lang: str, limit: int = 3) -> list[tuple[str, list[str]]]:
     """The longest blocking stacks in full (innermost first): (heading, frame lines)."""
     out = []
     for s in _list(data, "stacks")[:limit]:
         frames = [f"{f.get('name')}{' [k]' if f.get('kind') == 'kernel' else ''}" for f in _list(s, "frames")]
-        out.append((f"{s.get('comm', '?')} [{s.get('tid')}] · {s.get('reason')} · {_sec(s.get('seconds'))} s", frames))
+        note = f" ({text('at_start', lang)})" if s.get("began_before_window") is True else ""
+        out.append((f"{s.get('comm', '?')} [{s.get('tid')}] · {reason_text(str(s.get('reason')), lang, short=True)} · "
+                    f"{_sec(s.get('seconds'))} {text('s', lang)}{note}", frames))
     return out
 
 
@@ -186,18 +192,21 @@ def markdown_lines(analysis: Analysis) -> list[str]:
     lost = data.get("lost_events")
     if isinstance(lost, int) and lost:
         out += [f"**{md(text('lost', lang).format(n=lost))}**", ""]
+    rows = thread_rows(analysis, data)
+    keep = [i for i in range(8) if i != 1 or any(r[1] for r in rows)]  # the role column only when a thread has one
     header = [text(k, lang) for k in ("thread", "role", "blocked", "of_window", "waits", "preempted", "reason", "stack")]
-    out += ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|---:|---|---|"]
-    for row in thread_rows(analysis, data):
+    align = ["---", "---", "---:", "---:", "---:", "---:", "---", "---"]
+    out += ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "|".join(align[i] for i in keep) + "|"]
+    for row in rows:
         cells = [md(c) for c in row[:-1]] + [code(row[-1], cell=True) if row[-1] != "–" else "–"]
-        out.append("| " + " | ".join(cells) + " |")
+        out.append("| " + " | ".join(cells[i] for i in keep) + " |")
     out += ["", f"**{text('stacks_title', lang)}**", "",
             "| # | " + " | ".join(text(k, lang) for k in ("thread", "why", "seconds", "waits", "stack")) + " |",
             "|---:|---|---|---:|---:|---|"]
     for row in stack_rows(data, lang):
         out.append("| " + " | ".join([*(md(c) for c in row[:-1]), code(row[-1], cell=True)]) + " |")
     out.append("")
-    for heading, frames in stack_frames(data):
+    for heading, frames in stack_frames(data, lang):
         out += [md(heading), "", *fence(frames), ""]
     link = data.get("flamegraph")
     if analysis.extra.get("flamegraph") and isinstance(link, str):
