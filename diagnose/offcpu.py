@@ -37,6 +37,7 @@ _COMM = re.compile(rb"^PERF_RECORD_COMM(?: exec)?: (.*):(\d+)/(\d+)$")
 _LOST = re.compile(rb"^PERF_RECORD_LOST(?:_SAMPLES)?\b.*?(\d+)\s*$")
 _PROC_FRAME = re.compile(r"^\[<[0-9a-fx]+>\]\s+([^+\s]+)")
 COMM_MAX = 15
+LINE_CACHE = 100_000
 EVENT = "sched:sched_switch"
 # Frames named in a stack's summary line: the scheduler's own frames at the top say nothing.
 _SCHEDULER = re.compile(r"^(__)?schedule(_.*)?$|^preempt_schedule.*|^io_schedule.*|^finish_task_switch.*")
@@ -117,6 +118,8 @@ class OffCpuParser:
         self.result = OffCpu(start, end)
         self.at_start = at_start or {}  # tid -> {"pid", "comm", "state", "stack": [kernel frame names]}
         self._frame_ids: dict[Frame, int] = {}
+        self._frame_lines: dict[bytes, int] = {}  # a frame line repeats verbatim: parsed once
+        self._reasons: dict[tuple[tuple[int, ...], str], str] = {}  # (stack, state) -> reason
         self._rest = b""
         self._current: tuple[int, int, _Pending] | None = None  # (pid, tid, switch out being read)
         self._pending: dict[int, _Pending] = {}
@@ -177,6 +180,14 @@ class OffCpuParser:
         self._last_ns = ns
 
     def _frame(self, line: bytes) -> int:
+        fid = self._frame_lines.get(line)
+        if fid is None:
+            if len(self._frame_lines) >= LINE_CACHE:
+                self._frame_lines.clear()
+            fid = self._frame_lines[line] = self._parse_frame(line)
+        return fid
+
+    def _parse_frame(self, line: bytes) -> int:
         text = line.decode("utf-8", "replace").strip()
         addr, _, rest = text.partition(" ")
         name, module = rest.strip(), ""
@@ -254,12 +265,16 @@ class OffCpuParser:
             t.preempted_ns += ns
             t.preemptions += 1
             return
+        frames = tuple(stack)
         if reason is None:
-            reason = reason_of([self.result.frames[f].name for f in stack if self.result.frames[f].kernel], state)
+            reason = self._reasons.get((frames, state[:1]))
+            if reason is None:
+                reason = reason_of([self.result.frames[f].name for f in frames if self.result.frames[f].kernel], state)
+                self._reasons[(frames, state[:1])] = reason
         t.blocked_ns += ns
         t.waits += 1
         t.by_reason[reason] = t.by_reason.get(reason, 0) + ns
-        key = (tid, tuple(stack), reason)
+        key = (tid, frames, reason)
         if before:
             self.result.began_before.add(key)
         entry = self.result.stacks.get(key)

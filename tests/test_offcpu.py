@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,6 +108,19 @@ def test_unreadable_and_lost_records_are_counted_not_guessed() -> None:
     off = offcpu.parse([text[i:i + 7].encode() for i in range(0, len(text), 7)], 10.0, 11.0)  # any cut
     assert off.bad_lines == 2 and off.lost == 7
     assert off.threads[31].comm == "a ==> b" and off.threads[31].by_reason == {"io": 50_000_000}
+
+
+def test_every_off_cpu_text_has_chinese() -> None:
+    from diagnose import offcpu_folder, offcpu_reasons
+    from diagnose.report import offcpu_view
+
+    tables = [offcpu_view.TEXTS, offcpu_reasons.TEXTS, offcpu_reasons.SHORT]
+    for table in tables:
+        for key, t in table.items():
+            assert t.get("en") and t.get("zh"), key
+            assert t["en"] == t["zh"] or re.search(r"[\u4e00-\u9fff]", t["zh"]), key
+    assert set(offcpu_reasons.TEXTS) == set(offcpu_reasons.SHORT) == set(offcpu_reasons.ALL)
+    assert set(offcpu_folder.WORDS["en"]) == set(offcpu_folder.WORDS["zh"])
 
 
 @pytest.mark.parametrize("frames,state,reason", [
@@ -257,6 +271,11 @@ def test_analyze_of_the_folder_shows_the_off_cpu_section_again(futex_run: FutexR
         assert proc.returncode == 0, proc.stderr
         text = md.read_text()
         assert title in text and f"lock-waiter \\[{waiter}\\]" in text
+        if lang == "zh":  # no English left in the section's own words
+            from diagnose.report.offcpu_view import TEXTS
+
+            section = text[text.index(title):]
+            assert not [t["en"] for t in TEXTS.values() if len(t["en"]) > 12 and t["en"] in section]
     svg = tmp_path / "off.svg"
     proc = run_cli("flamegraph", "--off-cpu", str(futex_run.folder), "-o", str(svg))
     assert proc.returncode == 0, proc.stderr
@@ -305,3 +324,36 @@ def test_without_tracepoints_the_cpu_profile_is_still_recorded() -> None:
         assert any("off-CPU time not recorded" in w for w in m["warnings"])
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_odd_off_cpu_data_in_a_folder_is_shown_as_far_as_it_goes(tmp_path: Path) -> None:
+    """environment.json is the user's file: an off_cpu summary of the wrong shapes is reported
+    (what can be read) or left out, never a traceback."""
+    from conftest import fixture
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    shutil.copy(fixture("socat-unix-ipc.perf.txt.gz"), folder / "perf.script.txt.gz")
+    env = {"off_cpu": {"recorded": True, "window": [], "by_reason": [{"reason": 5, "seconds": "x"}, 3],
+                       "threads": [1, {"comm": 7, "by_reason": {"futex": None}, "top_stack": "x", "waits": -1},
+                                   {"tid": "\x1b[31m", "blocked_s": 1e308, "by_reason": []}],
+                       "stacks": [{"frames": "x", "reason": None}, {"frames": [1, {"name": None}]}],
+                       "lost_events": True, "flamegraph": 3}}
+    (folder / "environment.json").write_text(json.dumps(env))
+    files = [{"path": name, "role": role, "bytes": (folder / name).stat().st_size}
+             for name, role in (("perf.script.txt.gz", "perf-script"), ("environment.json", "environment"))]
+    (folder / "manifest.json").write_text(json.dumps({"schema": "diagnose.capture/v1", "complete": True,
+                                                      "files": files}))
+    for args in ((), ("--format", "markdown"), ("--format", "markdown", "--lang", "zh"), ("--format", "json")):
+        proc = run_cli("analyze", str(folder), *args)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert "\x1b[31m" not in proc.stdout or args[-1] == "json"
+    report = json.loads(run_cli("analyze", str(folder), "--format", "json").stdout)
+    assert report["off_cpu"]["threads"][0] == 1  # JSON keeps what the folder holds
+    env["off_cpu"] = ["not", "a", "mapping"]
+    (folder / "environment.json").write_text(json.dumps(env))
+    files[1]["bytes"] = (folder / "environment.json").stat().st_size
+    (folder / "manifest.json").write_text(json.dumps({"schema": "diagnose.capture/v1", "complete": True,
+                                                      "files": files}))
+    proc = run_cli("analyze", str(folder), "--format", "json")
+    assert proc.returncode == 0 and "off_cpu" not in json.loads(proc.stdout)
