@@ -8,7 +8,9 @@ runnable, waiting for a CPU, counted apart (preempted) and never as blocked. A t
 blocked when the recording began has no switch out in it: that part (from the window's start
 to its first switch in, or to the end if it never ran) takes the kernel stack read from
 /proc/PID/task/TID/stack when the recording began (snapshot_threads), or reason "unknown". A
-thread still blocked at the end counts up to the end of the window.
+thread still blocked at the end counts up to the end of the window. Every wait is clipped to the
+window, in which perf's events were certainly on: from the moment perf acknowledged enabling them
+to the moment diagnose asked it to disable them.
 
 Input is `perf script --show-switch-events --show-task-events --show-lost-events
 -F pid,tid,time,event,trace,ip,sym,dso` text (no comm field: a thread names itself, so its name
@@ -230,7 +232,9 @@ class OffCpuParser:
             self._seen.add(tid)
             return
         self._seen.add(tid)
-        self.result.switch_outs += 1
+        lo, hi = self.result.window_start_ns, self.result.window_end_ns
+        if (lo is None or pending.out_ns >= lo) and (hi is None or pending.out_ns <= hi):
+            self.result.switch_outs += 1
         # A switch out while another is pending means the switch in between was lost: drop it.
         self._pending[tid] = pending
 
@@ -240,7 +244,7 @@ class OffCpuParser:
         first = tid not in self._seen
         self._seen.add(tid)
         if pending is not None:
-            self._add(tid, pending.stack, pending.state, ns - pending.out_ns)
+            self._add(tid, pending.stack, pending.state, self._span(pending.out_ns, ns))
         elif first and tid not in self._forked:
             self._from_start(tid, ns)
 
@@ -284,13 +288,22 @@ class OffCpuParser:
             entry[0] += ns
             entry[1] += 1
 
+    def _span(self, begin: int, end: int | None) -> int:
+        """Nanoseconds of [begin, end] inside the window."""
+        lo, hi = self.result.window_start_ns, self._window_end()
+        if lo is not None:
+            begin = max(begin, lo)
+        if hi is not None:
+            end = hi if end is None else min(end, hi)
+        return 0 if end is None else end - begin
+
     def _from_start(self, tid: int, until_ns: int | None) -> None:
         """The part of a wait that began before the recording: from the window's start."""
         start = self.result.window_start_ns
         if start is None:
             return
-        end = until_ns if until_ns is not None else self._window_end()
-        if end is None or end <= start:
+        ns = self._span(start, until_ns)
+        if ns <= 0:
             return
         snap = self.at_start.get(tid)
         if snap is not None and str(snap.get("state", "S"))[:1] in ("R", "X", "Z"):
@@ -299,7 +312,7 @@ class OffCpuParser:
         stack = [self._frame_id(Frame(n, "[kernel.kallsyms]", True)) for n in kernel]
         state = str((snap or {}).get("state", "S"))
         reason = reason_of(kernel, state) if kernel else UNKNOWN
-        self._add(tid, stack, state, end - start, reason, before=True)
+        self._add(tid, stack, state, ns, reason, before=True)
 
     def _frame_id(self, frame: Frame) -> int:
         fid = self._frame_ids.get(frame)
@@ -319,7 +332,7 @@ class OffCpuParser:
         end = self._window_end()
         for tid, pending in list(self._pending.items()):
             if end is not None:
-                self._add(tid, pending.stack, pending.state, end - pending.out_ns)
+                self._add(tid, pending.stack, pending.state, self._span(pending.out_ns, end))
         self._pending.clear()
         # Threads blocked for the whole window: no event at all, but blocked when it began.
         for tid, snap in self.at_start.items():

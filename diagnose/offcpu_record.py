@@ -91,9 +91,10 @@ class OffCpuRecorder:
     def disable(self) -> None:
         if self.proc is None or self.control is None or self.enabled_s is None or self.ended_s is not None:
             return
+        # The window ends as the disable is asked for: perf's events were on up to then, whenever it acts.
+        self.ended_s = time.monotonic()
         if self.proc.poll() is None:
             self.control.send("disable", 5.0)
-        self.ended_s = time.monotonic()
         self.perf_cpu_s = _cpu_seconds(self.proc.pid)
 
     def finish(self) -> None:

@@ -88,7 +88,11 @@ def test_waits_at_the_edges_of_the_window() -> None:
             + switch_out(20, 21, "50.700000", "net", "S", POLL_STACK)        # still blocked at the end
             + " 20/20  50.300000: PERF_RECORD_FORK(20:23):(20:20)\n"
             + switch_in(20, 23, "50.300100")                                 # a new thread, not a wait
-            + " 0/0  0.000000: PERF_RECORD_COMM: fresh:20/23\n")
+            + " 0/0  0.000000: PERF_RECORD_COMM: fresh:20/23\n"
+            # perf acted on enable before acknowledging it, and on disable after being asked:
+            # what lies outside the window is cut off.
+            + switch_out(20, 25, "49.900000", "edge", "S", FUTEX_STACK)
+            + switch_in(20, 25, "51.200000"))
     at_start = {21: {"pid": 20, "comm": "net", "state": "S", "stack": ["ep_poll", "do_epoll_wait"]},
                 22: {"pid": 20, "comm": "sleeper", "state": "S", "stack": ["hrtimer_nanosleep"]},
                 24: {"pid": 20, "comm": "spinner", "state": "R", "stack": []}}
@@ -96,6 +100,8 @@ def test_waits_at_the_edges_of_the_window() -> None:
     assert off.threads[21].by_reason == {"poll": 200_000_000 + 300_000_000}
     assert off.threads[22].by_reason == {"sleep": 1_000_000_000}
     assert 23 not in off.threads and 24 not in off.threads
+    assert off.threads[25].by_reason == {"futex": 1_000_000_000}
+    assert off.switch_outs == 1  # the one inside the window
 
 
 def test_unreadable_and_lost_records_are_counted_not_guessed() -> None:
@@ -187,8 +193,9 @@ def test_off_cpu_names_the_futex_wait_and_times_it(futex_run: FutexRun) -> None:
     assert off["recorded"] is True and off["event"] == "sched:sched_switch" and off["lost_events"] == 0
     start, end = off["window"]["start_s"], off["window"]["end_s"]
     rec = manifest(futex_run.folder)["recording"]
-    # The same window as the CPU recording, give or take the moments of enabling and disabling.
-    assert rec["enabled_s"] <= start < end <= rec["ended_s"] + 0.5
+    # Enabled right after the CPU recording, disabled right after it (a loaded machine may take a
+    # while to answer: the figures are over the off-CPU recording's own window, which it reports).
+    assert rec["enabled_s"] <= start < rec["ended_s"] <= end
     measured = sum(max(0.0, min(t1, end) - max(t0, start)) for t0, t1 in futex_run.log["waits"])
     assert measured > 1.0, futex_run.log  # the lock was held most of the time
     waiter = next(t for t in off["threads"] if t["tid"] == futex_run.log["waiter"])
