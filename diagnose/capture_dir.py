@@ -12,6 +12,9 @@ Layout (file names fixed; report files only for formats the render registry has)
     report.json          role report-json      the analysis (schema diagnose.report/v1)
     report.md            role report-markdown
     flamegraph.svg       role flamegraph-svg
+    offcpu.perf.data     role offcpu-perf-data       with --off-cpu: sched_switch recording (private)
+    offcpu.folded        role offcpu-folded          with --off-cpu: blocked time per stack, microseconds
+    offcpu.svg           role offcpu-flamegraph-svg  with --off-cpu: its flame graph
     manifest.json        written atomically as soon as perf.data and environment.json are there, then
                          rewritten (atomically) after the perf script text and folded stacks, and last
                          after the reports. From its first writing on the folder is a capture that
@@ -70,11 +73,15 @@ ENVIRONMENT = "environment.json"
 # render format -> (file name, role); written when diagnose.report.render.FORMATS has the format.
 REPORTS = {"json": ("report.json", "report-json"), "markdown": ("report.md", "report-markdown"),
            "svg": ("flamegraph.svg", "flamegraph-svg")}
+# diagnose run --off-cpu (diagnose.offcpu_folder): its own recording, waits as folded stacks
+# (microseconds), and their flame graph; never part of the CPU profile.
+OFFCPU_DATA, OFFCPU_FOLDED, OFFCPU_SVG = "offcpu.perf.data", "offcpu.folded", "offcpu.svg"
+OFFCPU_ROLES = {OFFCPU_DATA: "offcpu-perf-data", OFFCPU_FOLDED: "offcpu-folded", OFFCPU_SVG: "offcpu-flamegraph-svg"}
 ROLES = {PERF_DATA: "perf-data", PERF_SCRIPT: "perf-script", FOLDED: "folded-stacks", ENVIRONMENT: "environment",
-         **{name: role for name, role in REPORTS.values()}}
+         **{name: role for name, role in REPORTS.values()}, **OFFCPU_ROLES}
 REPORT_ROLES = tuple(role for _, role in REPORTS.values())
-# Not to be shared: the raw recording.
-PRIVATE = (PERF_DATA,)
+# Not to be shared: the raw recordings.
+PRIVATE = (PERF_DATA, OFFCPU_DATA)
 FILE_MODE = 0o600
 PENDING = "not written yet: diagnose run had not got to it"
 # What is analysed, best first.

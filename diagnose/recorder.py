@@ -47,8 +47,9 @@ Progress = Callable[[float], None]
 
 
 class Companion(Protocol):
-    """Something counted over the recording window (diagnose.syscall_counts): enabled right after
-    perf record's events are, disabled right before they are. Its methods never raise."""
+    """Something counted or recorded over the recording window (diagnose.syscall_counts,
+    diagnose.offcpu_record): enabled right after perf record's events are, disabled right before
+    they are. Its methods never raise."""
 
     def enable(self) -> None: ...
 

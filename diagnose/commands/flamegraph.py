@@ -28,6 +28,8 @@ def command(
                                                        "the top findings' frames are outlined.")] = None,
     event: Annotated[Optional[str], typer.Option("--event", help="Event to draw (default: the CPU-time event).")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
+    off_cpu: Annotated[bool, typer.Option("--off-cpu", help="Draw where the threads waited (a `diagnose run --off-cpu` "
+                                                            "folder): widths are microseconds blocked, not samples.")] = False,
 ) -> None:
     """Write a self-contained interactive SVG flame graph: hover for details, click to zoom,
     Ctrl-F or / to search by regular expression; coloured by component, findings outlined."""
@@ -41,7 +43,13 @@ def command(
     if (input is None) == (diff is None):
         raise DiagnoseError("give either one INPUT or --diff BEFORE AFTER; "
                             "e.g. `diagnose flamegraph capture.perf.txt -o out.svg`")
-    if diff is not None:
+    if off_cpu:
+        from diagnose import offcpu_folder
+
+        if input is None:
+            raise DiagnoseError("--off-cpu draws one capture folder; e.g. `diagnose flamegraph --off-cpu FOLDER -o out.svg`")
+        svg = offcpu_folder.flamegraph(offcpu_folder.folded_of(input), opts)
+    elif diff is not None:
         svg = _diff_svg(diff, opts, event, jobs)
     else:
         from diagnose.pipeline import analyze

@@ -58,11 +58,16 @@ def command(
         "--syscall-counts/--no-syscall-counts", help="Count the targets' system calls per call and per thread over "
                                                      "the recording (perf stat on the syscall tracepoints: about 0.05 "
                                                      "µs per call of the target).")] = True,
+    off_cpu: Annotated[bool, typer.Option(
+        "--off-cpu", help="Also record where the threads wait (sched:sched_switch with call chains, a second perf "
+                          "record; needs root): time blocked by stack and reason, its own table and flame graph "
+                          "(offcpu.svg), never mixed into the CPU shares. Costs per context switch.")] = False,
 ) -> None:
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
-    from diagnose import capture_dir, environment, netstat, preflight, syscall_counts, threadstat
+    from diagnose import capture_dir, environment, netstat, offcpu_folder, preflight, syscall_counts, threadstat
+    from diagnose.offcpu_record import OffCpuRecorder
     from diagnose.pipeline import analyze
     from diagnose.recorder import RecordSpec
     from diagnose.redact import Redactor
@@ -89,15 +94,27 @@ def command(
     stage: str | None = None  # what saving was doing, once perf.data is there
     not_measured: list[str] = []  # one line per group of facts that could not be measured
     try:
-        with capture_dir.creating(plan.folder, capture_dir.expected_files()) as writer, \
+        expected = [*capture_dir.expected_files(), *(offcpu_folder.FILES if off_cpu else ())]
+        with capture_dir.creating(plan.folder, expected) as writer, \
                 syscall_counts.counting(plan.perf, plan.pids, syscall_counts_on) as counter:
             if counter is not None and counter.problem:
                 not_measured.append(f"system-call counts not collected: {counter.problem}")
                 warn(not_measured[-1])
+            waits = OffCpuRecorder(plan.perf, plan.pids, call_graph, plan.folder / capture_dir.OFFCPU_DATA) \
+                if off_cpu else None
             sockets_before = netstat.snapshot(list(plan.pids))
             threads = None if no_thread_stats else threadstat.Window(list(plan.pids), duration)
-            recording = _record_with_progress(spec, plan, [counter] if counter is not None else [],
-                                              threads.progress if threads else None)
+            companions = [c for c in (counter, waits) if c is not None]
+            try:
+                if waits is not None:
+                    waits.start()
+                recording = _record_with_progress(spec, plan, companions, threads.progress if threads else None)
+                if waits is not None:
+                    waits.finish()
+            except BaseException:
+                if waits is not None:
+                    waits.close()  # given up on: killed, not left to finish
+                raise
             env["network"] = netstat.difference(sockets_before, netstat.snapshot(list(plan.pids)))
             env[syscall_counts.KEY] = counter.finish() if counter is not None else syscall_counts.skipped()
             if counter is not None and "unavailable" in env[syscall_counts.KEY] and not not_measured:
@@ -108,11 +125,12 @@ def command(
                 if (unread := threadstat.unread(measured)) is not None:
                     not_measured.append(unread)
                     warn(unread)
-            for w in recording.warnings:
+            more = [waits.problem] if waits is not None and waits.problem else []
+            for w in [*recording.warnings, *more]:
                 warn(quiet.text(w))  # now, not after the analysis: the user may be waiting on a Ctrl-C
             info = redactor.value(capture_dir.manifest_info(
                 redactor.argv(["diagnose", *sys.argv[1:]]), plan.perf_version, spec, recording, name,
-                [*plan.warnings, *not_measured, *recording.warnings]))
+                [*plan.warnings, *not_measured, *recording.warnings, *more]))
             env = environment.with_recording(env, capture_dir.recorded_facts(spec, recording))
             env["redaction"] = info["redaction"] = redactor.summary()
             stage = "saving the environment"
@@ -120,6 +138,12 @@ def command(
                 capture_dir.save_recording(writer, env, info)
                 stage = "writing the perf script text and folded stacks"
                 capture_dir.save_stacks(writer, plan.perf, info, quiet.text, quiet.anonymous if anonymize else None)
+                if waits is not None:
+                    stage = "reading the off-CPU recording"
+                    env["off_cpu"], notes = offcpu_folder.save(writer, plan.perf, waits, lang)
+                    info["warnings"] += [quiet.text(w) for w in notes]
+                    more += notes
+                    capture_dir.save_recording(writer, env, info)
                 stage = "analysing the capture"
                 analysis = analyze(str(plan.folder), rules=rules, lang=lang)
                 analysis.all_functions = all_functions
@@ -132,7 +156,7 @@ def command(
                 raise
     except (KeyboardInterrupt, SystemExit, DiagnoseError, OSError) as exc:
         raise _failure(exc, plan.folder, writer is not None and writer.saved, stage) from None
-    shown = {quiet.text(w) for w in (*plan.warnings, *not_measured, *recording.warnings)}
+    shown = {quiet.text(w) for w in (*plan.warnings, *not_measured, *recording.warnings, *more)}
     for w in analysis.profile.capture.warnings:
         if w not in shown:
             warn(w)

@@ -306,9 +306,10 @@ def render_flamegraph(analysis: Analysis, options: FlameOptions | None = None) -
 
 
 def render_profile(profile: Profile, options: FlameOptions | None = None, kb: Knowledge | None = None,
-                   findings: Sequence[Any] = ()) -> str:
+                   findings: Sequence[Any] = (), words_for: dict[str, str] | None = None) -> str:
+    """`words_for` replaces words of WORDS (a graph whose widths are microseconds, not samples)."""
     opts = (options or FlameOptions()).check()
-    words = WORDS[opts.lang]
+    words = {**WORDS[opts.lang], **(words_for or {})}
     kb = kb or builtin_knowledge()
     tree = _tree(profile, opts, words, "auto")
     paint = _paint_profile(tree, profile, kb, findings, opts, words)

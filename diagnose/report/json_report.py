@@ -89,7 +89,8 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "kernel_frames_known": cap.kernel_frames_known,
         "truncated": cap.truncated,
         "warnings": cap.warnings,
-        "environment": cap.environment,
+        # the off-CPU summary is the report's own "off_cpu", not repeated here
+        "environment": {k: v for k, v in cap.environment.items() if k != "off_cpu"} if cap.environment else cap.environment,
         # diagnose run's redaction of the capture ({"redacted": N, "secrets_kept", "anonymized"}), or null
         "redaction": red if isinstance(red := (cap.environment or {}).get("redaction"), dict) else None,
     }
@@ -163,6 +164,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
     report["measurements"] = report_block(analysis)  # what `diagnose run` measured beside the stacks
     # What `diagnose run` measured beside the samples, by kind (null when not measured).
     report["measurements"]["threads"] = measured(cap.environment)
+    off_cpu = (cap.environment or {}).get("off_cpu")
+    if isinstance(off_cpu, dict):  # diagnose run --off-cpu: where the threads waited, apart from the CPU shares
+        report["off_cpu"] = off_cpu
     if analysis.evaluation is not None:
         report["evaluation"] = analysis.evaluation.to_dict()
         if analysis.evaluation.platform is not None:

@@ -16,6 +16,7 @@ from diagnose.report.escape import markdown as _md
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
 from diagnose.report.thread_table import thread_table
 from diagnose.report.syscall_tables import count_table, missing_lines
+from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -184,6 +185,7 @@ def render_markdown(analysis: Analysis) -> str:
             body.append([_md(tr(r.title, lang)), _pct(r.share.value), _ci(r.share),
                          f"{r.cores:.2f}" if r.cores is not None else "–", parts])
         d.table([L("component"), L("share"), L("ci95"), L("cores_used"), L("largest")], body, ["l", "r", "r", "r", "l"])
+    d.add(*offcpu_markdown(analysis))  # where the threads waited: its own section, never in the shares
 
     # 5. assessment
     d.add(f"## 5. {L('assessment')}", "")

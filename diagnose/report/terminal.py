@@ -13,6 +13,7 @@ from rich.text import Text
 
 from diagnose.analysis import Analysis
 from diagnose.recommend import is_check_only
+from diagnose.report import offcpu_view
 from diagnose.report.escape import terminal as esc
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
 from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
@@ -306,6 +307,7 @@ def renderables(analysis: Analysis) -> list:
                     lines.append("\n")
                 lines.append("\n")
             out.append(Panel(lines, title=L("t_chains"), title_align="left", box=box.ROUNDED))
+    out.extend(offcpu_view.terminal_renderables(analysis))  # its own section, never in the shares above
     for w in p.capture.warnings:
         out.append(Text(f"warning: {esc(w, multiline=True)}", style="yellow"))
     return out
