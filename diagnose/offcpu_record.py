@@ -47,6 +47,8 @@ class OffCpuRecorder:
     """The second perf record. start() before the CPU recording; enable() and disable() as it
     is enabled and disabled (never raise: a failure becomes `problem`); finish() after."""
 
+    inside = False  # recorder.Companion: its window holds the recording window
+
     def __init__(self, perf: str, pids: tuple[int, ...], call_graph: str, output: Path) -> None:
         self.perf, self.pids, self.call_graph, self.output = perf, pids, call_graph, output
         self.proc: subprocess.Popen[bytes] | None = None

@@ -48,8 +48,12 @@ Progress = Callable[[float], None]
 
 class Companion(Protocol):
     """Something counted or recorded over the recording window (diagnose.syscall_counts,
-    diagnose.offcpu_record): enabled right after perf record's events are, disabled right before
-    they are. Its methods never raise."""
+    diagnose.offcpu_record): enabled right after perf record's events are; disabled right before
+    they are when `inside` (its window lies inside the recording's: counts never include calls
+    the profile could not see), else right after (its window holds the recording's: every wait
+    that overlaps the profile is seen). Its methods never raise."""
+
+    inside: bool
 
     def enable(self) -> None: ...
 
@@ -265,12 +269,20 @@ def _run(spec: RecordSpec, proc: subprocess.Popen[bytes], control: _Control, log
         except subprocess.TimeoutExpired:
             pass
     for c in companions:
-        c.disable()
+        if c.inside:
+            c.disable()
     if ended is None:
         # Disable first so that the end of the recording is exact, then let perf write and exit.
         control.send("disable", 5.0)
         ended = time.monotonic()
+        for c in companions:
+            if not c.inside:
+                c.disable()
         _finish(proc)
+    else:
+        for c in companions:
+            if not c.inside:
+                c.disable()
     duration = ended - started
     if stopped_by == "targets-exited":
         for pid in spec.pids:

@@ -139,6 +139,8 @@ class Counter:
     """One perf stat process counting the targets' system calls. Never raises once built: what
     goes wrong is kept in `problem` and ends as environment["syscalls"]["unavailable"]."""
 
+    inside = True  # recorder.Companion: counted inside the recording window
+
     def __init__(self, perf: str, pids: tuple[int, ...]) -> None:
         self.perf, self.pids = perf, pids
         self.problem: str | None = None
