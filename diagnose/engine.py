@@ -17,6 +17,7 @@ from diagnose.profile import Profile, cores_used
 from diagnose.platform import Platform, detect
 from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
+from diagnose.socket_buffers import with_receive_buffer
 from diagnose.texts import LANGS, fill, fmt_value
 
 # Below this many samples with a call chain no finding is rated above info: shares are too uncertain.
@@ -498,7 +499,7 @@ def environment_view(profile: Profile) -> dict[str, Any]:
     kernel.setdefault("release", cap.os_release)
     env["kernel"] = kernel
     env.setdefault("perf", {"command": cap.command})
-    return env
+    return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
 
 
 def command_lines(env: dict[str, Any], profile: Profile) -> list[str]:

@@ -109,6 +109,9 @@ class Recommendation:
     requires: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     variants: dict[str, Variant] = field(default_factory=dict)
+    # Signals that mean it does not apply here (the program does not set SO_RCVBUF: rmem_max
+    # caps nothing it asks for).
+    not_if: tuple[str, ...] = ()
 
 
 @dataclass
@@ -341,7 +344,7 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
     if "recommendations.yaml" in docs:
         doc = docs["recommendations.yaml"]
         allowed = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
-                   "where", "commands", "applies_to", "requires", "unless", "variants"}
+                   "where", "commands", "applies_to", "requires", "unless", "variants", "not_if"}
         for i, item in enumerate(_list(doc, ("recommendations",), _doc(doc, "recommendations"))):
             w = ("recommendations", i)
             _keys(doc, w, item, allowed, {"id", "kind", "title", "why"})
@@ -373,7 +376,8 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
                 applies_to=_ids(doc, (*w, "applies_to"), item.get("applies_to"), stack_ids, "stack", "stacks.yaml stacks"),
                 requires=_ids(doc, (*w, "requires"), item.get("requires"), signal_ids, "signal", "stacks.yaml signals"),
                 unless=_ids(doc, (*w, "unless"), item.get("unless"), signal_ids, "signal", "stacks.yaml signals"),
-                variants=_variants(doc, (*w, "variants"), item.get("variants"), stack_ids))
+                variants=_variants(doc, (*w, "variants"), item.get("variants"), stack_ids),
+                not_if=_ids(doc, (*w, "not_if"), item.get("not_if"), signal_ids, "signal", "stacks.yaml signals"))
     kb._index()
     return kb
 
