@@ -10,6 +10,7 @@ from diagnose import __version__
 from diagnose.analysis import Analysis
 from diagnose.errors import DiagnoseError
 from diagnose.profile import cores_used
+from diagnose.report.sockets import sockets_dict
 from diagnose.stats import Share
 from diagnose.summary import GroupRow, TreeNode
 
@@ -154,6 +155,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "profile": profile,
         "findings": [f.to_dict(analysis.lang) for f in analysis.findings],
     }
+    # What `diagnose run` measured beside the stacks, one key per kind of measurement.
+    measurements = report.setdefault("measurements", {})
+    measurements["sockets"] = sockets_dict(analysis)
     if analysis.evaluation is not None:
         report["evaluation"] = analysis.evaluation.to_dict()
         if analysis.evaluation.platform is not None:

@@ -13,6 +13,7 @@ from diagnose.recommend import is_check_only
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
+from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -103,6 +104,12 @@ def render_markdown(analysis: Analysis) -> str:
                 for r in s.threads[:TOP]]
         d.add(f"**{L('t_by_thread')}**", "")
         d.table([L("t_thread_col"), L("share"), L("cores_used"), L("role")], body, ["l", "r", "r", "l"])
+    sockets = sockets_table(analysis)
+    if sockets is not None:
+        title, header, rows_, notes = sockets
+        d.add(f"**{_md(title)}**", "")
+        d.table([_md(h) for h in header], [[_md(c) for c in r] for r in rows_], ["l", "r", "r", "r", "r", "l", "r"])
+        d.add(*(f"- {_md(n)}" for n in notes), *([""] if notes else []))
     if n:
         ku = {r.label: r for r in s.kernel_user}
         d.add(f"{L('kernel_user')}: {L('kernel')} {_pct(ku['kernel'].share.value)} ({_ci(ku['kernel'].share)}), "

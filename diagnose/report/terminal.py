@@ -15,6 +15,7 @@ from diagnose.analysis import Analysis
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import terminal as esc
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
+from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
 from diagnose.texts import tr
@@ -150,6 +151,21 @@ def _thread_table(analysis: Analysis, rows) -> Table:
     return _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True, extra)
 
 
+def _sockets(analysis: Analysis) -> list:
+    """The targets' sockets over the recording, with the namespace's UDP counters under them."""
+    shown = sockets_table(analysis)
+    if shown is None:
+        return []
+    title, header, rows, notes = shown
+    t = Table(title=esc(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, h in enumerate(header):
+        t.add_column(esc(h), overflow="fold", justify="left" if i in (0, 5) else "right", ratio=3 if i == 0 else None,
+                     no_wrap=i not in (0, 5))
+    for r in rows:
+        t.add_row(*(Text(esc(c)) for c in r))
+    return [t, *(Text(esc(n, multiline=True), style="dim") for n in notes)]
+
+
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
                   "info": "dim"}
 
@@ -262,6 +278,7 @@ def renderables(analysis: Analysis) -> list:
                     lines.append("\n")
                 lines.append("\n")
             out.append(Panel(lines, title=L("t_chains"), title_align="left", box=box.ROUNDED))
+    out.extend(_sockets(analysis))  # measured beside the stacks: shown even without samples
     for w in p.capture.warnings:
         out.append(Text(f"warning: {esc(w, multiline=True)}", style="yellow"))
     return out
