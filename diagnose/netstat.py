@@ -207,6 +207,15 @@ def difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return network
 
 
+def not_collected(network: dict[str, Any]) -> list[str]:
+    """One line per socket fact the recording could not collect, and why."""
+    error = (network.get("buffers") or {}).get("error")
+    if error:
+        return [f"socket buffer sizes (SO_RCVBUF/SO_SNDBUF) not collected: {error}; so whether a program sets "
+                f"SO_RCVBUF is not judged (drops and queues were read)"]
+    return []
+
+
 def _delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, int]:
     """Counters per namespace, after minus before, summed over the namespaces."""
     out: dict[str, int] = {}

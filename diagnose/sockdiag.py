@@ -123,7 +123,7 @@ def _in_namespace(ns_path: Path) -> dict[str, Any]:
             try:
                 if libc.setns(fd, CLONE_NEWNET) != 0:
                     raise SockDiagError(f"cannot enter the network namespace {ns_path} "
-                                        f"({os.strerror(ctypes.get_errno())}; run as root)")
+                                        f"({os.strerror(ctypes.get_errno())}: it takes CAP_SYS_ADMIN; run as root)")
             finally:
                 os.close(fd)
             result.append(_reading())

@@ -2,11 +2,14 @@
 folder's per-socket drops agree with what the sender sent and the receiver received over the same
 window, and with the /proc counter the test reads itself; the socket-buffer advice names the socket,
 its drop rate and the sysctl that matters (rmem_max when the program sets SO_RCVBUF, rmem_default
-when it does not); a receiver that keeps up gets no socket-buffer advice at all."""
+when it does not); a receiver that keeps up gets no socket-buffer advice at all; a run that may not
+read buffer sizes still records, and says so in one line."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -202,3 +205,36 @@ def test_a_receiver_that_keeps_up_gets_no_socket_buffer_advice(tmp_path: Path, m
     assert "Give the receiving sockets a buffer" not in out  # ... and nothing advised
     md = (folder / "report.md").read_text()
     assert f"udp 127.0.0.1:{port}" in md and "sysctl -w net.core.rmem" not in md
+
+
+@needs_perf
+@pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv")),
+                    reason="needs root, unshare(1) and setpriv(1)")
+def test_without_cap_sys_admin_the_run_records_and_says_in_one_line_that_buffer_sizes_are_missing(
+        tmp_path: Path) -> None:
+    """A target in a network namespace the test creates, recorded by a diagnose run that may not
+    enter it (root without CAP_SYS_ADMIN): the profile, drops and queues are recorded; the buffer
+    sizes are not, and one line says so."""
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.bind(('127.0.0.1', 4242))\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n")
+    target = subprocess.Popen(["unshare", "--net", sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    folder = tmp_path / "capture"
+    try:
+        assert target.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+        proc = run_cli("run", "--pid", str(target.pid), "--duration", "2", "--out", str(folder),
+                       prefix=["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"])
+    finally:
+        target.communicate("", timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if "socket buffer sizes" in line]
+    assert len(said) == 1 and "not collected" in said[0] and "CAP_SYS_ADMIN" in said[0], proc.stderr
+    assert said[0].removeprefix("diagnose: warning: ") in manifest(folder)["warnings"]
+    network = json.loads((folder / "environment.json").read_text())["network"]
+    row = network["sockets"]["busiest"][0]
+    assert row["local"] == "127.0.0.1:4242" and row["drops"] == 0 and "rcvbuf" not in row
+    assert "CAP_SYS_ADMIN" in network["buffers"]["error"]
+    assert "not read" in table_row(proc.stdout, 4242)

@@ -84,11 +84,12 @@ def command(
             sockets_before = netstat.snapshot(list(plan.pids))
             recording = _record_with_progress(spec, plan)
             env["network"] = netstat.difference(sockets_before, netstat.snapshot(list(plan.pids)))
-            for w in recording.warnings:
+            said = [*recording.warnings, *netstat.not_collected(env["network"])]
+            for w in said:
                 warn(quiet.text(w))  # now, not after the analysis: the user may be waiting on a Ctrl-C
             info = redactor.value(capture_dir.manifest_info(
                 redactor.argv(["diagnose", *sys.argv[1:]]), plan.perf_version, spec, recording, name,
-                [*plan.warnings, *recording.warnings]))
+                [*plan.warnings, *said]))
             env = environment.with_recording(env, capture_dir.recorded_facts(spec, recording))
             env["redaction"] = info["redaction"] = redactor.summary()
             stage = "saving the environment"
@@ -108,7 +109,7 @@ def command(
                 raise
     except (KeyboardInterrupt, SystemExit, DiagnoseError, OSError) as exc:
         raise _failure(exc, plan.folder, writer is not None and writer.saved, stage) from None
-    shown = {quiet.text(w) for w in (*plan.warnings, *recording.warnings)}
+    shown = {quiet.text(w) for w in (*plan.warnings, *said)}
     for w in analysis.profile.capture.warnings:
         if w not in shown:
             warn(w)
