@@ -20,6 +20,7 @@ wmem_default and wmem_max.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from diagnose.facts import as_number
@@ -31,11 +32,17 @@ WMEM_DEFAULT, WMEM_MAX = "net.core.wmem_default", "net.core.wmem_max"
 LIMITS = (RMEM_DEFAULT, RMEM_MAX, WMEM_DEFAULT, WMEM_MAX)
 
 
+def number(x: Any) -> float | None:
+    """A finite number from a recorded value (a run folder's values are not trusted), else None."""
+    n = None if isinstance(x, bool) else as_number(x)
+    return n if n is not None and math.isfinite(n) else None
+
+
 def origin(size: Any, default: Any, maximum: Any) -> tuple[bool | None, str]:
     """(set by the program?, basis) for a UDP socket's buffer of `size` bytes; basis is one of
     default, capped, set, ambiguous, unknown (see the module's docstring)."""
-    b, d, m = as_number(size), as_number(default), as_number(maximum)
-    if b is None or d is None or m is None or isinstance(size, bool):
+    b, d, m = number(size), number(default), number(maximum)
+    if b is None or d is None or m is None:
         return None, "unknown"
     at_default, at_cap = b == d, b == 2 * m
     if at_default and at_cap:
@@ -109,7 +116,7 @@ KNOB = {"default": RMEM_DEFAULT, "capped": RMEM_MAX, "set": RMEM_MAX}
 
 
 def _int(x: Any) -> str:
-    n = as_number(x)
+    n = number(x)
     return "?" if n is None else f"{int(n)}"
 
 
@@ -128,28 +135,35 @@ def receive_buffer(network: dict[str, Any], sysctl: dict[str, Any]) -> dict[str,
     rows = sockets.get("busiest") if isinstance(sockets, dict) else None
     if not isinstance(rows, list):
         return None
-    dropping = [r for r in rows if isinstance(r, dict) and r.get("proto") == "udp"
-                and (as_number(r.get("drops")) or 0) > 0]
+    dropping = [r for r in rows if isinstance(r, dict) and r.get("proto") == "udp" and (number(r.get("drops")) or 0) > 0]
     if not dropping:
         return None
-    row = max(dropping, key=lambda r: as_number(r.get("drops")) or 0)
+    row = max(dropping, key=lambda r: number(r.get("drops")) or 0)
     buffers = network.get("buffers")
     limits = buffers.get("limits") if isinstance(buffers, dict) and isinstance(buffers.get("limits"), dict) else {}
     limits = {k: limits.get(k, (sysctl or {}).get(k)) for k in LIMITS}
     set_by, basis = origin(row.get("rcvbuf"), limits[RMEM_DEFAULT], limits[RMEM_MAX])
-    per_s = row.get("drops_per_s")
-    total, total_per_s = as_number(sockets.get("drops")), as_number(sockets.get("drops_per_s"))
-    if per_s is None and total and total_per_s is not None:
-        # A capture from before rows had their own rate: the sockets' rate, in proportion.
-        per_s = round((as_number(row.get("drops")) or 0) * total_per_s / total, 3)
-    rb = as_number(row.get("rcvbuf"))
-    values = {"rb": _int(row.get("rcvbuf")), "default": _int(limits[RMEM_DEFAULT]), "max": _int(limits[RMEM_MAX]),
+    rb = number(row.get("rcvbuf"))
+    values = {"rb": _int(rb), "default": _int(limits[RMEM_DEFAULT]), "max": _int(limits[RMEM_MAX]),
               "asked": _int(rb / 2) if rb is not None else "?"}
-    return {"socket": socket_name(row), "proto": row.get("proto"), "local": row.get("local"),
-            "inode": row.get("inode"), "pid": row.get("pid"), "drops": row.get("drops"), "drops_per_s": per_s,
-            "rcvbuf": row.get("rcvbuf"), "set_by_program": set_by, "basis": basis, "knob": KNOB.get(basis),
-            "rmem_default": as_number(limits[RMEM_DEFAULT]), "rmem_max": as_number(limits[RMEM_MAX]),
+    return {"socket": socket_name(row), "proto": "udp", "local": row.get("local"), "inode": row.get("inode"),
+            "pid": row.get("pid"), "drops": number(row.get("drops")), "drops_per_s": drops_per_s(row, sockets),
+            "rcvbuf": rb, "set_by_program": set_by, "basis": basis, "knob": KNOB.get(basis),
+            "rmem_default": number(limits[RMEM_DEFAULT]), "rmem_max": number(limits[RMEM_MAX]),
             "origin": {lang: ORIGIN_TEXT[basis][lang].format(**values) for lang in LANGS}}
+
+
+def drops_per_s(row: dict[str, Any], sockets: dict[str, Any]) -> float | None:
+    """A socket's drops per second over the recording: its own rate, or (a capture from before
+    rows had one) the sockets' rate in proportion to its drops; None when not known."""
+    own = number(row.get("drops_per_s"))
+    if own is not None or "drops_per_s" in row:
+        return own
+    drops, total, rate = number(row.get("drops")), number(sockets.get("drops")), number(sockets.get("drops_per_s"))
+    if drops is None or total is None or rate is None:
+        return None
+    per_s = round(drops * rate / total, 3) if total else 0.0
+    return per_s if math.isfinite(per_s) else None
 
 
 def with_receive_buffer(env: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from diagnose.analysis import Analysis
 from diagnose.report.labels import label
-from diagnose.socket_buffers import receive_buffer, socket_name
+from diagnose.socket_buffers import drops_per_s, number, receive_buffer, socket_name
 from diagnose.texts import tr
 
 # What a capture without socket measurements lacks, and how to get them.
@@ -34,15 +34,6 @@ def _rows(net: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in net["sockets"]["busiest"] if isinstance(r, dict)]
 
 
-def _drops_per_s(row: dict[str, Any], sockets: dict[str, Any]) -> float | None:
-    """The row's own rate, or (a capture from before rows had one) the sockets' rate in
-    proportion to the row's drops."""
-    if row.get("drops_per_s") is not None or "drops" not in row:
-        return row.get("drops_per_s")
-    total, rate = sockets.get("drops"), sockets.get("drops_per_s")
-    if not isinstance(total, (int, float)) or not isinstance(rate, (int, float)):
-        return None
-    return round(row["drops"] * rate / total, 3) if total else 0.0
 
 
 def sockets_dict(analysis: Analysis) -> dict[str, Any]:
@@ -69,13 +60,23 @@ def sockets_dict(analysis: Analysis) -> dict[str, Any]:
 
 
 def _size(v: Any) -> str:
-    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else "–"
+    n = number(v)
+    return "–" if n is None else f"{n:,.0f}"
+
+
+def _rate(v: Any) -> str:
+    n = number(v)
+    return "–" if n is None else f"{n:,.1f}"
+
+
+BASES = ("default", "capped", "set", "ambiguous", "unknown")
 
 
 def _set_by(row: dict[str, Any], lang: str) -> str:
     if row.get("proto") == "tcp":
         return label("sk_tcp_autotuned", lang)
-    return label(f"sk_set_{row.get('rcvbuf_basis') or 'unknown'}", lang)
+    basis = row.get("rcvbuf_basis")
+    return label(f"sk_set_{basis if basis in BASES else 'unknown'}", lang)
 
 
 def table(analysis: Analysis) -> tuple[str, list[str], list[list[str]], list[str]] | None:
@@ -89,24 +90,23 @@ def table(analysis: Analysis) -> tuple[str, list[str], list[list[str]], list[str
     s = net["sockets"]
     rows = []
     for r in _rows(net)[:TABLE_ROWS]:
-        drops = _drops_per_s(r, s)
         rows.append([socket_name(r), _size(r.get("rx_queue")), _size(r.get("tx_queue")),
-                     "–" if drops is None else f"{drops:,.1f}", _size(r.get("rcvbuf")), _set_by(r, lang),
-                     _size(r.get("sndbuf"))])
-    title = L("sk_title").format(s=f"{net.get('window_s') or 0:.1f}", udp=s.get("udp", 0), tcp=s.get("tcp", 0),
-                                 drops=f"{s.get('drops') or 0:,}", rate=f"{s.get('drops_per_s') or 0:,.1f}")
+                     _rate(drops_per_s(r, s)), _size(r.get("rcvbuf")), _set_by(r, lang), _size(r.get("sndbuf"))])
+    window = number(net.get("window_s"))
+    title = L("sk_title").format(s="?" if window is None else f"{window:.1f}", udp=_size(s.get("udp")),
+                                 tcp=_size(s.get("tcp")), drops=_size(s.get("drops")), rate=_rate(s.get("drops_per_s")))
     header = [L("sk_socket"), L("sk_rx_queue"), L("sk_tx_queue"), L("sk_drops_per_s"), L("sk_rcvbuf"), L("sk_set_by"),
               L("sk_sndbuf")]
     notes = []
-    total = (s.get("udp") or 0) + (s.get("tcp") or 0)
-    if isinstance(total, int) and total > len(rows):
-        notes.append(L("sk_shown").format(n=len(rows), total=total))
+    total = (number(s.get("udp")) or 0) + (number(s.get("tcp")) or 0)
+    if total > len(rows):
+        notes.append(L("sk_shown").format(n=len(rows), total=f"{total:.0f}"))
     for name in ("udp", "udp6"):
         c = net.get(name)
         if isinstance(c, dict) and c:
             notes.append(L("sk_counters").format(
-                proto="UDP" if name == "udp" else "UDP6", rcv=f"{c.get('rcvbuf_errors_per_s') or 0:,.1f}",
-                snd=f"{c.get('sndbuf_errors_per_s') or 0:,.1f}", inerr=f"{c.get('in_errors_per_s') or 0:,.1f}"))
+                proto="UDP" if name == "udp" else "UDP6", rcv=_rate(c.get("rcvbuf_errors_per_s")),
+                snd=_rate(c.get("sndbuf_errors_per_s")), inerr=_rate(c.get("in_errors_per_s"))))
     buffers = net.get("buffers")
     if isinstance(buffers, dict) and buffers.get("error"):
         notes.append(L("sk_buffers_unread").format(why=buffers["error"]))
