@@ -18,6 +18,7 @@ from diagnose.platform import Platform, detect
 from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
 from diagnose.syscall_costs import with_costs
+from diagnose.socket_buffers import with_receive_buffer
 from diagnose.texts import LANGS, fill, fmt_value
 from diagnose.thread_facts import with_roles
 
@@ -303,6 +304,8 @@ class _Run:
         if prim is not None and prim.op in ("gte", "gt"):
             threshold = float(as_number(self.resolve(prim.threshold, rule)) or 0.0)
         conf = confidence(v, threshold, n) if is_share else (1.0 if n >= MIN_SAMPLES else n / MIN_SAMPLES)
+        if prim is not None and prim.measure == "env":
+            conf = 1.0  # counted by the kernel over the recording (drops from /proc), not sampled
         inferred = [m for m in measured.values() if m.inferred]
         if inferred:
             conf *= INFERRED_CONFIDENCE
@@ -504,7 +507,7 @@ def environment_view(profile: Profile) -> dict[str, Any]:
     kernel.setdefault("release", cap.os_release)
     env["kernel"] = kernel
     env.setdefault("perf", {"command": cap.command})
-    return env
+    return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
 
 
 def command_lines(env: dict[str, Any], profile: Profile) -> list[str]:
@@ -549,18 +552,26 @@ def evaluate(profile: Profile, ruleset: RuleSet, kb: Knowledge) -> Evaluation:
     cap_reason = None
     if n < MIN_SAMPLES:
         cap_reason = (f"only {n} samples with a call chain (fewer than {MIN_SAMPLES}): shares are too uncertain to rate "
-                      f"anything above info; record longer or at a higher frequency")
+                      f"any finding from them above info; record longer or at a higher frequency")
     elif total_cores is not None and total_cores < IDLE_CORES:
         cap_reason = (f"the recorded processes used {total_cores:.3f} CPU cores on average: they were essentially idle, "
-                      f"so no finding is rated above info")
+                      f"so no finding from the samples is rated above info")
     run.link_explanations(findings)
     if cap_reason:
         notes.append(cap_reason)
         for f in findings:
-            if f.severity != "info":
+            if f.severity != "info" and not _counted_outside_samples(run, f):
                 f.capped = cap_reason
                 f.severity = "info"
     return Evaluation(rank(findings), traces, run.facts, notes, len(ruleset.rules), run.platform)
+
+
+def _counted_outside_samples(run: _Run, f: Finding) -> bool:
+    """A finding rated by a value measured beside the stacks (datagrams dropped, from /proc) is as
+    sure with few samples or an idle process as with many: the sample-count cap is not for it."""
+    rule = run.ruleset.by_id(f.id)
+    prim = run.primary(rule) if rule is not None else None
+    return prim is not None and prim.measure == "env"
 
 
 __all__ = ["Evaluation", "evaluate", "MIN_SAMPLES", "fmt_value"]

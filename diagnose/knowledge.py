@@ -109,6 +109,9 @@ class Recommendation:
     requires: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     variants: dict[str, Variant] = field(default_factory=dict)
+    # Signals that mean it does not apply here (the program does not set SO_RCVBUF: rmem_max
+    # caps nothing it asks for).
+    not_if: tuple[str, ...] = ()
     # Advice to batch system calls: which calls, into which one, how many per call; with counted
     # calls (diagnose run) it states the saving (diagnose.syscall_costs.batching_estimate).
     batches: Batching | None = None
@@ -351,7 +354,7 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
     if "recommendations.yaml" in docs:
         doc = docs["recommendations.yaml"]
         allowed = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
-                   "where", "commands", "applies_to", "requires", "unless", "variants", "batches"}
+                   "where", "commands", "applies_to", "requires", "unless", "variants", "batches", "not_if"}
         for i, item in enumerate(_list(doc, ("recommendations",), _doc(doc, "recommendations"))):
             w = ("recommendations", i)
             _keys(doc, w, item, allowed, {"id", "kind", "title", "why"})
@@ -384,7 +387,8 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
                 requires=_ids(doc, (*w, "requires"), item.get("requires"), signal_ids, "signal", "stacks.yaml signals"),
                 unless=_ids(doc, (*w, "unless"), item.get("unless"), signal_ids, "signal", "stacks.yaml signals"),
                 variants=_variants(doc, (*w, "variants"), item.get("variants"), stack_ids),
-                batches=_batches(doc, (*w, "batches"), item.get("batches")))
+                batches=_batches(doc, (*w, "batches"), item.get("batches")),
+                not_if=_ids(doc, (*w, "not_if"), item.get("not_if"), signal_ids, "signal", "stacks.yaml signals"))
     kb._index()
     return kb
 

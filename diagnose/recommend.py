@@ -27,8 +27,8 @@ OR = {"en": " or ", "zh": "或"}
 def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, str | None, dict[str, str] | None]:
     """Whether a recommendation is offered for this capture: (status, the stack to phrase it
     for, why not, per language). It is not offered when it names stacks and the capture shows
-    none of them, when a signal says it is already in effect, or when it needs evidence the
-    capture lacks."""
+    none of them, when a signal says it does not apply here (not_if) or is already in effect,
+    or when it needs evidence the capture lacks."""
     markers = {m.id: m.title for m in (*kb.stacks, *kb.signals)}
 
     def names(ids: Iterable[str], lang: str, sep: dict[str, str] = LIST_SEP) -> str:
@@ -38,6 +38,12 @@ def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, 
     if rec.applies_to and seen and not any(s in rec.applies_to for s in seen):
         return NOT_APPLICABLE, None, {lang: WHY_OTHER_STACK[lang].format(wanted=names(rec.applies_to, lang),
                                                                          seen=names(seen, lang)) for lang in LANGS}
+    ruled_out = [u for u in rec.not_if if platform.has(u)]
+    if ruled_out:
+        u = ruled_out[0]
+        signal = platform.signals.get(u)
+        return NOT_APPLICABLE, None, {lang: f"{tr(markers[u], lang)} ({signal.why_texts[lang]})" if signal else
+                                      tr(markers[u], lang) for lang in LANGS}
     in_effect = [u for u in rec.unless if platform.has(u)]
     if in_effect:
         u = in_effect[0]

@@ -25,6 +25,8 @@ def fmt_value(value: Any, spec: str, lang: str = "en") -> str:
         value = value.get(lang) or value["en"]  # a text in each language (a thread's role)
     if value is None:
         return UNKNOWN.get(lang, UNKNOWN["en"])
+    if isinstance(value, dict) and isinstance(value.get("en"), str):
+        return tr(value, lang)  # a measured fact that is a sentence in each language
     if spec in ("pct", "cores", "int", "num"):
         try:
             float(value)

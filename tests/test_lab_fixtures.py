@@ -168,6 +168,16 @@ def test_the_claimed_drops_are_the_measured_drops() -> None:
     assert measured["socket_drops_per_s"] == pytest.approx(env["sockets"]["drops_per_s"], rel=0.25)
 
 
+def test_drops_recorded_without_buffer_sizes_name_the_socket_and_give_both_knobs() -> None:
+    """This fixture predates the buffer sizes: whether its program sets SO_RCVBUF is not guessed."""
+    f = next(f for f in analysed("udp-receiver-drops").findings if f.id == "udp-receive-drops")
+    row = analysed("udp-receiver-drops").profile.capture.environment["network"]["sockets"]["busiest"][0]
+    assert f"udp {row['local']} (pid {row['pid']})" in f.summary["en"]
+    assert "whether the program sets SO_RCVBUF is unknown" in f.summary["en"]
+    assert f.values["knob"] is None
+    assert {"sysctl.net.core.rmem_max", "sysctl.net.core.rmem_default"} <= {r["id"] for r in f.recommendations}
+
+
 def test_dwarf_stacks_see_the_hmac_and_the_per_packet_contexts_frame_pointers_cannot() -> None:
     dwarf = next(f for f in analysed("janus-videoroom-dwarf").findings if f.id == "srtp-crypto-hot")
     fp = next(f for f in analysed("janus-videoroom").findings if f.id == "srtp-crypto-hot")

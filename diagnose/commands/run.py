@@ -126,11 +126,12 @@ def command(
                     not_measured.append(unread)
                     warn(unread)
             more = [waits.problem] if waits is not None and waits.problem else []
-            for w in [*recording.warnings, *more]:
+            said = [*recording.warnings, *netstat.not_collected(env["network"]), *more]
+            for w in said:
                 warn(quiet.text(w))  # now, not after the analysis: the user may be waiting on a Ctrl-C
             info = redactor.value(capture_dir.manifest_info(
                 redactor.argv(["diagnose", *sys.argv[1:]]), plan.perf_version, spec, recording, name,
-                [*plan.warnings, *not_measured, *recording.warnings, *more]))
+                [*plan.warnings, *not_measured, *said]))
             env = environment.with_recording(env, capture_dir.recorded_facts(spec, recording))
             env["redaction"] = info["redaction"] = redactor.summary()
             stage = "saving the environment"
@@ -156,7 +157,7 @@ def command(
                 raise
     except (KeyboardInterrupt, SystemExit, DiagnoseError, OSError) as exc:
         raise _failure(exc, plan.folder, writer is not None and writer.saved, stage) from None
-    shown = {quiet.text(w) for w in (*plan.warnings, *not_measured, *recording.warnings, *more)}
+    shown = {quiet.text(w) for w in (*plan.warnings, *not_measured, *said)}
     for w in analysis.profile.capture.warnings:
         if w not in shown:
             warn(w)

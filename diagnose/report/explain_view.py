@@ -46,6 +46,8 @@ def _t(d: dict[str, Any], key: str, lang: str) -> str:
 def _value(measure: str, v: Any) -> str:
     if v is None:
         return "unknown"
+    if isinstance(v, dict) and isinstance(v.get("en"), str):
+        v = v["en"]  # a fact that is a sentence per language (network.receive_buffer.origin)
     if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith("top_")):
         return f"{100 * v:.2f}%"
     if isinstance(v, float):

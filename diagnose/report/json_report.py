@@ -11,6 +11,7 @@ from diagnose.analysis import Analysis
 from diagnose.errors import DiagnoseError
 from diagnose.health import health
 from diagnose.profile import cores_used
+from diagnose.report.sockets import sockets_dict
 from diagnose.stats import Share
 from diagnose.summary import GroupRow, TreeNode
 from diagnose.thread_facts import measured
@@ -167,6 +168,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
     off_cpu = (cap.environment or {}).get("off_cpu")
     if isinstance(off_cpu, dict):  # diagnose run --off-cpu: where the threads waited, apart from the CPU shares
         report["off_cpu"] = off_cpu
+    # What `diagnose run` measured beside the stacks, one key per kind of measurement.
+    measurements = report.setdefault("measurements", {})
+    measurements["sockets"] = sockets_dict(analysis)
     if analysis.evaluation is not None:
         report["evaluation"] = analysis.evaluation.to_dict()
         if analysis.evaluation.platform is not None:

@@ -17,6 +17,7 @@ from diagnose.report.labels import label, platform_text, redaction_text, severit
 from diagnose.report.thread_table import thread_table
 from diagnose.report.syscall_tables import count_table, missing_lines
 from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
+from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
@@ -119,6 +120,12 @@ def render_markdown(analysis: Analysis) -> str:
         d.add(f"**{_md(measured.title)}**", "")
         d.table(measured.header, [[_md(c) for c in r] for r in measured.rows], measured.align)
         d.add(*(f"- {_md(n)}" for n in measured.notes), *([""] if measured.notes else []))
+    sockets = sockets_table(analysis)
+    if sockets is not None:
+        title, header, rows_, notes = sockets
+        d.add(f"**{_md(title)}**", "")
+        d.table([_md(h) for h in header], [[_md(c) for c in r] for r in rows_], ["l", "r", "r", "r", "r", "l", "r"])
+        d.add(*(f"- {_md(n)}" for n in notes), *([""] if notes else []))
     if n:
         ku = {r.label: r for r in s.kernel_user}
         d.add(f"{L('kernel_user')}: {L('kernel')} {_pct(ku['kernel'].share.value)} ({_ci(ku['kernel'].share)}), "

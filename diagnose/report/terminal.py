@@ -17,6 +17,7 @@ from diagnose.report import offcpu_view
 from diagnose.report.escape import terminal as esc
 from diagnose.report.labels import label, platform_text, redaction_text, severity_label
 from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
+from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
 from diagnose.texts import tr
@@ -172,6 +173,19 @@ def _measured_threads(analysis: Analysis) -> Group | None:
     for row in table.rows:
         t.add_row(*(Text(esc(c)) for c in row))
     return Group(t, *(Text(esc(n, multiline=True), style="dim") for n in table.notes))
+def _sockets(analysis: Analysis) -> list:
+    """The targets' sockets over the recording, with the namespace's UDP counters under them."""
+    shown = sockets_table(analysis)
+    if shown is None:
+        return []
+    title, header, rows, notes = shown
+    t = Table(title=esc(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, h in enumerate(header):
+        t.add_column(esc(h), overflow="fold", justify="left" if i in (0, 5) else "right", ratio=3 if i == 0 else None,
+                     no_wrap=i not in (0, 5))
+    for r in rows:
+        t.add_row(*(Text(esc(c)) for c in r))
+    return [t, *(Text(esc(n, multiline=True), style="dim") for n in notes)]
 
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
@@ -308,6 +322,7 @@ def renderables(analysis: Analysis) -> list:
                 lines.append("\n")
             out.append(Panel(lines, title=L("t_chains"), title_align="left", box=box.ROUNDED))
     out.extend(offcpu_view.terminal_renderables(analysis))  # its own section, never in the shares above
+    out.extend(_sockets(analysis))  # measured beside the stacks: shown even without samples
     for w in p.capture.warnings:
         out.append(Text(f"warning: {esc(w, multiline=True)}", style="yellow"))
     return out
