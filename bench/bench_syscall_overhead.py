@@ -114,9 +114,10 @@ def _wait(seconds: float) -> tuple[float, float]:
 
 # -- 1. CPU added per system call ----------------------------------------------------------
 
-def _stat(pid: int, events: list[str]) -> subprocess.Popen[bytes]:
+def _stat(pid: int, events: list[str], out: Path) -> subprocess.Popen[bytes]:
+    # perf stat's counts go to a file of the run's temporary folder (never a device to -o).
     return subprocess.Popen(["perf", "stat", "--per-thread", "-x", ",", "-e", ",".join(events), "-p", str(pid),
-                             "-o", os.devnull], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def per_call_methods(pid: int, tmp: Path) -> dict[str, Any]:
@@ -124,8 +125,8 @@ def per_call_methods(pid: int, tmp: Path) -> dict[str, Any]:
     named = [n for n in syscall_counts.NAMED if events_dir and (events_dir / "syscalls" / f"sys_enter_{n}").is_dir()]
     diagnose_events, _ = syscall_counts.choose_events(named, 1)
     return {
-        "perf stat raw_syscalls (total per thread)": lambda: _stat(pid, [syscall_counts.TOTAL_EVENT]),
-        f"perf stat as diagnose counts ({len(diagnose_events)} events)": lambda: _stat(pid, diagnose_events),
+        "perf stat raw_syscalls (total per thread)": lambda: _stat(pid, [syscall_counts.TOTAL_EVENT], tmp / "stat-total.csv"),
+        f"perf stat as diagnose counts ({len(diagnose_events)} events)": lambda: _stat(pid, diagnose_events, tmp / "stat-diagnose.csv"),
         "perf record raw_syscalls:sys_enter (id per call)": lambda: subprocess.Popen(
             ["perf", "record", "-q", "-e", "raw_syscalls:sys_enter", "-p", str(pid), "-o", str(tmp / "raw.data")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
