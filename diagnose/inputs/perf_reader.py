@@ -459,12 +459,9 @@ def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
     return out, truncated
 
 
-def parse_file_in_parts(path: str, keep_unknown_addresses: bool = False,
-                        jobs: int | None = None) -> tuple[PartialParse, Iterator[PartialParse]] | None:
-    """A large uncompressed perf script file parsed across processes, for a caller that can take
-    it part by part (collapse): (the parts' events, header and warnings merged; the parts). None
-    when the file is parsed as one stream (small, compressed, one job): use parse_file."""
-    jobs = default_jobs() if jobs is None else max(1, jobs)
+def _byte_ranges(path: str, jobs: int) -> list[tuple[int, int]] | None:
+    """Byte ranges for parser processes when the file is large, uncompressed and a regular
+    file; None when it is read as one stream."""
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:
@@ -474,22 +471,24 @@ def parse_file_in_parts(path: str, keep_unknown_addresses: bool = False,
     if jobs > 1 and not compressed and size >= PARALLEL_MIN_BYTES and os.path.isfile(path):
         ranges = _ranges(path, size, jobs)
         if len(ranges) > 1:
-            return _parse_ranges_lazily(path, ranges, keep_unknown_addresses)
+            return ranges
     return None
+
+
+def parse_file_in_parts(path: str, keep_unknown_addresses: bool = False,
+                        jobs: int | None = None) -> tuple[PartialParse, Iterator[PartialParse]] | None:
+    """A large uncompressed perf script file parsed across processes, for a caller that can take
+    it part by part (collapse): (the parts' events, header and warnings merged; the parts). None
+    when the file is parsed as one stream (small, compressed, one job): use parse_file."""
+    ranges = _byte_ranges(path, default_jobs() if jobs is None else max(1, jobs))
+    return None if ranges is None else _parse_ranges_lazily(path, ranges, keep_unknown_addresses)
 
 
 def parse_file(path: str, keep_unknown_addresses: bool = False, jobs: int | None = None) -> tuple[PartialParse, bool]:
     """Parse a perf script text file: in byte ranges across processes when it is large and
     uncompressed, else as a stream."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            compressed = f.read(2) == GZIP_MAGIC
-    except OSError:
-        size, compressed = 0, True
-    if jobs > 1 and not compressed and size >= PARALLEL_MIN_BYTES and os.path.isfile(path):
-        ranges = _ranges(path, size, jobs)
-        if len(ranges) > 1:
-            return _parse_ranges(path, ranges, keep_unknown_addresses), False
+    ranges = _byte_ranges(path, jobs)
+    if ranges is not None:
+        return _parse_ranges(path, ranges, keep_unknown_addresses), False
     return parse_chunks(read_chunks(path), keep_unknown_addresses, jobs)
