@@ -3,8 +3,11 @@
 Every YAML the tool reads goes through a loader with a budget: anchors and aliases may not
 expand into more than MAX_ALIAS_NODES values (a "billion laughs" of nine nested aliases, under
 1 kB, would otherwise expand to hundreds of millions), nor nest deeper than MAX_DEPTH, and an
-alias may not refer to the value it sits in. The budget is checked while the document is
-composed, before anything walks it, so a hostile file is refused in milliseconds.
+alias may not refer to the value it sits in. The budget is checked on the parse events, before
+the document is composed, so a hostile file is refused in milliseconds.
+
+Parsing and composing use libyaml when PyYAML has it (every wheel and Debian's package do):
+the pure-Python parser took a second of every command's start-up reading the built-in packs.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import yaml
 from diagnose.errors import DiagnoseError
 
 Path_ = tuple[str | int, ...]
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Limits of a YAML file a user gives (rule packs): size, alias uses, values aliases bring in
 # (counted as if each alias were written out), and nesting depth (with aliases expanded).
@@ -72,62 +77,66 @@ def _lines(node: yaml.Node, where: Path_, lines: dict[Path_, int], doc_path: str
             _lines(item, (*where, i), lines, doc_path)
 
 
-class _BudgetLoader(yaml.SafeLoader):
-    """SafeLoader that counts what anchors and aliases would expand to while composing, and
-    refuses a document over the budget (see the module's docstring)."""
+def _refuse(path: str, mark: yaml.Mark | None, what: str, fix: str) -> DiagnoseError:
+    where = f"{path}:{mark.line + 1}" if mark is not None else path
+    return DiagnoseError(f"{where}: {what}; {fix}")
 
-    def __init__(self, text: str, path: str) -> None:
-        super().__init__(text)
-        self.doc_path = path
-        self.depth = 0
-        self.aliases = 0
-        self.alias_nodes = 0
-        # id(node) -> (values in it with aliases expanded, nesting height), once composed.
-        self.sizes: dict[int, tuple[int, int]] = {}
 
-    def refuse(self, mark: yaml.Mark | None, what: str, fix: str) -> DiagnoseError:
-        where = f"{self.doc_path}:{mark.line + 1}" if mark is not None else self.doc_path
-        return DiagnoseError(f"{where}: {what}; {fix}")
+def _check_budget(text: str, path: str) -> None:
+    """Walk the document's parse events (libyaml, no tree built) and refuse it if its anchors
+    and aliases would expand over the budget, or it nests too deep (see the module's docstring).
+    Only a document that passes is composed, so composing cannot blow up."""
+    parser = _Loader(text)
+    # One frame per open collection: [values in it with aliases expanded, nesting height, anchor].
+    stack: list[list[Any]] = []
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, height), once its value is complete
+    aliases = alias_nodes = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            node = self.anchors.get(event.anchor)
-            if node is not None:  # (an undefined alias is the composer's error)
-                size = self.sizes.get(id(node))
+    def add(count: int, height: int) -> None:
+        if stack:
+            stack[-1][0] += count
+            stack[-1][1] = max(stack[-1][1], height)
+
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                size = sizes.get(event.anchor)
+                if any(frame[2] == event.anchor for frame in stack):
+                    raise _refuse(path, event.start_mark, f"the alias *{event.anchor} refers to a value that "
+                                  f"contains it", "replace the recursive &anchor/*alias with plain values")
                 if size is None:
-                    raise self.refuse(event.start_mark, f"the alias *{event.anchor} refers to a value that contains it",
-                                      "replace the recursive &anchor/*alias with plain values")
-                self.aliases += 1
-                self.alias_nodes += size[0]
-                if self.aliases > MAX_ALIASES or self.alias_nodes > MAX_ALIAS_NODES:
-                    raise self.refuse(event.start_mark,
-                                      f"anchors and aliases expand to more than {MAX_ALIAS_NODES:,} values or use "
-                                      f"more than {MAX_ALIASES:,} aliases (an alias bomb?)",
-                                      "write the values out, or use fewer &anchor/*alias references")
-                if self.depth + size[1] > MAX_DEPTH:
-                    raise self.refuse(event.start_mark, f"with its aliases expanded, the document nests deeper "
-                                      f"than {MAX_DEPTH} levels", "flatten it, or use fewer nested aliases")
-            return super().compose_node(parent, index)
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.refuse(self.peek_event().start_mark, f"nests deeper than {MAX_DEPTH} levels",
-                              "flatten the structure")
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-        if isinstance(node, yaml.ScalarNode):
-            self.sizes[id(node)] = (1, 1)
-            return node
-        children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
-        count = height = 0
-        for child in children:
-            c, h = self.sizes[id(child)]
-            count += c
-            height = max(height, h)
-        self.sizes[id(node)] = (count + 1, height + 1)
-        return node
+                    continue  # an undefined alias: the composer names it
+                aliases += 1
+                alias_nodes += size[0]
+                if aliases > MAX_ALIASES or alias_nodes > MAX_ALIAS_NODES:
+                    raise _refuse(path, event.start_mark,
+                                  f"anchors and aliases expand to more than {MAX_ALIAS_NODES:,} values or use "
+                                  f"more than {MAX_ALIASES:,} aliases (an alias bomb?)",
+                                  "write the values out, or use fewer &anchor/*alias references")
+                if len(stack) + size[1] > MAX_DEPTH:
+                    raise _refuse(path, event.start_mark, f"with its aliases expanded, the document nests deeper "
+                                  f"than {MAX_DEPTH} levels", "flatten it, or use fewer nested aliases")
+                add(*size)
+            elif isinstance(event, yaml.ScalarEvent):
+                if len(stack) + 1 > MAX_DEPTH:
+                    raise _refuse(path, event.start_mark, f"nests deeper than {MAX_DEPTH} levels",
+                                  "flatten the structure")
+                if event.anchor is not None:
+                    sizes[event.anchor] = (1, 1)
+                add(1, 1)
+            elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                if len(stack) + 1 > MAX_DEPTH:
+                    raise _refuse(path, event.start_mark, f"nests deeper than {MAX_DEPTH} levels",
+                                  "flatten the structure")
+                stack.append([0, 0, event.anchor])
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                count, height, anchor = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = (count + 1, height + 1)
+                add(count + 1, height + 1)
+    finally:
+        parser.dispose()
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> DiagnoseError:
@@ -140,11 +149,10 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> Diagnos
 
 
 def load_yaml_text(text: str, path: str) -> YamlDoc:
+    loader = None
     try:
-        loader = _BudgetLoader(text, path)
-    except yaml.reader.ReaderError as exc:
-        raise _reader_error(exc, text, path) from None
-    try:
+        _check_budget(text, path)
+        loader = _Loader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.reader.ReaderError as exc:
@@ -153,9 +161,12 @@ def load_yaml_text(text: str, path: str) -> YamlDoc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "maximum nesting depth" in problem:  # libyaml's own limit, met before ours when it scans ahead
+            raise DiagnoseError(f"{where}: nests deeper than {MAX_DEPTH} levels; flatten the structure") from None
         raise DiagnoseError(f"{where}: not valid YAML ({problem}); fix the syntax (indentation, quotes, colons)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[Path_, int] = {}
     if node is not None:
         try:
