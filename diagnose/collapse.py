@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from diagnose.errors import DiagnoseError
@@ -93,12 +93,14 @@ def chosen_event(parse: PartialParse, requested: str | None) -> bytes | None:
 
 
 def fold(parse: PartialParse, opts: CollapseOptions, into: dict[bytes, int] | None = None,
-         events: PartialParse | None = None) -> dict[bytes, int]:
+         events: PartialParse | None = None,
+         keep: Callable[[bytes, bytes | None, bytes], bool] | None = None) -> dict[bytes, int]:
     """Folded stack -> summed period (1 per sample where perf printed no period), added to
     `into` when given (parts of one input folded one after the other, `events` then the parse
     whose events decide which event is folded: the whole input's). The parse's stacks are let
     go as they are folded (parse.counts is empty afterwards, and so is parse.frames unless a
-    Java thread needs them)."""
+    Java thread needs them). `keep` (comm, pid, tid) -> False leaves a thread's samples out
+    (diagnose.select)."""
     event_filter = chosen_event(events or parse, opts.event)
     frames = parse.frames
     # Per frame, what it adds to a folded line (False: nothing, a skipped frame): one list per is_java.
@@ -108,6 +110,8 @@ def fold(parse: PartialParse, opts: CollapseOptions, into: dict[bytes, int] | No
         # Like stackcollapse-perf.pl: a sample line whose event it cannot read is never filtered
         # out and counts 1 per sample; --event filters every sample.
         if event_filter is not None and event != event_filter and (strict or opts.event is not None):
+            groups.append(None)
+        elif keep is not None and not keep(comm, pid, tid):
             groups.append(None)
         else:
             groups.append((process_frame(comm, pid, tid, opts), comm == b"java", strict))

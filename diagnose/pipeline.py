@@ -16,6 +16,7 @@ from diagnose.inputs.perf_reader import parse_chunks, parse_file, parse_file_in_
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.profile import Profile
+from diagnose.select import Selection, select
 
 if TYPE_CHECKING:
     from diagnose.analysis import Analysis
@@ -81,14 +82,21 @@ def resolve(path: str) -> InputSource:
     return detect(path)
 
 
-def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[bytes, list[str]]:
-    pieces, warnings = collapse_stream(path, opts, jobs)
+def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None,
+                   selection: Selection | None = None) -> tuple[bytes, list[str]]:
+    pieces, warnings = collapse_stream(path, opts, jobs, selection)
     return b"".join(pieces), warnings
 
 
-def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None) -> tuple[Iterator[bytes], list[str]]:
-    """The folded output in pieces (written as they come, never held whole), and the warnings."""
+def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None,
+                    selection: Selection | None = None) -> tuple[Iterator[bytes], list[str]]:
+    """The folded output in pieces (written as they come, never held whole), and the warnings.
+    With a selection (--only-pid, --only-tid, --comm), only the selected threads' samples."""
     source = resolve(path)
+    if selection:
+        from diagnose.collapse_select import collapse_selected
+
+        return collapse_selected(source, opts, selection, jobs)
     if source.format == "folded":
         lines, warnings = collapse_folded(read_chunks(source.path), source.path)
         return folded_lines(lines), warnings
@@ -109,7 +117,15 @@ def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None) -
     return folded_lines(folded), warnings
 
 
-def load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:
+def load_profile(path: str, event: str | None = None, jobs: int | None = None,
+                 selection: Selection | None = None) -> Profile:
+    """The profile of a capture; with a selection (--pid, --tid, --comm), of the selected threads
+    only (diagnose.select)."""
+    profile = _load_profile(path, event, jobs)
+    return select(profile, selection) if selection else profile
+
+
+def _load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:
     source = resolve(path)
     if source.format == "folded":
         if event is not None:
@@ -132,13 +148,14 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None) -
 
 
 def analyze(path: str, event: str | None = None, jobs: int | None = None, rules: list[str] | None = None,
-            lang: str = "en", run_rules: bool = True) -> Analysis:
-    """Capture -> profile -> call graph -> summaries -> rule evaluation -> ranked findings."""
+            lang: str = "en", run_rules: bool = True, selection: Selection | None = None) -> Analysis:
+    """Capture -> profile (of the selected threads) -> call graph -> summaries -> rule evaluation
+    -> ranked findings."""
     from diagnose.analysis import Analysis
     from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
     from diagnose.summary import summarize, tree_min_samples
 
-    profile = load_profile(path, event=event, jobs=jobs)
+    profile = load_profile(path, event=event, jobs=jobs, selection=selection)
     graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
     analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
     if run_rules:

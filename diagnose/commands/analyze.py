@@ -6,7 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_fail_on, check_lang, check_width, emit_analysis, warn
+from diagnose.commands.common import (CommFilter, PidFilter, TidFilter, check_fail_on, check_lang, check_width,
+                                      emit_analysis, thread_selection, warn)
 from diagnose.report.output import check_output
 
 
@@ -25,6 +26,9 @@ def command(
                                                  "(default: the terminal's).")] = None,
     all_functions: Annotated[bool, typer.Option("--all-functions", help="The JSON report lists every function, not "
                                                 "only the top 200 by self and by inclusive samples.")] = False,
+    pid: PidFilter = None,
+    tid: TidFilter = None,
+    comm: CommFilter = None,
 ) -> None:
     """Analyse a capture: findings with advice, overview, hottest functions with 95% intervals, call chains."""
     from diagnose.pipeline import analyze as run_analysis
@@ -33,7 +37,8 @@ def command(
     check_fail_on(fail_on)
     check_width(width)
     check_output(output)
-    analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang)
+    selection = thread_selection(pid, tid, comm)
+    analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang, selection=selection)
     analysis.all_functions = all_functions
     for w in analysis.profile.capture.warnings:
         warn(w)

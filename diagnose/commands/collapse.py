@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import warn
+from diagnose.commands.common import CommFilter, OnlyPid, OnlyTid, thread_selection, warn
 from diagnose.report.output import check_output, write_output
 
 
@@ -21,14 +21,18 @@ def command(
     event: Annotated[Optional[str], typer.Option("--event", help="Event to fold (default: the first in the input).")] = None,
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
+    only_pid: OnlyPid = None,
+    only_tid: OnlyTid = None,
+    comm: CommFilter = None,
 ) -> None:
     """Write folded stacks (`a;b;c count`) exactly as stackcollapse-perf.pl does."""
     from diagnose.collapse import CollapseOptions
     from diagnose.pipeline import collapse_stream
 
     check_output(output)
+    selection = thread_selection(only_pid, only_tid, comm)
     opts = CollapseOptions(pid=pid, tid=tid, kernel=kernel or all_, jit=jit or all_, addrs=addrs, event=event)
-    pieces, warnings = collapse_stream(input, opts, jobs=jobs)
+    pieces, warnings = collapse_stream(input, opts, jobs=jobs, selection=selection)
     for w in warnings:
         warn(w)
     write_output(pieces, output)

@@ -4,19 +4,43 @@ and the --fail-on gate."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
 
 from diagnose.errors import DiagnoseError
 from diagnose.report.output import write_output
 
 if TYPE_CHECKING:
     from diagnose.analysis import Analysis
+    from diagnose.select import Selection
 
 # Exit code when --fail-on finds a finding at or above the given severity.
 EXIT_FAIL_ON = 3
 LANGS = ("en", "zh")
 # --width of the terminal reports, in columns: narrower cannot hold a table row.
 MIN_WIDTH, MAX_WIDTH = 40, 1000
+
+
+# The thread filters (diagnose.select). `collapse` has its own --pid/--tid (the id in the root
+# frame, as stackcollapse-perf.pl), so there they are only --only-pid/--only-tid; elsewhere both
+# spellings work.
+_PID_HELP = "Analyse only this process (repeatable: any of them)."
+_TID_HELP = "Analyse only this thread (repeatable: any of them)."
+_COMM_HELP = ("Analyse only threads whose name (comm) matches this RE2 pattern, whole name (repeatable: any of "
+              "them); combined with --pid/--tid, both must hold.")
+PidFilter = Annotated[Optional[list[int]], typer.Option("--pid", "--only-pid", metavar="PID", help=_PID_HELP)]
+TidFilter = Annotated[Optional[list[int]], typer.Option("--tid", "--only-tid", metavar="TID", help=_TID_HELP)]
+OnlyPid = Annotated[Optional[list[int]], typer.Option("--only-pid", metavar="PID", help=_PID_HELP)]
+OnlyTid = Annotated[Optional[list[int]], typer.Option("--only-tid", metavar="TID", help=_TID_HELP)]
+CommFilter = Annotated[Optional[list[str]], typer.Option("--comm", metavar="REGEX", help=_COMM_HELP)]
+
+
+def thread_selection(pids: list[int] | None, tids: list[int] | None, comms: list[str] | None) -> Selection:
+    """The --pid/--tid/--comm options as one selection (empty when none is given)."""
+    from diagnose.select import selection
+
+    return selection(pids=pids, tids=tids, comms=comms)
 
 
 def warn(message: str) -> None:

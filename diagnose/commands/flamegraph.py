@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_lang, warn
+from diagnose.commands.common import CommFilter, PidFilter, TidFilter, check_lang, thread_selection, warn
 
 
 def command(
@@ -30,6 +30,9 @@ def command(
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
     off_cpu: Annotated[bool, typer.Option("--off-cpu", help="Draw where the threads waited (a `diagnose run --off-cpu` "
                                                             "folder): widths are microseconds blocked, not samples.")] = False,
+    pid: PidFilter = None,
+    tid: TidFilter = None,
+    comm: CommFilter = None,
 ) -> None:
     """Write a self-contained interactive SVG flame graph: hover for details, click to zoom,
     Ctrl-F or / to search by regular expression; coloured by component, findings outlined."""
@@ -40,6 +43,7 @@ def command(
     check_lang(lang)
     opts = FlameOptions(title=title, width=width, min_width=min_width, icicle=icicle, colors=colors, lang=lang).check()
     check_output(output)
+    selection = thread_selection(pid, tid, comm)
     if (input is None) == (diff is None):
         raise DiagnoseError("give either one INPUT or --diff BEFORE AFTER; "
                             "e.g. `diagnose flamegraph capture.perf.txt -o out.svg`")
@@ -48,14 +52,18 @@ def command(
 
         if input is None:
             raise DiagnoseError("--off-cpu draws one capture folder; e.g. `diagnose flamegraph --off-cpu FOLDER -o out.svg`")
+        if selection:
+            raise DiagnoseError("--pid, --tid and --comm select samples of the CPU profile; they do not apply to "
+                                "--off-cpu (the off-CPU graph shows every thread by its comm-pid/tid root)")
         svg = offcpu_folder.flamegraph(offcpu_folder.folded_of(input), opts)
     elif diff is not None:
-        svg = _diff_svg(diff, opts, event, jobs)
+        svg = _diff_svg(diff, opts, event, jobs, selection)
     else:
         from diagnose.pipeline import analyze
         from diagnose.report.flamegraph import render_flamegraph
 
-        analysis = analyze(input, event=event, jobs=jobs, rules=rules, lang=lang)  # type: ignore[arg-type]
+        analysis = analyze(input, event=event, jobs=jobs, rules=rules, lang=lang,  # type: ignore[arg-type]
+                           selection=selection)
         for w in analysis.profile.capture.warnings:
             warn(w)
         if analysis.profile.stack_samples == 0:
@@ -64,7 +72,8 @@ def command(
     write_output(svg, output)
 
 
-def _diff_svg(paths: tuple[str, str], opts: object, event: str | None, jobs: int | None) -> str:
+def _diff_svg(paths: tuple[str, str], opts: object, event: str | None, jobs: int | None,
+              selection: object = None) -> str:
     from diagnose.diff import read_report
     from diagnose.errors import DiagnoseError
     from diagnose.pipeline import load_profile
@@ -76,7 +85,7 @@ def _diff_svg(paths: tuple[str, str], opts: object, event: str | None, jobs: int
         if read_report(path) is not None:
             raise DiagnoseError(f"{path}: a JSON report has no call stacks to draw; pass the {which} capture "
                                 f"itself (or use `diagnose diff` to compare reports)")
-        profile = load_profile(path, event=event, jobs=jobs)
+        profile = load_profile(path, event=event, jobs=jobs, selection=selection)  # type: ignore[arg-type]
         for w in profile.capture.warnings:
             warn(f"{which.lower()}: {w}")
         profiles.append(profile)

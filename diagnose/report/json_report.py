@@ -89,6 +89,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "captured_on": cap.captured_on,
         "kernel_frames_known": cap.kernel_frames_known,
         "truncated": cap.truncated,
+        # --pid/--tid/--comm: what was selected ({pids, tids, comms, text, samples, of_samples,
+        # threads, of_threads}); null when every thread is analysed. Shares are of the selected samples.
+        "selection": cap.selection,
         "warnings": cap.warnings,
         # the off-CPU summary is the report's own "off_cpu", not repeated here
         "environment": {k: v for k, v in cap.environment.items() if k != "off_cpu"} if cap.environment else cap.environment,
