@@ -11,6 +11,7 @@ from typing import Any
 
 from diagnose.attribution import attribution
 from diagnose.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
+from diagnose.finding_processes import name_processes, processes_of
 from diagnose.findings import Finding, rank, score_curve, severity_for
 from diagnose.knowledge import Knowledge
 from diagnose.profile import Profile, cores_used
@@ -364,6 +365,9 @@ class _Run:
         if satisfied:
             f.evidence["already_satisfied"] = satisfied
         f.withheld = withheld
+        # Several processes: whose samples these are, and advice for a program names it.
+        f.processes = processes_of(self.profile, pm.by_thread if pm is not None else None)
+        name_processes(f.recommendations, f.processes)
         return f
 
     def evidence(self, rule: Rule, prim: Condition | None, pm: Measured | None) -> tuple[dict[str, Any], list[int]]:

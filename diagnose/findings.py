@@ -56,6 +56,9 @@ class Finding:
     # Recommendations of the rule not offered here, each with why (not for this stack, already
     # in effect, no evidence for it).
     withheld: list[dict[str, Any]] = field(default_factory=list)
+    # In a capture of several processes: [{pid, comm, samples, share}] of the finding's samples
+    # (diagnose.finding_processes); [] otherwise.
+    processes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def quality_note(self) -> bool:
@@ -84,6 +87,7 @@ class Finding:
             "severity_capped_because": self.capped,
             "rule_source": self.rule_source,
             "withheld": self.withheld,
+            "processes": self.processes,
             "texts": {l: {"title": self.title.get(l, ""), "summary": self.summary.get(l, ""),
                           "explanation": self.explanation.get(l, "")} for l in ("en", "zh")},
         }

@@ -10,6 +10,7 @@ from typing import Any
 from diagnose.analysis import Analysis
 from diagnose.components import component_breakdown
 from diagnose.health import health
+from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
@@ -260,6 +261,8 @@ def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]
         line += f" [{_md(rec['stack'])}]"
     if t.get("where"):
         line += f" ({label('where', lang)}: {_md(t['where'])})"
+    if for_text(rec):
+        line += f" ({label('for_processes', lang)} {_md(for_text(rec))})"
     out = [line + f" — {_md(t.get('why', rec['why']))}"]
     if t.get("estimate"):  # counted calls (diagnose run): what the change would save
         out.append(f"  - **{label('estimate', lang)}:** {_md(t['estimate'])} ({label('assumption', lang)}: "
@@ -273,6 +276,8 @@ def _finding(d: _Doc, f: Any, analysis: Analysis, lang: str, commands: list[str]
     subject = f" ({_md(f.subject)})" if f.subject else ""
     d.add(f"### {f.rank}. [{severity_label(f.severity, lang)}] {_md(tr(f.title, lang))}{subject} — {code(f.id)}", "")
     d.add(_md(tr(f.summary, lang)), "")
+    if f.processes:
+        d.add(f"_{label('from_processes', lang)}: {_md(processes_text(f.processes))}_", "")
     if f.explanation:
         d.add(_md(tr(f.explanation, lang)), "")
     d.add(f"_{label('score', lang)} {f.score:.0f}, {label('confidence', lang)} {f.confidence:.2f}_", "")

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.analysis import Analysis
+from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
 from diagnose.report import offcpu_view
 from diagnose.report.escape import terminal as esc
@@ -211,6 +212,8 @@ def _rec_line(rec: dict, lang: str) -> Text:
         where = texts.get("where") or rec.get("where")
         if where:
             t.append(f" — {esc(where)}", style="dim")
+        if for_text(rec):
+            t.append(f" [{label('for_processes', lang)} {esc(for_text(rec))}]", style="cyan")
     if texts.get("estimate"):  # counted calls (diagnose run): what the change would save
         t.append(f"\n      ≈ {esc(texts['estimate'])}", style="green")
         t.append(f" ({label('assumption', lang)}: {esc(texts.get('assumption', ''))})", style="dim")
@@ -244,6 +247,8 @@ def findings_renderable(analysis: Analysis) -> Panel | None:
         body.append(f"  ({esc(f.id)}; {label('score', lang)} {f.score:.0f}, "
                     f"{label('confidence', lang)} {f.confidence:.2f})\n", style="dim")
         body.append(indent + "   " + esc(tr(f.summary, lang), multiline=True) + "\n")
+        if f.processes:
+            body.append(indent + f"   {label('from_processes', lang)}: {esc(processes_text(f.processes))}\n", style="cyan")
         if f.capped:
             body.append(indent + f"   ({label('severity_capped', lang)}: {esc(f.capped)})\n", style="dim")
         if not nested:
