@@ -11,7 +11,7 @@ from typing import Any
 
 from diagnose.attribution import attribution
 from diagnose.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
-from diagnose.finding_processes import name_processes, processes_of
+from diagnose.finding_processes import count_of as _count, name_processes, processes_of
 from diagnose.findings import Finding, rank, score_curve, severity_for
 from diagnose.knowledge import Knowledge
 from diagnose.profile import Profile, cores_used
@@ -366,6 +366,8 @@ class _Run:
             f.evidence["already_satisfied"] = satisfied
         f.withheld = withheld
         # Several processes: whose samples these are, and advice for a program names it.
+        if pm is not None and pm.by_thread:
+            f.samples = _count(sum(pm.by_thread.values()))
         f.processes = processes_of(self.profile, pm.by_thread if pm is not None else None)
         name_processes(f.recommendations, f.processes)
         return f

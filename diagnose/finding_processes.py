@@ -41,11 +41,11 @@ def processes_of(profile: Profile, by_thread: dict[int, float] | None) -> list[d
     total = sum(per.values())
     if not total:
         return []
-    return [{"pid": pid, "comm": names.get(pid, ""), "samples": _count(k), "share": round(k / total, 6)}
+    return [{"pid": pid, "comm": names.get(pid, ""), "samples": count_of(k), "share": round(k / total, 6)}
             for pid, k in sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _count(k: float) -> int | float:
+def count_of(k: float) -> int | float:
     """Samples as counted: whole, or a fraction where a measure apportions (attributed shares)."""
     return int(k) if float(k).is_integer() else round(k, 3)
 

@@ -59,6 +59,11 @@ class Finding:
     # In a capture of several processes: [{pid, comm, samples, share}] of the finding's samples
     # (diagnose.finding_processes); [] otherwise.
     processes: list[dict[str, Any]] = field(default_factory=list)
+    # The samples its main measurement counted (what `processes` divides), when counted per thread.
+    samples: int | float | None = None
+    # Set when the rule fired on one process's samples alone, not on the merged capture
+    # (diagnose.per_process): {pid, comm, samples, why}.
+    process: dict[str, Any] | None = None
 
     @property
     def quality_note(self) -> bool:
@@ -88,6 +93,8 @@ class Finding:
             "rule_source": self.rule_source,
             "withheld": self.withheld,
             "processes": self.processes,
+            "samples": self.samples,
+            "process": self.process,
             "texts": {l: {"title": self.title.get(l, ""), "summary": self.summary.get(l, ""),
                           "explanation": self.explanation.get(l, "")} for l in ("en", "zh")},
         }

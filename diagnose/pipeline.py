@@ -166,10 +166,13 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
 def apply_rules(analysis: Analysis, rules: list[str] | None = None) -> None:
     from diagnose.engine import evaluate
     from diagnose.knowledge import builtin_knowledge
+    from diagnose.per_process import add_process_findings
     from diagnose.rules import load_packs
 
     kb = builtin_knowledge()
     ruleset = load_packs(rules, kb)
     evaluation = evaluate(analysis.profile, ruleset, kb)
+    # Several processes: a rule that fires for one of them alone, drowned in the merged shares.
+    add_process_findings(evaluation, analysis.profile, ruleset, kb)
     analysis.knowledge, analysis.ruleset, analysis.evaluation = kb, ruleset, evaluation
     analysis.findings = evaluation.findings

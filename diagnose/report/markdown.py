@@ -314,8 +314,9 @@ def _healthy(analysis: Analysis) -> list[str]:
         return []
     lang = analysis.lang
     out = []
+    found = {f.id for f in analysis.findings}  # a rule that fired for one process alone is not healthy
     for t in analysis.evaluation.trace:
-        if t.status != "not-fired":
+        if t.status != "not-fired" or t.id in found:
             continue
         rule = analysis.ruleset.by_id(t.id)
         if rule is None or "capture-quality" in rule.tags:
