@@ -1,0 +1,120 @@
+"""Per-process findings in a capture of several processes: each finding names the processes its
+samples come from, with shares that add up to the finding's samples; advice for a program names
+it; a rule that fires for one process alone is that process's finding."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import fixture, run_cli
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from perf_samples import samples  # noqa: E402
+
+SEED = fixture("original-report-shape.perf.txt.gz")
+TWO = fixture("two-process-udp-unix.perf.txt.gz")
+
+
+def _analyze(tmp_path_factory: pytest.TempPathFactory, src: Path, *args: str) -> dict:
+    out = tmp_path_factory.mktemp("r") / "r.json"
+    proc = run_cli("analyze", str(src), "-f", "json", "-o", str(out), *args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _analyze(tmp_path_factory, TWO)
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _analyze(tmp_path_factory, SEED)
+
+
+def _pids(src: Path) -> dict[str, int]:
+    return {s.comm: s.pid for s in samples(src)}
+
+
+def test_shares_add_up_to_the_findings_samples(two: dict, seed: dict) -> None:
+    for report in (two, seed):
+        counted = [f for f in report["findings"] if f["processes"]]
+        assert counted
+        for f in counted:
+            assert sum(p["samples"] for p in f["processes"]) == pytest.approx(f["samples"], abs=0.01), f["id"]
+            assert sum(p["share"] for p in f["processes"]) == pytest.approx(1.0, abs=1e-5), f["id"]
+            assert [p["samples"] for p in f["processes"]] == sorted((p["samples"] for p in f["processes"]), reverse=True)
+
+
+def test_process_samples_are_the_truth_from_the_stacks(two: dict) -> None:
+    """unknown-frames counts the samples whose stack passes through a frame with neither symbol nor
+    module; count them per process from the text."""
+    truth: dict[int, int] = {}
+    for s in samples(TWO):
+        if any(frame == ("[unknown]", "[unknown]") for frame in s.frames):
+            truth[s.pid] = truth.get(s.pid, 0) + 1
+    f = next(f for f in two["findings"] if f["id"] == "unknown-frames")
+    assert {p["pid"]: p["samples"] for p in f["processes"]} == truth
+    names = _pids(TWO)
+    assert {p["pid"]: p["comm"] for p in f["processes"]} == {pid: comm for comm, pid in names.items()}
+
+
+def test_a_finding_driven_by_one_process_names_only_it(two: dict) -> None:
+    socat = _pids(TWO)["socat"]
+    ipc = next(f for f in two["findings"] if f["id"] == "unix-socket-ipc")
+    assert [p["pid"] for p in ipc["processes"]] == [socat] and ipc["processes"][0]["share"] == 1.0
+    program = [r for r in ipc["recommendations"] if r["kind"] not in ("sysctl", "system")]
+    assert program and all([p["pid"] for p in r["for_processes"]] == [socat] for r in program)
+    assert all("for_processes" not in r for r in ipc["recommendations"] if r["kind"] in ("sysctl", "system"))
+
+
+def test_a_rule_drowned_in_the_merged_shares_fires_for_its_process(two: dict, tmp_path_factory) -> None:
+    """iperf3's UDP receive share is above the rule's threshold in iperf3's own samples, below it
+    once merged with socat's: it is iperf3's finding, said to be measured on iperf3 alone."""
+    iperf = _pids(TWO)["iperf3"]
+    udp = next(f for f in two["findings"] if f["id"] == "udp-receive-heavy")
+    own = [s for s in samples(TWO) if s.pid == iperf]
+    assert udp["process"]["pid"] == iperf and udp["process"]["samples"] == len(own)
+    assert udp["summary"].startswith(f"In iperf3 {iperf} alone ({len(own):,} samples): ")
+    assert [p["pid"] for p in udp["processes"]] == [iperf]
+    alone = _analyze(tmp_path_factory, TWO, "--pid", str(iperf))
+    same = next(f for f in alone["findings"] if f["id"] == "udp-receive-heavy")
+    assert udp["samples"] == same["samples"] and udp["score"] == same["score"]
+    trace = next(t for t in two["evaluation"]["rules"] if t["id"] == "udp-receive-heavy")
+    assert trace["status"] == "not-fired" and f"iperf3 {iperf} alone" in trace["why_not"]
+
+
+def test_seed_shaped_findings_match_each_process_analysed_alone(seed: dict, tmp_path_factory) -> None:
+    """On the seed-shaped capture (two alike processes) every finding comes from both, each
+    process's part is what `--pid` finds in it, and no rule fires for one process alone."""
+    assert all(f["process"] is None for f in seed["findings"])
+    alone = {pid: {f["id"]: f for f in _analyze(tmp_path_factory, SEED, "--pid", str(pid))["findings"]}
+             for pid in (1264187, 1264202)}
+    checked = 0
+    for f in seed["findings"]:
+        if not f["processes"]:
+            continue
+        assert {p["pid"] for p in f["processes"]} == {1264187, 1264202}
+        for p in f["processes"]:
+            own = alone[p["pid"]].get(f["id"])
+            if own is not None and own["samples"] is not None and isinstance(p["samples"], int):
+                assert own["samples"] == p["samples"], (f["id"], p)
+                checked += 1
+    assert checked >= 4
+
+
+def test_terminal_and_markdown_name_the_processes() -> None:
+    socat = _pids(TWO)["socat"]
+    term = run_cli("analyze", str(TWO), "--width", "200")
+    assert term.returncode == 0, term.stderr
+    assert f"Samples by process: socat {socat}" in term.stdout
+    assert f"[for socat {socat}]" in term.stdout
+    md = run_cli("analyze", str(TWO), "-f", "markdown")
+    assert f"_Samples by process: socat {socat}" in md.stdout and f"(for socat {socat})" in md.stdout
+    # one process: no per-process line
+    one = run_cli("analyze", str(TWO), "--pid", str(socat), "--width", "200")
+    assert "Samples by process" not in one.stdout
