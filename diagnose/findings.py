@@ -56,6 +56,10 @@ class Finding:
     # Recommendations of the rule not offered here, each with why (not for this stack, already
     # in effect, no evidence for it).
     withheld: list[dict[str, Any]] = field(default_factory=list)
+    # The share of the samples (with a call chain) the finding measured: its primary measurement
+    # (what its gain is computed from); None when it rests on no share of samples (a count the
+    # kernel made, such as datagram drops).
+    share: float | None = None
 
     @property
     def quality_note(self) -> bool:
@@ -81,6 +85,7 @@ class Finding:
             "not_helpful": self.not_helpful,
             "tags": self.tags,
             "gain": round(self.gain, 6),
+            "share": None if self.share is None else round(self.share, 6),
             "severity_capped_because": self.capped,
             "rule_source": self.rule_source,
             "withheld": self.withheld,
