@@ -13,6 +13,8 @@ from diagnose.report.output import write_output
 
 FORMATS = ("terminal", "json", "markdown")
 ALIASES = {"md": "markdown", "text": "terminal"}
+# Skipped folder entries named one by one on stderr; the JSON report lists them all.
+SHOW_SKIPPED = 10
 
 
 def analyze_many(inputs: list[str], fmt: str, output: str | None, rules: list[str] | None, lang: str,
@@ -31,8 +33,12 @@ def analyze_many(inputs: list[str], fmt: str, output: str | None, rules: list[st
     for note in ruleset.notes:
         warn(note)
     fleet = fleet_mod.run(inputs, event=event, rules=rules, lang=lang, jobs=jobs)
-    for path, why in fleet.skipped:
+    shown = [(p, why) for p, why in fleet.skipped if why != "hidden"]
+    for path, why in shown[:SHOW_SKIPPED]:
         warn(f"{path}: skipped, not a capture ({why})")
+    if len(fleet.skipped) > min(len(shown), SHOW_SKIPPED):
+        more = len(fleet.skipped) - min(len(shown), SHOW_SKIPPED)
+        warn(f"{more} more entries skipped (hidden, or not captures); the JSON report's `skipped` lists each with why")
     for c, label in zip(fleet.captures, fleet.labels):
         for w in c.warnings:
             warn(w if w.startswith(c.path) else f"{label}: {w}")
