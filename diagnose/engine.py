@@ -322,10 +322,11 @@ class _Run:
         summary = {lang: fill(rule.summary.get(lang) or rule.summary["en"], tvalues, lang) for lang in LANGS}
         explanation = {lang: fill(rule.explanation.get(lang) or rule.explanation.get("en", ""), tvalues, lang)
                        for lang in LANGS} if rule.explanation else {}
+        shown_share: float | None = None  # the finding's own share of the samples (null: not from samples)
         if is_share:
-            share = primary_value or 0.0
+            share = shown_share = primary_value or 0.0
         elif pm is not None and isinstance(pm.samples, (int, float)) and n:
-            share = pm.samples / n  # cores and sample counts: the samples behind them
+            share = shown_share = pm.samples / n  # cores and sample counts: the samples behind them
         else:
             share = 0.0
         cap = self.profile.capture
@@ -361,7 +362,7 @@ class _Run:
                     confidence=conf, summary=summary, explanation=explanation, subject=subject,
                     values=values_out, evidence=evidence, recommendations=recs, not_helpful=not_helpful,
                     explains=list(rule.explains), tags=list(rule.tags), frames=frames, gain=gain,
-                    rule_source=rule.source)
+                    rule_source=rule.source, share=shown_share)
         if satisfied:
             f.evidence["already_satisfied"] = satisfied
         f.withheld = withheld

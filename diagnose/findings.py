@@ -64,6 +64,10 @@ class Finding:
     # Set when the rule fired on one process's samples alone, not on the merged capture
     # (diagnose.per_process): {pid, comm, samples, why}.
     process: dict[str, Any] | None = None
+    # The share of the samples (with a call chain) the finding measured: its primary measurement
+    # (what its gain is computed from); None when it rests on no share of samples (a count the
+    # kernel made, such as datagram drops).
+    share: float | None = None
 
     @property
     def quality_note(self) -> bool:
@@ -89,6 +93,7 @@ class Finding:
             "not_helpful": self.not_helpful,
             "tags": self.tags,
             "gain": round(self.gain, 6),
+            "share": None if self.share is None else round(self.share, 6),
             "severity_capped_because": self.capped,
             "rule_source": self.rule_source,
             "withheld": self.withheld,

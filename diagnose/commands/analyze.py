@@ -12,7 +12,8 @@ from diagnose.report.output import check_output
 
 
 def command(
-    input: Annotated[str, typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture folder.")],
+    input: Annotated[list[str], typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture "
+                                                "folder; several, or a folder of them, for one table of all.")],
     format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph).")] = "terminal",
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
@@ -21,7 +22,8 @@ def command(
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit with code 3 if a finding is at or above "
                                                    "this severity (info, low, medium, high, critical).")] = None,
     event: Annotated[Optional[str], typer.Option("--event", help="Event to analyse (default: the CPU-time event).")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parser processes (default: CPU count); with "
+                                               "several captures, captures analysed at once, each parsed in one.")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width in columns, 40-1000 "
                                                  "(default: the terminal's).")] = None,
     all_functions: Annotated[bool, typer.Option("--all-functions", help="The JSON report lists every function, not "
@@ -38,7 +40,17 @@ def command(
     check_width(width)
     check_output(output)
     selection = thread_selection(pid, tid, comm)
-    analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang, selection=selection)
+    from diagnose.fleet import is_many
+
+    if is_many(input):
+        from diagnose.commands.analyze_many import analyze_many
+
+        if all_functions:
+            warn("--all-functions lists functions in a single capture's JSON report; the many-captures report "
+                 "lists none, so it has no effect here")
+        analyze_many(input, format, output, rules, lang, fail_on, event, jobs, width, selection)
+        return
+    analysis = run_analysis(input[0], event=event, jobs=jobs, rules=rules, lang=lang, selection=selection)
     analysis.all_functions = all_functions
     for w in analysis.profile.capture.warnings:
         warn(w)
