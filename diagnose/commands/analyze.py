@@ -8,11 +8,12 @@ import typer
 
 from diagnose.commands.common import check_fail_on, check_lang, check_width, emit_analysis, warn
 from diagnose.report.output import check_output
+from diagnose.report.render import check_binary_output
 
 
 def command(
-    input: Annotated[str, typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture folder.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph).")] = "terminal",
+    input: Annotated[str, typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, a pprof profile, or a capture folder.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph), pprof (gzip'd profile.proto), speedscope (JSON).")] = "terminal",
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
                                                        "also $DIAGNOSE_RULES_PATH.")] = None,
@@ -33,6 +34,7 @@ def command(
     check_fail_on(fail_on)
     check_width(width)
     check_output(output)
+    check_binary_output(format, output)
     analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang)
     analysis.all_functions = all_functions
     for w in analysis.profile.capture.warnings:
