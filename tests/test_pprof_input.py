@@ -177,3 +177,24 @@ def test_other_binary_data_is_still_not_a_profile(tmp_path: Path) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(bytes(range(256)) * 64)
     assert_one_line_error(run_cli("analyze", str(junk)), "binary data, not a profile")
+
+
+def test_unsymbolised_locations_are_named_by_their_module(tmp_path: Path) -> None:
+    from diagnose.inputs import profile_pb2
+
+    msg = profile_pb2.Profile()
+    msg.string_table.extend(["", "samples", "count", "/srv/app", "/usr/lib/libvpx.so.7", "main.run"])
+    msg.sample_type.add(type=1, unit=2)
+    msg.mapping.add(id=1, filename=3)
+    msg.mapping.add(id=2, filename=4)
+    msg.function.add(id=1, name=5)
+    root = msg.location.add(id=1, mapping_id=1)
+    root.line.add(function_id=1)
+    msg.location.add(id=2, mapping_id=2, address=0x7F001234)
+    msg.sample.add(location_id=[2, 1], value=[5])
+    path = tmp_path / "unsymbolised.pb"
+    path.write_bytes(msg.SerializeToString())
+    profile = read_pprof(str(path))
+    assert [(f.name, f.module_base) for f in profile.frames] == [("main.run", "app"), ("[libvpx.so.7]", "libvpx.so.7")]
+    assert [t.comm for t in profile.threads] == ["app"]
+    assert profile.self_counts() == [0, 5]

@@ -119,7 +119,7 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
     count_i, cpu_i = _choose(types, event, path)
     period = msg.period if msg.period > 0 else 0
     mappings = {m.id: s(m.filename) for m in msg.mapping}
-    binary = next((name for name in mappings.values() if name), "") .rsplit("/", 1)[-1] or "pprof"
+    binary = next((name for name in mappings.values() if name), "").rsplit("/", 1)[-1] or "pprof"
     functions = {f.id: (s(f.name) or s(f.system_name) or "[unknown]") for f in msg.function}
     frames: list[Frame] = []
     frame_ids: dict[Frame, int] = {}
@@ -140,8 +140,10 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
             # line[0] is the innermost function: root first means the last line first
             locations[loc.id] = tuple(frame(functions.get(ln.function_id, "[unknown]"), module)
                                       for ln in reversed(loc.line))
-        else:
-            locations[loc.id] = (frame("[unknown]", module),)
+        else:  # not symbolised: named by its module, as perf's [unknown] frames are
+            base = module.rsplit("/", 1)[-1]
+            locations[loc.id] = (frame(f"[{base}]" if base and not base.startswith("[") else base or "[unknown]",
+                                       module),)
     labels = _Labels(st, binary)
     threads: list[Thread] = []
     thread_ids: dict[Thread, int] = {}
