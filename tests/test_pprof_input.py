@@ -198,3 +198,20 @@ def test_unsymbolised_locations_are_named_by_their_module(tmp_path: Path) -> Non
     assert [(f.name, f.module_base) for f in profile.frames] == [("main.run", "app"), ("[libvpx.so.7]", "libvpx.so.7")]
     assert [t.comm for t in profile.threads] == ["app"]
     assert profile.self_counts() == [0, 5]
+
+
+def test_a_profile_with_cpu_time_only_counts_samples_by_the_period(tmp_path: Path) -> None:
+    from diagnose.inputs import profile_pb2
+
+    msg = profile_pb2.Profile()
+    msg.string_table.extend(["", "cpu", "nanoseconds", "main.spin"])
+    msg.sample_type.add(type=1, unit=2)
+    msg.period_type.type, msg.period_type.unit, msg.period = 1, 2, 4_000_000  # 250 Hz
+    msg.function.add(id=1, name=3)
+    msg.location.add(id=1).line.add(function_id=1)
+    msg.sample.add(location_id=[1], value=[12_000_000])
+    path = tmp_path / "cpu-only.pb"
+    path.write_bytes(msg.SerializeToString())
+    profile = read_pprof(str(path))
+    assert profile.capture.total_samples == 3 and profile.capture.frequency_hz == 250
+    assert [(s.samples, s.weight) for s in profile.stacks] == [(3, 12_000_000)]

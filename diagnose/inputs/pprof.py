@@ -118,6 +118,8 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
     types = [(s(t.type), s(t.unit)) for t in msg.sample_type]
     count_i, cpu_i = _choose(types, event, path)
     period = msg.period if msg.period > 0 else 0
+    # A time value is samples x period; another chosen value (bytes, say) is taken as it is.
+    divisor = period if cpu_i is not None and types[cpu_i][1] == "nanoseconds" else 0
     mappings = {m.id: s(m.filename) for m in msg.mapping}
     binary = next((name for name in mappings.values() if name), "").rsplit("/", 1)[-1] or "pprof"
     functions = {f.id: (s(f.name) or s(f.system_name) or "[unknown]") for f in msg.function}
@@ -152,7 +154,7 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
     dropped = 0
     for sample in msg.sample:
         values = sample.value
-        n = _samples(values, count_i, cpu_i, period)
+        n = _samples(values, count_i, cpu_i, divisor)
         if n is None:
             dropped += 1
             continue
@@ -193,6 +195,7 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
 
 
 def _samples(values, count_i: int | None, cpu_i: int | None, period: int) -> int | None:  # type: ignore[no-untyped-def]
+    """The samples of one Sample: its count, else its time value / the period (0: the value itself)."""
     if count_i is not None:
         return values[count_i] if count_i < len(values) else None
     if cpu_i is None or cpu_i >= len(values):
