@@ -100,6 +100,12 @@ def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None,
     if source.format == "folded":
         lines, warnings = collapse_folded(read_chunks(source.path), source.path)
         return folded_lines(lines), warnings
+    if source.format == "pprof":
+        from diagnose.inputs.pprof import read_pprof
+        from diagnose.report.folded import profile_counts
+
+        profile = read_pprof(source.path)
+        return folded_lines(profile_counts(profile)), profile.capture.warnings
     in_parts = parse_file_in_parts(source.path, opts.addrs, jobs) if source.format == "perf-script" else None
     if in_parts is not None:
         # A large file parsed across processes: folded part by part, never merged (one part's
@@ -131,6 +137,10 @@ def _load_profile(path: str, event: str | None = None, jobs: int | None = None) 
         if event is not None:
             raise DiagnoseError(f"{path}: folded stacks carry no event names, so --event cannot apply; drop it")
         return read_folded(read_chunks(source.path), source.path)
+    if source.format == "pprof":
+        from diagnose.inputs.pprof import read_pprof
+
+        return read_pprof(source.path, event)
     parse, warnings, cut = read_perf(source, jobs=jobs)
     profile = build_profile(parse, source.path, source.format, event)
     profile.capture.warnings.extend(warnings)

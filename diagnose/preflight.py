@@ -106,11 +106,12 @@ def check_options(request: RunRequest) -> None:
                             f"(kernel.perf_event_max_sample_rate = {limit}); choose a lower one such as 99")
     if request.call_graph not in CALL_GRAPHS:
         raise DiagnoseError(f"unknown --call-graph {request.call_graph!r}; choose one of: {', '.join(CALL_GRAPHS)}")
-    from diagnose.report.render import FORMATS
+    from diagnose.report.render import FORMATS, check_binary_output
 
     for fmt in request.formats:
         if fmt not in FORMATS and fmt != "text":
             raise DiagnoseError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        check_binary_output(fmt, None)
 
 
 def read_int(sysctl: str) -> int | None:

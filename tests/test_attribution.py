@@ -106,6 +106,7 @@ def test_go_thread_parking_is_not_lock_contention() -> None:
 
 def _captures() -> list[Path]:
     found = sorted(FIXTURES.glob("*.perf.txt.gz")) + sorted(FIXTURES.glob("*.folded.gz")) + \
+        sorted(FIXTURES.glob("*.pprof.pb.gz")) + \
         sorted(FIXTURES.glob("synthetic/*.perf.txt.gz")) + sorted(p.parent for p in FIXTURES.glob("lab/*/manifest.json"))
     return [p for p in found if p.name != "idle-sleep.perf.txt.gz"]
 

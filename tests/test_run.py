@@ -156,6 +156,7 @@ def test_run_writes_a_complete_capture_folder(ipc_run: Run) -> None:
     expected = set(CAPTURE_FILES)
     expected |= {"report.md"} if "markdown" in FORMATS else set()
     expected |= {"flamegraph.svg"} if "svg" in FORMATS else set()
+    expected |= {"profile.pb.gz"} if "pprof" in FORMATS else set()
     assert {p.name for p in folder.iterdir()} == expected
     m = manifest(folder)
     assert m["schema"] == "diagnose.capture/v1" and m["complete"] is True
@@ -165,6 +166,8 @@ def test_run_writes_a_complete_capture_folder(ipc_run: Run) -> None:
         assert entry["bytes"] == (folder / name).stat().st_size, name
         assert entry["sha256"] == sha256(folder / name), name
     assert listed["perf.script.txt.gz"]["role"] == "perf-script"
+    assert listed["profile.pb.gz"]["role"] == "profile-pprof" and listed["profile.pb.gz"]["private"] is False
+    assert (folder / "profile.pb.gz").stat().st_mode & 0o777 == 0o600
     rec = m["recording"]
     assert rec["pids"] == list(ipc_run.pids)
     assert rec["frequency_hz"] == 499 and rec["call_graph"] == "fp" and rec["event"] == "cpu-clock"

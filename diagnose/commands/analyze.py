@@ -9,12 +9,15 @@ import typer
 from diagnose.commands.common import (CommFilter, PidFilter, TidFilter, check_fail_on, check_lang, check_width,
                                       emit_analysis, thread_selection, warn)
 from diagnose.report.output import check_output
+from diagnose.report.render import check_binary_output
 
 
 def command(
-    input: Annotated[list[str], typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, or a capture "
-                                                "folder; several, or a folder of them, for one table of all.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph).")] = "terminal",
+    input: Annotated[list[str], typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, a pprof "
+                                                "profile, or a capture folder; several, or a folder of them, for one "
+                                                "table of all.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph), pprof "
+                                        "(gzip'd profile.proto), speedscope (JSON).")] = "terminal",
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
                                                        "also $DIAGNOSE_RULES_PATH.")] = None,
@@ -50,6 +53,7 @@ def command(
                  "lists none, so it has no effect here")
         analyze_many(input, format, output, rules, lang, fail_on, event, jobs, width, selection)
         return
+    check_binary_output(format, output)
     analysis = run_analysis(input[0], event=event, jobs=jobs, rules=rules, lang=lang, selection=selection)
     analysis.all_functions = all_functions
     for w in analysis.profile.capture.warnings:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
 from diagnose.errors import DiagnoseError, input_error
+from diagnose.inputs.pprof_sniff import looks_like_pprof
 
-Format = Literal["perf-script", "folded", "perf-data", "capture-dir"]
+Format = Literal["perf-script", "folded", "perf-data", "capture-dir", "pprof"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 PERF_DATA_MAGICS = (b"PERFILE2", b"2ELIFREP", b"PERFFILE")
@@ -190,10 +191,12 @@ def detect(path: str) -> InputSource:
         raise input_error(path, "the file is empty", "record a capture first (perf record -g) and pass its output")
     if data.startswith(PERF_DATA_MAGICS):
         return InputSource(path=path, format="perf-data", compressed=compressed)
+    if looks_like_pprof(data, whole=len(data) < SNIFF_BYTES):
+        return InputSource(path=path, format="pprof", compressed=compressed)
     fmt, line_no, first = classify_text(data)
     if fmt == "binary":
         raise input_error(path, "binary data, not a profile",
-                          "pass `perf script` text, folded stacks (`a;b;c 42`) or a perf.data file")
+                          "pass `perf script` text, folded stacks (`a;b;c 42`), a perf.data file or a pprof profile")
     if fmt is None:
         if first is None:
             raise input_error(path, "holds only comments or blank lines, no samples",

@@ -8,12 +8,31 @@ import sys
 from diagnose.analysis import Analysis
 from diagnose.errors import DiagnoseError
 
-FORMATS = ("terminal", "json", "markdown", "svg")
+FORMATS = ("terminal", "json", "markdown", "svg", "pprof", "speedscope")
 ALIASES = {"md": "markdown", "text": "terminal"}
+# Formats that are not text: never written to a terminal.
+BINARY = ("pprof",)
 
 
-def render(analysis: Analysis, fmt: str, to_terminal: bool, width: int | None = None) -> str:
+def check_binary_output(fmt: str, output: str | None) -> None:
+    """Refuse, before any work, to write a binary format to a terminal."""
+    if fmt.lower() in BINARY and (output is None or output == "-") and sys.stdout is not None and sys.stdout.isatty():
+        raise DiagnoseError(f"--format {fmt.lower()} is binary (a gzip'd profile) and standard output is a terminal; "
+                            f"write it to a file with -o FILE, or redirect the output")
+
+
+def render(analysis: Analysis, fmt: str, to_terminal: bool, width: int | None = None) -> str | bytes:
     fmt = ALIASES.get(fmt, fmt)
+    if fmt == "pprof":
+        from diagnose.report.pprof_out import render_pprof
+
+        if to_terminal:
+            check_binary_output(fmt, None)
+        return render_pprof(analysis.profile)
+    if fmt == "speedscope":
+        from diagnose.report.speedscope import render_speedscope
+
+        return render_speedscope(analysis.profile)
     if fmt == "json":
         from diagnose.report.json_report import render_json
 

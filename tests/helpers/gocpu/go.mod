@@ -1,0 +1,3 @@
+module gocpu
+
+go 1.19
