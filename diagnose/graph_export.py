@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from diagnose.attribution import attribution
+from diagnose.attribution import APPLICATION, KERNEL, attribution
 from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
 from diagnose.errors import DiagnoseError
 from diagnose.knowledge import Knowledge, builtin_knowledge
@@ -115,21 +115,46 @@ def node_components(profile: Profile, kb: Knowledge, frames: set[int]) -> dict[i
         return {}
     att = attribution(profile, kb)
     pf = profile.frames
-    votes: dict[int, dict[str, int]] = {}
+    base, special = att.facts.base, att.facts.special
+    kinds = {i: (KERNEL if pf[i].kind == "kernel" else APPLICATION) for i in frames}
+    tally: dict[tuple[int, str], int] = {}
     for s in profile.stacks:
         fr = s.frames
         if frames.isdisjoint(fr):
             continue
-        walk = att.walk()
+        n = s.samples
         seen: set[int] = set()
-        last = max(i for i, f in enumerate(fr) if f in frames)
-        for pos, f in enumerate(fr[: last + 1]):
-            walk.step(f, pos)
-            if f in frames and f not in seen:
+        last = len(fr) - 1
+        while fr[last] not in frames:
+            last -= 1
+        if not special.isdisjoint(fr):
+            # Claims and contextual categories: the attribution's own walk.
+            walk = att.walk()
+            for pos in range(last + 1):
+                f = fr[pos]
+                walk.step(f, pos)
+                if f in frames and f not in seen:
+                    seen.add(f)
+                    k = (f, walk.component(pf[f]))
+                    tally[k] = tally.get(k, 0) + n
+            continue
+        # The plain case, as Walk has it: the deepest recognised frame so far, a catch-all only
+        # if nothing else is recognised, else kernel or application by the frame itself.
+        deepest = fallback = None
+        for f in fr[: last + 1]:
+            cat = base[f]
+            if cat is not None:
+                if cat.fallback:
+                    fallback = cat.component
+                else:
+                    deepest = cat.component
+            if f in kinds and f not in seen:
                 seen.add(f)
-                cid = walk.owner(pf[f]).component
-                v = votes.setdefault(f, {})
-                v[cid] = v.get(cid, 0) + s.samples
+                k = (f, deepest or fallback or kinds[f])
+                tally[k] = tally.get(k, 0) + n
+    votes: dict[int, dict[str, int]] = {}
+    for (f, cid), k in tally.items():
+        votes.setdefault(f, {})[cid] = k
     return {f: min(v, key=lambda c: (-v[c], c)) for f, v in votes.items()}
 
 
