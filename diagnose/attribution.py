@@ -108,6 +108,15 @@ class Walk:
                     self.claim = (position, cat, frame)
         return cat
 
+    def component(self, leaf: Frame) -> str:
+        """owner(leaf).component, without making the Owner (the call graph asks per frame)."""
+        if self.claim is not None:
+            return self.claim[1].component
+        best = self.deepest or self.fallback
+        if best is not None:
+            return best[1].component
+        return KERNEL if leaf.kind == "kernel" else APPLICATION
+
     def owner(self, leaf: Frame | None) -> Owner:
         if self.claim is not None:
             return Owner(self.claim[0], self.claim[1], self.claim[1].component)

@@ -14,6 +14,7 @@ from diagnose.facts import Measured, Measurements, as_number, category_selectors
 from diagnose.finding_processes import count_of as _count, name_processes, processes_of
 from diagnose.findings import Finding, rank, score_curve, severity_for
 from diagnose.knowledge import Knowledge
+from diagnose.path_measures import dominator, passes_through
 from diagnose.profile import Profile, cores_used
 from diagnose.platform import Platform, detect
 from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
@@ -31,6 +32,8 @@ SHARE_MEASURES = ("inclusive_share", "self_share", "owned_share", "below_share",
                   "syscall_share",
                   "top_syscall", "top_category", "top_owned_category")
 OWNED_MEASURES = ("owned_share", "top_owned_category")
+# Shown as percentages, but not shares of all samples (never a finding's main share).
+PERCENT_MEASURES = SHARE_MEASURES + ("passes_through", "dominator")
 # A finding whose main value was read from wrapper frames only (no kernel frames) is this much
 # less certain: the call is known, what the kernel did in it is not.
 INFERRED_CONFIDENCE = 0.6
@@ -49,6 +52,8 @@ class ConditionTrace:
     passed: bool | None
     reason: str | None = None
     line: int | None = None
+    # What the value is about, when the measure names something (the dominating function).
+    subject: str | None = None
 
     def text(self) -> str:
         shown = _shown(self.measure, self.value)
@@ -59,7 +64,7 @@ class ConditionTrace:
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "measure": self.measure, "name": self.name, "value": _json(self.value),
                 "op": self.op, "threshold": _json(self.threshold), "passed": self.passed, "reason": self.reason,
-                "line": self.line}
+                "line": self.line, "subject": self.subject}
 
 
 @dataclass
@@ -105,7 +110,7 @@ def _json(v: Any) -> Any:
 def _shown(measure: str, v: Any) -> str:
     if v is None:
         return "unknown"
-    if measure.startswith(SHARE_MEASURES) and isinstance(v, (int, float)):
+    if measure.startswith(PERCENT_MEASURES) and isinstance(v, (int, float)):
         return f"{100 * v:.2f}%"
     if measure.startswith("cores") and isinstance(v, (int, float)):
         return f"{v:.2f} cores"
@@ -180,6 +185,10 @@ class _Run:
             return m.top_category(c.arg)
         if c.measure == "top_owned_category":
             return m.top_category(c.arg, owned=True)
+        if c.measure == "passes_through":
+            return passes_through(m, c.arg["from"], c.arg["to"], c.arg["via"])
+        if c.measure == "dominator":
+            return dominator(m, c.arg)
         cap = self.profile.capture
         if c.measure == "stack_samples":
             return Measured(float(self.profile.stack_samples))
@@ -244,7 +253,8 @@ class _Run:
                 threshold = self.resolve(c.threshold, rule)
                 passed = self.compare(got.value, c.op, threshold, c.measure)
                 ct = ConditionTrace(group, describe(c), c.name, got.value, c.op, threshold, passed,
-                                    got.note if got.value is None else None, c.line)
+                                    got.note if got.value is None else None, c.line,
+                                    got.subject if c.measure == "dominator" else None)
                 trace.conditions.append(ct)
                 results[group].append(passed)
                 if c.name:
@@ -493,7 +503,7 @@ def why_not(ct: ConditionTrace) -> str:
     gap = ""
     if a is not None and b is not None:
         d = abs(b - a)
-        if ct.measure.startswith(SHARE_MEASURES):
+        if ct.measure.startswith(PERCENT_MEASURES):
             gap = f" (short by {100 * d:.2f} percentage points)" if ct.op in ("gte", "gt") else \
                 f" (over by {100 * d:.2f} percentage points)"
         else:

@@ -34,6 +34,7 @@ MAX_RULES_TOTAL = 5_000
 SELECTOR_MEASURES = ("inclusive_share", "self_share", "owned_share", "cores", "samples")
 MEASURES = SELECTOR_MEASURES + ("below_share", "attributed_share", "part_share", "syscall_share", "top_syscall", "top_category",
                                 "top_owned_category",
+                                "passes_through", "dominator",
                                 "stack_samples", "total_samples", "cores_used", "env", "fact", "fired")
 COMPARISONS = ("gte", "gt", "lte", "lt", "eq", "ne")
 SELECTOR_KEYS = ("category", "component", "symbol", "module", "kind", "thread", "process")
@@ -253,6 +254,13 @@ def parse_condition(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None,
             arg = {"calls": _check_pattern(doc, (*w, "calls"), raw["calls"])}
         else:
             raise doc.error(w, "takes {} or {calls: PATTERN}", "e.g. top_syscall: {calls: 'send.*'}")
+    elif m == "passes_through":
+        _need(doc, w, raw, ("from", "to", "via"))
+        arg = {k: parse_selector(doc, (*w, k), raw[k], kb) for k in ("from", "to", "via")}
+    elif m == "dominator":
+        arg = parse_selector(doc, w, raw, kb)
+        if arg == Selector():
+            raise doc.error(w, "dominator needs a selection (the hot subtree)", "e.g. dominator: {category: [unix-socket-ipc]}")
     elif m in ("top_category", "top_owned_category"):
         arg = parse_selector(doc, w, raw, kb)
         if not arg.category and not arg.component:

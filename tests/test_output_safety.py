@@ -28,6 +28,8 @@ def _args(command: str, tmp_path: Path) -> list[str]:
         return ["collapse", CAPTURE]
     if command == "flamegraph":
         return ["flamegraph", CAPTURE]
+    if command == "graph":
+        return ["graph", CAPTURE, "--format", "graphml"]
     if command == "diff":
         return ["diff", CAPTURE, OTHER, "--format", "markdown"]
     report = tmp_path / "saved.json"
@@ -37,7 +39,7 @@ def _args(command: str, tmp_path: Path) -> list[str]:
     return ["explain", str(report), "--width", "100"]
 
 
-COMMANDS = ["analyze", "collapse", "flamegraph", "diff", "explain"]
+COMMANDS = ["analyze", "collapse", "flamegraph", "graph", "diff", "explain"]
 
 
 def _device(path: Path, minor: int) -> Path:

@@ -155,3 +155,31 @@ def test_flamegraph_draws_the_selected_threads(tmp_path: Path, seed_samples: lis
     svg = out.read_text()
     assert f"{n:,} samples" in svg or f"{n} samples" in svg
     assert f"{len(seed_samples):,} samples" not in svg
+
+
+def test_graph_draws_the_selected_process_only(tmp_path: Path) -> None:
+    """On the two-process capture, `graph --pid` keeps the chosen process's functions and their
+    inclusive samples, counted here from the capture's text."""
+    import networkx as nx
+
+    two = list(samples(TWO))
+    counts = Counter(s.pid for s in two)
+    (pid, n), (other, _) = counts.most_common(2)
+    out = tmp_path / "g.graphml"
+    proc = run_cli("graph", str(TWO), "--pid", str(pid), "--format", "graphml", "--node-threshold", "0",
+                   "--edge-threshold", "0", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    g = nx.read_graphml(out)
+    names = {d.get("name", k) for k, d in g.nodes(data=True)}
+
+    def name(sym: str) -> str:  # perf prints symbol versions (clock_gettime@@GLIBC_2.17); names drop them
+        return sym.split("@@", 1)[0]
+
+    mine = {name(f[0]) for s in two if s.pid == pid for f in s.frames}
+    only_other = {name(f[0]) for s in two if s.pid == other for f in s.frames} - mine
+    assert names and names <= mine | {"[unknown]"}
+    assert only_other and not names & only_other
+    roots = Counter(name(s.frames[-1][0]) for s in two if s.pid == pid and s.frames)
+    top_root, top_n = roots.most_common(1)[0]
+    node = next(d for k, d in g.nodes(data=True) if d.get("name", k) == top_root)
+    assert int(node["inclusive_samples"]) == top_n <= n

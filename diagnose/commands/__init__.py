@@ -2,4 +2,4 @@
 command, its docstring the help text) or `app` (a typer group). diagnose.cli registers them."""
 
 # Registration order is the order `diagnose --help` lists them in.
-COMMANDS = ("run", "analyze", "explain", "flamegraph", "diff", "collapse", "rules")
+COMMANDS = ("run", "analyze", "explain", "flamegraph", "graph", "diff", "collapse", "rules")

@@ -48,7 +48,7 @@ def _value(measure: str, v: Any) -> str:
         return "unknown"
     if isinstance(v, dict) and isinstance(v.get("en"), str):
         v = v["en"]  # a fact that is a sentence per language (network.receive_buffer.origin)
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith("top_")):
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith(("top_", "passes_through", "dominator"))):
         return f"{100 * v:.2f}%"
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -68,7 +68,10 @@ def _conditions_table(rule: dict[str, Any]) -> Table:
         if c["group"] == "none" and passed is False:
             result = Text("pass (absent)", style="green")
         name = f" as {c['name']}" if c.get("name") else ""
-        t.add_row(Text(esc(c["group"])), Text(esc(c["measure"] + name)), Text(_value(c["measure"], c.get("value"))),
+        measured = _value(c["measure"], c.get("value"))
+        if isinstance(c.get("subject"), str):
+            measured += f" ({esc(c['subject'])})"
+        t.add_row(Text(esc(c["group"])), Text(esc(c["measure"] + name)), Text(measured),
                   Text(test), result)
     return t
 
