@@ -123,8 +123,9 @@ def discover(inputs: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
             captures.append(path)
             found += 1
         if not found:
-            raise DiagnoseError(f"{given}: no captures in this folder (perf script text, folded stacks, perf.data "
-                                f"or `diagnose run` folders); pass captures or a folder that holds some")
+            raise DiagnoseError(f"{given}: a directory without a capture manifest, and no captures in it (perf "
+                                f"script text, folded stacks, perf.data, pprof or `diagnose run` folders); pass "
+                                f"captures or a folder that holds some")
     return captures, skipped
 
 
