@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,9 +99,23 @@ def test_two_runs_started_together_into_one_folder_one_wins(busy: subprocess.Pop
 
 @needs_perf
 def test_ctrl_c_while_the_reports_are_written_keeps_the_capture(busy: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    """Ctrl-C after the capture is saved, before its reports are: whatever the machine's load,
+    the run cannot finish its reports first. Its rule pack is a FIFO in the --rules folder, fed
+    once, for the check before recording: the analysis after it waits on the FIFO's next writer,
+    who never comes."""
     folder = tmp_path / "cap"
-    run = start(run_args(busy.pid, folder))
-    # The manifest lists the perf script text and the folded stacks: the reports come next.
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    fifo = packs / "team.yaml"
+    os.mkfifo(fifo)
+
+    def feed_once() -> None:
+        with open(fifo, "w") as f:
+            f.write("schema: diagnose.rules/v1\npack: {name: team, version: 1.0.0, engine: '>=1.0'}\nrules: []\n")
+
+    threading.Thread(target=feed_once, daemon=True).start()
+    run = start(run_args(busy.pid, folder, "--rules", str(packs)))
+    # The manifest lists the perf script text and the folded stacks: the analysis and reports come next.
     wait_for(run, lambda: "stacks.folded" in listed(folder))
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=120)
