@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from diagnose.inputs.perf_profile import event_base
-from diagnose.profile import CaptureInfo, Frame, Profile, Stack, Thread
+from diagnose.profile import CaptureInfo, Frame, Profile, StackTally, Thread
 
 if TYPE_CHECKING:
     from diagnose.analysis import Analysis
@@ -65,11 +65,8 @@ def merged_profile(captures: list[CaptureResult], same_rate: bool = False) -> Pr
     """One profile of all the captures' stacks: frames by name, module and kind; threads by name."""
     frames: list[Frame] = []
     frame_ids: dict[Frame, int] = {}
-    threads: list[Thread] = []
-    thread_ids: dict[Thread, int] = {}
-    stacks: dict[tuple[int, tuple[int, ...]], Stack] = {}
+    tally = StackTally()
     events: dict[str, int] = {}
-    total = stackless = 0
     for c in captures:
         fmap = []
         for f in c.frames:
@@ -78,25 +75,9 @@ def merged_profile(captures: list[CaptureResult], same_rate: bool = False) -> Pr
                 fid = frame_ids[f] = len(frames)
                 frames.append(f)
             fmap.append(fid)
-        tmap = []
-        for t in c.threads:
-            named = Thread(t.comm, None, None)
-            tid = thread_ids.get(named)
-            if tid is None:
-                tid = thread_ids[named] = len(threads)
-                threads.append(named)
-            tmap.append(tid)
+        tmap = [tally.thread(Thread(t.comm, None, None)) for t in c.threads]
         for thread, ids, samples, weight in c.stacks:
-            key = (tmap[thread], tuple(fmap[i] for i in ids))
-            st = stacks.get(key)
-            if st is None:
-                stacks[key] = Stack(key[0], key[1], samples, weight)
-            else:
-                st.samples += samples
-                st.weight += weight
-            total += samples
-            if not ids:
-                stackless += samples
+            tally.add(tmap[thread], tuple(fmap[i] for i in ids), samples, weight)
         if c.event:
             events[c.event] = events.get(c.event, 0) + c.total_samples
     first = captures[0]
@@ -105,10 +86,10 @@ def merged_profile(captures: list[CaptureResult], same_rate: bool = False) -> Pr
         event=max(events, key=lambda e: events[e]) if events else None, events=events,
         frequency_hz=first.frequency_hz if same_rate else None,
         frequency_source="the captures" if same_rate and first.frequency_hz else None,
-        total_samples=total, stackless_samples=stackless,
+        total_samples=tally.total, stackless_samples=tally.stackless,
         kernel_frames_known=all(c.kernel_frames_known for c in captures),
         truncated=any(c.truncated for c in captures))
-    return Profile(frames, threads, list(stacks.values()), capture)
+    return Profile(frames, tally.threads, tally.stacks(), capture)
 
 
 def analyse_merged(profile: Profile, rules: list[str] | None, lang: str) -> Analysis:

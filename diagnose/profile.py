@@ -53,6 +53,39 @@ class Stack:
     weight: int
 
 
+class StackTally:
+    """Threads interned and samples summed per (thread, stack), as a reader builds a profile."""
+
+    def __init__(self) -> None:
+        self.threads: list[Thread] = []
+        self._thread_ids: dict[Thread, int] = {}
+        self._stacks: dict[tuple[int, tuple[int, ...]], Stack] = {}
+        self.total = 0
+        self.stackless = 0
+
+    def thread(self, t: Thread) -> int:
+        tid = self._thread_ids.get(t)
+        if tid is None:
+            tid = self._thread_ids[t] = len(self.threads)
+            self.threads.append(t)
+        return tid
+
+    def add(self, thread: int, frames: tuple[int, ...], samples: int, weight: int) -> None:
+        key = (thread, frames)
+        st = self._stacks.get(key)
+        if st is None:
+            self._stacks[key] = Stack(thread, frames, samples, weight)
+        else:
+            st.samples += samples
+            st.weight += weight
+        self.total += samples
+        if not frames:
+            self.stackless += samples
+
+    def stacks(self) -> list[Stack]:
+        return list(self._stacks.values())
+
+
 @dataclass
 class CaptureInfo:
     """Facts about how the capture was made, where the input tells them."""

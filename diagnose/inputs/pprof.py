@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from diagnose.errors import DiagnoseError, input_error
 from diagnose.inputs.source import TruncatedGzip, read_chunks
-from diagnose.profile import CaptureInfo, Frame, Profile, Stack, Thread, positive
+from diagnose.profile import CaptureInfo, Frame, Profile, StackTally, Thread, positive
 
 # A decompressed pprof larger than this is refused (protobuf's own limit is 2 GB).
 MAX_BYTES = 1 << 30
@@ -147,10 +147,7 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
             locations[loc.id] = (frame(f"[{base}]" if base and not base.startswith("[") else base or "[unknown]",
                                        module),)
     labels = _Labels(st, binary)
-    threads: list[Thread] = []
-    thread_ids: dict[Thread, int] = {}
-    stacks: dict[tuple[int, tuple[int, ...]], Stack] = {}
-    total = stackless = 0
+    tally = StackTally()
     dropped = 0
     for sample in msg.sample:
         values = sample.value
@@ -161,11 +158,7 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
         if n <= 0:
             continue
         weight = values[cpu_i] if cpu_i is not None and cpu_i < len(values) else n * (period or 1)
-        th = labels.thread(sample.label)
-        t = thread_ids.get(th)
-        if t is None:
-            t = thread_ids[th] = len(threads)
-            threads.append(th)
+        t = tally.thread(labels.thread(sample.label))
         ids: list[int] = []
         for loc_id in reversed(sample.location_id):
             got = locations.get(loc_id)
@@ -173,25 +166,16 @@ def read_pprof(path: str, event: str | None = None) -> Profile:
                 raise input_error(path, f"a sample refers to location {loc_id}, which the profile does not have",
                                   "the profile is damaged; write it again")
             ids.extend(got)
-        key = (t, tuple(ids))
-        st_ = stacks.get(key)
-        if st_ is None:
-            stacks[key] = Stack(t, key[1], n, weight)
-        else:
-            st_.samples += n
-            st_.weight += weight
-        total += n
-        if not ids:
-            stackless += n
-    capture = _capture(msg, path, types, count_i, cpu_i, total, stackless)
+        tally.add(t, tuple(ids), n, weight)
+    capture = _capture(msg, path, types, count_i, cpu_i, tally.total, tally.stackless)
     capture.kernel_frames_known = any(f.kind == "kernel" for f in frames)
     if not capture.kernel_frames_known:
         capture.warnings.append(NO_KERNEL_WARNING)
     if dropped:
         capture.warnings.append(f"{path}: skipped {dropped} samples without the chosen value")
-    if not threads:
-        threads.append(Thread(binary, None, None))
-    return Profile(frames, threads, list(stacks.values()), capture)
+    if not tally.threads:
+        tally.thread(Thread(binary, None, None))
+    return Profile(frames, tally.threads, tally.stacks(), capture)
 
 
 def _samples(values, count_i: int | None, cpu_i: int | None, period: int) -> int | None:  # type: ignore[no-untyped-def]
