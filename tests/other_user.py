@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,8 +112,24 @@ class OtherUser:
         return [*self.prefix, self.python, "-s", *args]
 
     def popen(self, *args: str) -> subprocess.Popen[bytes]:
-        """Python started as that user (e.g. a busy target it may record)."""
-        return subprocess.Popen(self.python_command(*args), env=self.env, cwd=self.home)
+        """Python started as that user (e.g. a busy target it may record), returned once setpriv
+        has become it: until then the process is still root's setpriv, which that user's perf may
+        not watch (on a loaded machine a recording could otherwise start in between)."""
+        proc = subprocess.Popen(self.python_command(*args), env=self.env, cwd=self.home)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = Path(f"/proc/{proc.pid}/status").read_text()
+                exe = os.path.realpath(f"/proc/{proc.pid}/exe")
+            except OSError:
+                break
+            uid = next((line.split()[1] for line in status.splitlines() if line.startswith("Uid:")), None)
+            if uid == str(NOBODY) and exe == self.python:
+                return proc
+            time.sleep(0.01)
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"python as uid {NOBODY} did not start (exit code {proc.returncode})")
 
     def run_cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self.python_command("-m", "diagnose", *args), capture_output=True, text=True,
