@@ -53,3 +53,11 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *must_contain:
         assert text in lines[0], (text, lines[0])
     assert proc.stdout == ""
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def other_user():
+    """Run diagnose as uid 65534 from a world-readable copy (see tests/other_user.py)."""
+    from other_user import other_user_session
+
+    yield from other_user_session()
