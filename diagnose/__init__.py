@@ -26,4 +26,11 @@ def _checkout_data() -> None:
         spec.loader.exec_module(module)
 
 
-_checkout_data()
+
+try:
+    _checkout_data()
+except KeyboardInterrupt:  # Ctrl-C while the tool loads: as in diagnose.entry, one line and 130
+    import sys
+
+    print("diagnose: interrupted", file=sys.stderr)
+    sys.exit(130)

@@ -1,5 +1,5 @@
 """Entry point for `python -m diagnose`."""
 
-from diagnose.cli import main
+from diagnose.entry import main
 
 main()

@@ -3,12 +3,16 @@ DiagnoseError into one line on stderr and an exit code (the user never sees a tr
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from diagnose.commands import COMMANDS
+from diagnose.entry import EXIT_INTERRUPTED, INTERRUPTED
 from diagnose.errors import DiagnoseError
 
 app = typer.Typer(
@@ -25,6 +29,21 @@ def _root() -> None:
     """Diagnose CPU profiles (perf) of Linux processes, first of all real-time media (WebRTC) processes."""
 
 
+def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A Ctrl-C in a command (one that does not handle it itself, as `run` does) ends it with one
+    line and exit code 130; left to typer it would be "Aborted!" and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            print(INTERRUPTED, file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
 def _register() -> None:
     for name in COMMANDS:
         try:
@@ -36,7 +55,7 @@ def _register() -> None:
         if hasattr(module, "app"):
             app.add_typer(module.app, name=name)
         else:
-            app.command(name)(module.command)
+            app.command(name)(_interruptible(module.command))
 
 
 _register()
@@ -53,7 +72,7 @@ def main() -> None:
         print(f"diagnose: error: {terminal(exc.message)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("diagnose: interrupted", file=sys.stderr)
-        sys.exit(130)
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
