@@ -17,7 +17,6 @@ bool), never None.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ import networkx as nx
 
 from diagnose.attribution import APPLICATION, KERNEL, attribution
 from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
-from diagnose.errors import DiagnoseError
+from diagnose.graph_options import GraphOptions
 from diagnose.knowledge import Knowledge, builtin_knowledge
 from diagnose.profile import Profile
 from diagnose.stats import Share
@@ -33,24 +32,8 @@ from diagnose.stats import Share
 if TYPE_CHECKING:
     from diagnose.analysis import Analysis
 
-DEFAULT_NODE_THRESHOLD = 0.5  # % inclusive, as gprof2dot's --node-thres
-DEFAULT_EDGE_THRESHOLD = 0.1  # % of samples, as gprof2dot's --edge-thres
 MAX_NODES = ANALYZE_MAX_NODES
 UNKNOWN_COLOR = "#999999"
-
-
-@dataclass(frozen=True)
-class GraphOptions:
-    node_threshold: float = DEFAULT_NODE_THRESHOLD
-    edge_threshold: float = DEFAULT_EDGE_THRESHOLD
-    lang: str = "en"
-
-    def check(self) -> GraphOptions:
-        for flag, v in (("--node-threshold", self.node_threshold), ("--edge-threshold", self.edge_threshold)):
-            if not (math.isfinite(v) and 0 <= v <= 100):
-                raise DiagnoseError(f"{flag} {v:g} is out of range; give a share of the samples in percent "
-                                    f"(0-100, e.g. {DEFAULT_NODE_THRESHOLD:g})")
-        return self
 
 
 def min_samples_for(percent: float, n: int) -> int:

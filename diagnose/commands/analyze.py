@@ -9,7 +9,6 @@ import typer
 from diagnose.commands.common import (CommFilter, PidFilter, TidFilter, check_fail_on, check_lang, check_width,
                                       emit_analysis, thread_selection, warn)
 from diagnose.report.output import check_output
-from diagnose.report.render import check_binary_output
 
 
 def command(
@@ -53,6 +52,8 @@ def command(
                  "lists none, so it has no effect here")
         analyze_many(input, format, output, rules, lang, fail_on, event, jobs, width, selection)
         return
+    from diagnose.report.render import check_binary_output
+
     check_binary_output(format, output)
     analysis = run_analysis(input[0], event=event, jobs=jobs, rules=rules, lang=lang, selection=selection)
     analysis.all_functions = all_functions
