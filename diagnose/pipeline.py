@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from diagnose.collapse import CollapseOptions, fold, folded_lines
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.folded import collapse_folded, read_folded
-from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
+from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file, parse_file_in_parts
 from diagnose.inputs.perf_script import PartialParse, count
@@ -48,7 +48,8 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
         # runs, takes the others (on 2 CPUs: this process alone, no workers to feed).
         if jobs is None:
             jobs = max(1, default_jobs() - 1)
-        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs)
+        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs,
+                                        STREAM_CHUNK_BYTES)
     else:
         parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
     if perf_exit.failed:

@@ -376,6 +376,13 @@ class ChunkParser:
             chunk = chunk.replace(b"\r\n", b"\n")
         if chunk.startswith(_HEADER_FENCE) and not self.out.header:
             chunk, first_line = self._take_header(chunk, first_line)
+            # The "#" lines right after it are header facts too: without them the first chunk
+            # takes the fast path.
+            while chunk[:1] == b"#" and b"\n" in chunk:
+                nl = chunk.find(b"\n")
+                if len(self.out.header) < 400:
+                    self.out.header.append(chunk[:nl])
+                chunk, first_line = chunk[nl + 1:], first_line + 1
         lines = _LineCounter(chunk, first_line)
         if last and chunk and not chunk.endswith(b"\n"):
             # The input stops inside this line (perf killed, a file cut short): _check_end
