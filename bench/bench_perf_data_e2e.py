@@ -14,8 +14,10 @@ medians. The folded stacks of `diagnose collapse` must equal flamegraph-rs's (ke
 `--post-process "tee FILE"` in one untimed run, sorted by bytes) or the run fails.
 
 Then the time of one `diagnose analyze` and `flamegraph` is broken down by stage, in this process
-(median of --runs): perf script alone, perf script with the parse streamed from it, the profile
-model, call graph and summaries, rules (knowledge base, packs, evaluation), SVG, JSON report.
+(median of --runs): the start of `python -m diagnose` (its own process), perf script alone, perf
+script with the parse streamed from it, the profile model, call graph and summaries, loading the
+knowledge base and rule packs (which `analyze` and `flamegraph` do while perf script runs), rule
+evaluation, SVG, JSON report.
 Results are written to bench/out/perf_data_e2e.json.
 """
 
@@ -28,6 +30,7 @@ import platform
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,9 +104,12 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
         stages.setdefault(name, []).append(now - start)
         return now
 
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for _ in range(runs):
         builtin_knowledge.cache_clear()
         t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "diagnose", "--help"], env=env, capture_output=True, check=True)
+        t = note("python start, command line (diagnose --help)", t)
         for _piece in stream_perf_script(str(data)):
             pass
         t = note("perf script alone (text drained)", t)
@@ -115,8 +121,10 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
                                  max_nodes=ANALYZE_MAX_NODES)
         analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph))
         t = note("call graph + summaries (analyze only)", t)
-        pipeline.apply_rules(analysis)
-        t = note("rules (knowledge, packs, evaluation)", t)
+        loaded = pipeline.load_rules()
+        t = note("rules: knowledge base and packs loaded", t)
+        pipeline.apply_rules(analysis, loaded=loaded)
+        t = note("rules: evaluation", t)
         render_flamegraph(analysis, FlameOptions().check())
         t = note("SVG rendering", t)
         render(analysis, "json", to_terminal=False)
