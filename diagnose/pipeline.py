@@ -19,8 +19,6 @@ from diagnose.profile import Profile
 
 if TYPE_CHECKING:
     from diagnose.analysis import Analysis
-    from diagnose.knowledge import Knowledge
-    from diagnose.rules import RuleSet
 
 
 def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: bool) -> list[str]:
@@ -116,15 +114,13 @@ def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None) -
     return folded_lines(folded), warnings
 
 
-def load_profile(path: str, event: str | None = None, jobs: int | None = None,
-                 parsed: tuple[PartialParse, list[str], bool] | None = None) -> Profile:
-    """The profile of a capture; `parsed`: what read_perf gave for it, when it has been read."""
+def load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:
     source = resolve(path)
     if source.format == "folded":
         if event is not None:
             raise DiagnoseError(f"{path}: folded stacks carry no event names, so --event cannot apply; drop it")
         return read_folded(read_chunks(source.path), source.path)
-    parse, warnings, cut = parsed if parsed is not None else read_perf(source, jobs=jobs)
+    parse, warnings, cut = read_perf(source, jobs=jobs)
     profile = build_profile(parse, source.path, source.format, event)
     profile.capture.warnings.extend(warnings)
     if cut:
@@ -141,22 +137,14 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None,
 
 
 def analyze(path: str, event: str | None = None, jobs: int | None = None, rules: list[str] | None = None,
-            lang: str = "en", run_rules: bool = True, summaries: bool = True, overlap: bool = False) -> Analysis:
+            lang: str = "en", run_rules: bool = True, summaries: bool = True) -> Analysis:
     """Capture -> profile -> call graph -> summaries -> rule evaluation -> ranked findings.
     summaries=False leaves out the call graph and the summaries (graph and summary are None):
     for a caller that draws the profile and its findings only (the flame graph), which the rules
-    do not read. overlap=True reads a perf.data in a child process while the rules load (see
-    diagnose.overlap): for the commands that read a perf.data they were given."""
+    do not read."""
     from diagnose.analysis import Analysis
 
-    parsed = loaded = None
-    if run_rules and overlap:
-        from diagnose import overlap as beside
-
-        source = resolve(path)
-        if beside.worth_it(source):
-            parsed, loaded = beside.read_perf_beside(source, jobs, lambda: load_rules(rules))
-    profile = load_profile(path, event=event, jobs=jobs, parsed=parsed)
+    profile = load_profile(path, event=event, jobs=jobs)
     if summaries:
         from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
         from diagnose.summary import summarize, tree_min_samples
@@ -166,26 +154,17 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
     else:
         analysis = Analysis(profile=profile, graph=None, summary=None, lang=lang)  # type: ignore[arg-type]
     if run_rules:
-        apply_rules(analysis, rules, loaded)
+        apply_rules(analysis, rules)
     return analysis
 
 
-def load_rules(rules: list[str] | None = None) -> tuple[Knowledge, RuleSet]:
-    """The knowledge base and the rule packs (the built-in ones, or `rules`), the engine imported."""
-    import diagnose.engine  # noqa: F401  (imported here so that it is ready when evaluating)
+def apply_rules(analysis: Analysis, rules: list[str] | None = None) -> None:
+    from diagnose.engine import evaluate
     from diagnose.knowledge import builtin_knowledge
     from diagnose.rules import load_packs
 
     kb = builtin_knowledge()
-    return kb, load_packs(rules, kb)
-
-
-def apply_rules(analysis: Analysis, rules: list[str] | None = None,
-                loaded: tuple[Knowledge, RuleSet] | None = None) -> None:
-    """Evaluate the rules on the analysis; `loaded`: what load_rules(rules) gave, when loaded."""
-    from diagnose.engine import evaluate
-
-    kb, ruleset = loaded if loaded is not None else load_rules(rules)
+    ruleset = load_packs(rules, kb)
     evaluation = evaluate(analysis.profile, ruleset, kb)
     analysis.knowledge, analysis.ruleset, analysis.evaluation = kb, ruleset, evaluation
     analysis.findings = evaluation.findings

@@ -33,7 +33,7 @@ def command(
     check_fail_on(fail_on)
     check_width(width)
     check_output(output)
-    analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang, overlap=True)
+    analysis = run_analysis(input, event=event, jobs=jobs, rules=rules, lang=lang)
     analysis.all_functions = all_functions
     for w in analysis.profile.capture.warnings:
         warn(w)

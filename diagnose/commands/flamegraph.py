@@ -57,7 +57,7 @@ def command(
 
         # The graph draws the profile and outlines the findings: no call graph, no summaries.
         analysis = analyze(input, event=event, jobs=jobs, rules=rules, lang=lang,  # type: ignore[arg-type]
-                           summaries=False, overlap=True)
+                           summaries=False)
         for w in analysis.profile.capture.warnings:
             warn(w)
         if analysis.profile.stack_samples == 0:
