@@ -16,8 +16,7 @@ medians. The folded stacks of `diagnose collapse` must equal flamegraph-rs's (ke
 Then the time of one `diagnose analyze` and `flamegraph` is broken down by stage, in this process
 (median of --runs): the start of `python -m diagnose` (its own process), perf script alone, perf
 script with the parse streamed from it, the profile model, call graph and summaries, loading the
-knowledge base and rule packs (which `analyze` and `flamegraph` do while perf script runs), rule
-evaluation, SVG, JSON report.
+knowledge base and rule packs, rule evaluation, SVG, JSON report.
 Results are written to bench/out/perf_data_e2e.json.
 """
 
@@ -86,13 +85,14 @@ def check_folded(exe: Path, data: Path, ours: Path, work: Path) -> int:
 
 def breakdown(data: Path, runs: int) -> dict[str, float]:
     """Seconds per stage of analyze/flamegraph, median of `runs` runs in this process."""
-    from diagnose import pipeline
     from diagnose.analysis import Analysis
     from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
+    from diagnose.engine import evaluate
     from diagnose.inputs.perf_data import stream_perf_script
     from diagnose.inputs.perf_profile import build_profile
     from diagnose.inputs.perf_reader import default_jobs, parse_chunks
     from diagnose.knowledge import builtin_knowledge
+    from diagnose.rules import load_packs
     from diagnose.report.flamegraph import FlameOptions, render_flamegraph
     from diagnose.report.render import render
     from diagnose.summary import summarize, tree_min_samples
@@ -121,9 +121,12 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
                                  max_nodes=ANALYZE_MAX_NODES)
         analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph))
         t = note("call graph + summaries (analyze only)", t)
-        loaded = pipeline.load_rules()
+        kb = builtin_knowledge()
+        ruleset = load_packs(None, kb)
         t = note("rules: knowledge base and packs loaded", t)
-        pipeline.apply_rules(analysis, loaded=loaded)
+        evaluation = evaluate(analysis.profile, ruleset, kb)
+        analysis.knowledge, analysis.ruleset, analysis.evaluation = kb, ruleset, evaluation
+        analysis.findings = evaluation.findings
         t = note("rules: evaluation", t)
         render_flamegraph(analysis, FlameOptions().check())
         t = note("SVG rendering", t)
