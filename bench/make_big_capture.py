@@ -6,7 +6,11 @@ function the CPU was; its +0x offset moves with it), the time stamps, and, every
 load address of every user-space library (a process restarted under ASLR). Return addresses of
 callers stay put, as they do in a real process.
 
-    python3 bench/make_big_capture.py OUT [--size-mb 110] [--seed 1]
+With --unique-addresses every frame line of every sample has an address no other sample has (its
+own load address, kernel frames included): the worst case for a parser that caches lines, as
+JIT code or perf script of many short-lived processes gives. The folded stacks stay the same.
+
+    python3 bench/make_big_capture.py OUT [--size-mb 110] [--seed 1] [--unique-addresses]
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ def load_samples() -> list[list[bytes]]:
     return samples
 
 
-def vary(lines: list[bytes], rnd: random.Random, aslr: int, t: float) -> bytes:
+def vary(lines: list[bytes], rnd: random.Random, aslr: int, t: float, shift: int = 0) -> bytes:
     head = HEAD_TIME.sub(f"{t:.6f}:".encode(), lines[0], count=1)
     out = [head]
     for depth, line in enumerate(lines[1:]):
@@ -48,6 +52,7 @@ def vary(lines: list[bytes], rnd: random.Random, aslr: int, t: float) -> bytes:
         kernel = addr >= 0xFFFF800000000000
         if not kernel:
             addr += aslr
+        addr += shift
         if depth == 0:
             delta = rnd.randrange(0, 96)
             addr += delta
@@ -57,7 +62,7 @@ def vary(lines: list[bytes], rnd: random.Random, aslr: int, t: float) -> bytes:
     return b"\n".join(out) + b"\n\n"
 
 
-def build(out: Path, size_mb: float, seed: int) -> tuple[int, int]:
+def build(out: Path, size_mb: float, seed: int, unique_addresses: bool = False) -> tuple[int, int]:
     rnd = random.Random(seed)
     samples = load_samples()
     target = int(size_mb * 1e6)
@@ -69,7 +74,8 @@ def build(out: Path, size_mb: float, seed: int) -> tuple[int, int]:
             aslr = rnd.randrange(0, INCARNATIONS) << 28
             for lines in samples:
                 t += 0.0001
-                data = vary(lines, rnd, aslr, t)
+                # Pages apart: each sample's addresses are its own, and stay in their region.
+                data = vary(lines, rnd, aslr, t, (count + 1) << 12 if unique_addresses else 0)
                 f.write(data)
                 written += len(data)
                 count += 1
@@ -81,8 +87,9 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--size-mb", type=float, default=110)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--unique-addresses", action="store_true", help="no frame address repeats between samples")
     args = ap.parse_args()
-    size, count = build(args.out, args.size_mb, args.seed)
+    size, count = build(args.out, args.size_mb, args.seed, args.unique_addresses)
     print(f"wrote {args.out}: {size / 1e6:.1f} MB, {count:,} samples")
 
 

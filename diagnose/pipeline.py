@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from diagnose.collapse import CollapseOptions, fold, folded_lines
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.folded import collapse_folded, read_folded
-from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
+from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
-from diagnose.inputs.perf_reader import parse_chunks, parse_file, parse_file_in_parts
+from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file, parse_file_in_parts
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.profile import Profile
@@ -45,7 +45,12 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
     ends early, text that ends inside a sample)."""
     perf_exit = PerfScriptExit()
     if source.format == "perf-data":
-        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs)
+        # perf script itself keeps a core busy: the parse, streamed from its pipe while it
+        # runs, takes the others (on 2 CPUs: this process alone, no workers to feed).
+        if jobs is None:
+            jobs = max(1, default_jobs() - 1)
+        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs,
+                                        STREAM_CHUNK_BYTES)
     else:
         parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
     if perf_exit.failed:
@@ -158,16 +163,23 @@ def _load_profile(path: str, event: str | None = None, jobs: int | None = None) 
 
 
 def analyze(path: str, event: str | None = None, jobs: int | None = None, rules: list[str] | None = None,
-            lang: str = "en", run_rules: bool = True, selection: Selection | None = None) -> Analysis:
+            lang: str = "en", run_rules: bool = True, selection: Selection | None = None,
+            summaries: bool = True) -> Analysis:
     """Capture -> profile (of the selected threads) -> call graph -> summaries -> rule evaluation
-    -> ranked findings."""
+    -> ranked findings. summaries=False leaves out the call graph and the summaries (graph and
+    summary are None): for a caller that draws the profile and its findings only (the flame
+    graph), which the rules do not read."""
     from diagnose.analysis import Analysis
-    from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
-    from diagnose.summary import summarize, tree_min_samples
 
     profile = load_profile(path, event=event, jobs=jobs, selection=selection)
-    graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
-    analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
+    if summaries:
+        from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
+        from diagnose.summary import summarize, tree_min_samples
+
+        graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
+        analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
+    else:
+        analysis = Analysis(profile=profile, graph=None, summary=None, lang=lang)  # type: ignore[arg-type]
     if run_rules:
         apply_rules(analysis, rules)
     return analysis

@@ -157,3 +157,16 @@ def test_perf_warnings_beyond_a_pipe_do_not_block_the_reading(tmp_path: Path, ex
         assert len(stopped) == 1 and "failed to process type" in stopped[0] and "exit code 234" in stopped[0]
     else:
         assert not stopped
+
+
+def test_a_bad_perf_data_is_reported_before_a_bad_rule_pack(recording: Path, tmp_path: Path) -> None:
+    """perf script runs while the rule packs load: the errors still come in the order of the
+    work, the input's first."""
+    pack = tmp_path / "bad.yaml"
+    pack.write_text("schema: nonsense\n")
+    bad = tmp_path / "broken.data"
+    bad.write_bytes(b"PERFILE2" + os.urandom(3000))
+    assert_one_line_error(run_cli("analyze", str(bad), "--rules", str(pack)), str(bad), "perf script could not read it")
+    assert_one_line_error(run_cli("flamegraph", str(recording), "--rules", str(pack), "-o", str(tmp_path / "f.svg")),
+                          f"{pack}:1", "schema must be")
+    assert not (tmp_path / "f.svg").exists()

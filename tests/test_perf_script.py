@@ -312,3 +312,53 @@ def test_modules_with_spaces_or_deleted_keep_their_frames_and_full_names(tmp_pat
     proc = run_cli("collapse", path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "app;main;[unknown] ;vpx_encode+0x1  10101010\n"
+
+
+def _unique_addresses(text: bytes) -> bytes:
+    """Every frame line's address moved by its sample's own amount: no address repeats between
+    samples, as in JIT code or perf script of many short-lived processes."""
+    out, shift = [], 0
+    for line in text.split(b"\n"):
+        if not line[:1].isspace() or not line.strip():
+            shift += 1 << 12 if line and not line.startswith(b"#") else 0
+            out.append(line)
+            continue
+        indent = line[:len(line) - len(line.lstrip())]
+        addr, sep, rest = line.lstrip().partition(b" ")
+        value = int(addr, 16)
+        value += shift if value < 1 << 63 else -shift  # kernel addresses stay kernel addresses
+        out.append(indent + b"%x" % value + sep + rest)
+    return b"\n".join(out)
+
+
+def test_unique_addresses_give_the_same_folded_stacks_and_profile(tmp_path: Path) -> None:
+    from diagnose.collapse import CollapseOptions
+    from diagnose.pipeline import collapse_input
+
+    original = fixture("aiortc-call.perf.txt.gz")
+    moved = tmp_path / "moved.perf.txt"
+    moved.write_bytes(_unique_addresses(gzip.decompress(original.read_bytes())))
+    lines = [ln for ln in moved.read_bytes().split(b"\n") if ln[:1] == b"\t"]
+    assert len(lines) > 2000 and len({ln.split()[0] for ln in lines}) > 0.9 * len(lines)
+    for opts in (CollapseOptions(), CollapseOptions(kernel=True, tid=True)):
+        assert collapse_input(str(moved), opts, jobs=1) == collapse_input(str(original), opts, jobs=1)
+    a, b = load_profile(str(original)), load_profile(str(moved))
+    assert by_name(a) == by_name(b)
+
+
+def test_one_frame_text_at_kernel_and_user_addresses_keeps_both_kinds(tmp_path: Path) -> None:
+    """'[unknown] ([unknown])' reads the same at every address, but a kernel address makes it
+    kernel code, and --addrs keeps each address."""
+    samples = []
+    for i in range(40):
+        addr = (0xFFFFFFFF9B201293 if i % 4 == 0 else 0x7F3A00033333) + i * 0x10
+        samples.append(f"app 5/5 [000] {1 + i / 100:.6f}: 10101010 cpu-clock: \n"
+                       f"\t{addr:16x} [unknown] ([unknown])\n"
+                       f"\t{0x401000 + i:16x} main+0x10 (/usr/bin/app)\n\n")
+    path = write(tmp_path, "".join(samples))
+    p = load_profile(path)
+    kinds = {f.kind: s for f, s in zip(p.frames, p.self_counts()) if f.name == "[unknown]"}
+    assert kinds == {"kernel": 10, "user": 30}
+    out = run_cli("collapse", "--addrs", "--kernel", path)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 40  # every address its own frame

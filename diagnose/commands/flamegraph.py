@@ -62,8 +62,9 @@ def command(
         from diagnose.pipeline import analyze
         from diagnose.report.flamegraph import render_flamegraph
 
+        # The graph draws the profile and outlines the findings: no call graph, no summaries.
         analysis = analyze(input, event=event, jobs=jobs, rules=rules, lang=lang,  # type: ignore[arg-type]
-                           selection=selection)
+                           selection=selection, summaries=False)
         for w in analysis.profile.capture.warnings:
             warn(w)
         if analysis.profile.stack_samples == 0:

@@ -14,7 +14,12 @@ from typing import IO
 
 from diagnose.errors import DiagnoseError, input_error
 
-PIPE_CHUNK = 1 << 20
+# What is read from perf's pipe at a time: a few pieces make a chunk (read1's pieces of a few kB
+# each would be joined over and over into one).
+PIPE_PIECE = 1 << 18
+# perf script's text is parsed in chunks of this size: no larger than the pipe, so that perf
+# keeps writing the next chunk while this one is parsed (with 4 MB chunks it waited 3/4 of the time).
+STREAM_CHUNK_BYTES = 1 << 20
 # What is kept of perf's stderr (read while its output is): the last lines, each cut short.
 STDERR_LINES_KEPT = 50
 STDERR_LINE_CHARS = 500
@@ -29,8 +34,34 @@ def perf_binary() -> str:
 
 
 def script_command(path: str) -> list[str]:
-    """The perf script invocation: header included, and pid/tid for per-process attribution."""
+    """The perf script invocation whose text is kept (a run folder's capture): header included,
+    and pid/tid for per-process attribution."""
     return [perf_binary(), "script", "--header", "-F", "+pid", "-i", path]
+
+
+# What reading a perf.data leaves out of perf's default fields: the CPU number and the symbol
+# offsets, which no analysis reads (offsets are stripped from every frame). 7% less text to
+# write, pipe and parse (24.1 MB instead of 25.8 MB on a 60,000-sample system-wide recording).
+ANALYSIS_FIELDS = "+pid,-cpu,-symoff"
+# The pipe from perf: room for perf to keep writing while a chunk is parsed (Linux's default
+# of 64 kB fills in well under a millisecond).
+PIPE_BYTES = 1 << 20
+
+
+def analysis_command(path: str) -> list[str]:
+    """The perf script invocation whose text is analysed and never kept: header included,
+    pid/tid, no CPU numbers nor symbol offsets."""
+    return [perf_binary(), "script", "--header", "-F", ANALYSIS_FIELDS, "-i", path]
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Best effort: a pipe too small only makes perf wait."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (OSError, ImportError):
+        pass
 
 
 @dataclass
@@ -82,18 +113,19 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None) -> Itera
     it comes. A perf that fails before any output is a clear error; one that fails part-way
     (a perf.data cut short) is told through `status`, after the last piece, for the caller to
     warn about or refuse."""
-    cmd = script_command(path)
+    cmd = analysis_command(path)
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:
         raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
     assert proc.stdout is not None and proc.stderr is not None
+    _widen_pipe(proc.stdout)
     tail = _StderrTail(proc.stderr)
     tail.start()
     got_any = finished = False
     try:
         while True:
-            piece = proc.stdout.read(PIPE_CHUNK)
+            piece = proc.stdout.read(PIPE_PIECE)
             if not piece:
                 break
             got_any = True

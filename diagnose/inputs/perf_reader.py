@@ -431,8 +431,9 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
 
 
 def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
-                 jobs: int | None = None) -> tuple[PartialParse, bool]:
-    """Parse perf script text given as a stream of byte pieces. Returns (result, gzip_truncated)."""
+                 jobs: int | None = None, chunk_bytes: int | None = None) -> tuple[PartialParse, bool]:
+    """Parse perf script text given as a stream of byte pieces, in chunks of about chunk_bytes
+    (None: SampleChunker's default). Returns (result, gzip_truncated)."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
     truncated = False
 
@@ -443,7 +444,7 @@ def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
         except TruncatedGzip:
             truncated = True
 
-    chunker = SampleChunker()
+    chunker = SampleChunker() if chunk_bytes is None else SampleChunker(chunk_bytes)
     chunks = chunker.chunks(guarded(data))
     first = next(chunks, None)
     if first is None:

@@ -57,6 +57,7 @@ BODY_CACHE_LIMIT = 20_000
 # perf writes a sample's period as an unsigned 64-bit number.
 PERIOD_MAX = (1 << 64) - 1
 LINE_CACHE_LIMIT = 100_000
+TEXT_CACHE_LIMIT = 100_000
 PERIOD_CACHE_LIMIT = 4096
 
 # Sentinel frame ids in a parsed body.
@@ -149,6 +150,9 @@ class ChunkParser:
         self._addr_ids: dict[tuple[bytes, bytes, bool, bytes], int] = {}
         self._modules: dict[bytes, bytes] = {}  # one bytes object per module name
         self._line_cache: dict[bytes, int] = {}
+        # A frame line's text after its address -> frame id (see _text_id).
+        self._text_cache: dict[bytes, int] = {}
+        self._via_regex = False  # set by _frame_id_regex: the id may depend on the address
         self._body_cache: dict[bytes, tuple[int, ...] | None] = {}
         # (who, event, strict) -> group id while parsing ("who": the sample line's text from comm
         # to tid); finish() turns them into threads. out.counts holds (group id, frame ids...).
@@ -189,6 +193,7 @@ class ChunkParser:
         return self._intern(pc, _strip_offset(func), module)
 
     def _frame_id_regex(self, line: bytes) -> int:
+        self._via_regex = True
         m = _FRAME.match(line)
         split = _split_balanced(line)
         if split is None:
@@ -228,8 +233,35 @@ class ChunkParser:
                 self._line_cache.clear()
             fid = self._quick_frame_id(line)
             if fid is None:
-                fid = self._frame_id(line) if line[:1].isspace() or not _HEAD.match(line) else _BAD
+                fid = self._text_id(line)
             self._line_cache[line] = fid
+        return fid
+
+    def _text_id(self, line: bytes) -> int:
+        """The frame id of a line not in the line cache. An indented frame line is looked up by
+        its text after the address ("symbol+0x1f (dso)"), which repeats where addresses do not
+        (JIT code, many short-lived processes under ASLR: every line new), so that such input
+        costs two string splits and a lookup per line rather than a parse. The address still
+        decides what it decides in _intern: whether an unknown symbol is kernel code, and the
+        frame itself when unknown addresses are kept."""
+        if not line[:1].isspace():
+            return _BAD if _HEAD.match(line) else self._frame_id(line)
+        pc, sep, key = line.lstrip().partition(b" ")
+        if not sep or not pc.isalnum() or (self.keep_addrs and b"[unknown]" in key):
+            return self._frame_id(line)
+        if (key.endswith(b"([unknown])") or key.endswith(b"(inlined)")) and len(pc) == 16 \
+                and pc[:4] == b"ffff" and pc[4] in b"89abcdef":
+            key = b"\n" + key  # a kernel address (a frame line never holds a newline)
+        fid = self._text_cache.get(key)
+        if fid is None:
+            self._via_regex = False
+            fid = self._frame_id(line)
+            # Only the plain splits read a line the same whatever its address; the expression
+            # may take part of a malformed address into the symbol.
+            if not self._via_regex:
+                if len(self._text_cache) > TEXT_CACHE_LIMIT:
+                    self._text_cache.clear()
+                self._text_cache[key] = fid
         return fid
 
     def _quick_frame_id(self, line: bytes) -> int | None:
@@ -269,7 +301,7 @@ class ChunkParser:
             for i, fid in enumerate(ids):
                 if fid is None:
                     line = lines[i]
-                    fid = self._frame_id(line) if line[:1].isspace() or not _HEAD.match(line) else _BAD
+                    fid = self._text_id(line)
                     cache[line] = fid
                     ids[i] = fid
         result = None if _BAD in ids else tuple(ids)
@@ -344,6 +376,13 @@ class ChunkParser:
             chunk = chunk.replace(b"\r\n", b"\n")
         if chunk.startswith(_HEADER_FENCE) and not self.out.header:
             chunk, first_line = self._take_header(chunk, first_line)
+            # The "#" lines right after it are header facts too: without them the first chunk
+            # takes the fast path.
+            while chunk[:1] == b"#" and b"\n" in chunk:
+                nl = chunk.find(b"\n")
+                if len(self.out.header) < 400:
+                    self.out.header.append(chunk[:nl])
+                chunk, first_line = chunk[nl + 1:], first_line + 1
         lines = _LineCounter(chunk, first_line)
         if last and chunk and not chunk.endswith(b"\n"):
             # The input stops inside this line (perf killed, a file cut short): _check_end
