@@ -44,7 +44,10 @@ COMMANDS = ["analyze", "collapse", "flamegraph", "graph", "diff", "explain"]
 
 def _device(path: Path, minor: int) -> Path:
     """A private character device (1, 3 is null; 1, 7 is full), so no test touches /dev."""
-    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    except PermissionError:
+        pytest.skip("making a character device node needs root (CAP_MKNOD)")
     return path
 
 
