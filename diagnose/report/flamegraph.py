@@ -4,12 +4,8 @@ differential view (widths from AFTER, red for growth, blue for shrinkage)."""
 
 from __future__ import annotations
 
-import colorsys
-import json
 import os
-import re
-import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,6 +14,8 @@ from diagnose.attribution import Walk, attribution
 from diagnose.knowledge import Knowledge, builtin_knowledge
 from diagnose.profile import CaptureInfo, Profile, cores_used
 from diagnose.flametree import KINDS, FlameTree, Node, build_tree, module_base
+from diagnose.report.flame_paint import (CHAR_W, DIFF_GREW, DIFF_NEUTRAL, DIFF_SHRANK, _hex, _jitter, _shade, clean, diff_color, esc, fit,
+                                         module_color, script_json)
 from diagnose.report.flamegraph_js import OUTLINES, SCRIPT, STYLE
 
 if TYPE_CHECKING:
@@ -28,14 +26,12 @@ COLOR_MODES = ("category", "module")
 FRAME_HEIGHT = 16
 XPAD = 10
 TOP = 60                 # title, subtitle and the controls
-CHAR_W = 6.6             # average advance of an 11px Verdana glyph, for fitting names into boxes
 LEGEND_ROW = 16
 TOP_FINDINGS = 5         # findings whose frames are outlined (one outline colour each)
 TOP_MODULES = 12
+LAYOUT_WIDTH = 1200       # the width a graph that follows the window is drawn at before its script runs
+LEGEND_GAP = 24           # swatch and space before a legend text; between columns
 SYNTHETIC_FILL = {"root": "#c8c8c8", "process": "#d3d3d3", "thread": "#dddddd", "narrow": "#ececec"}
-DIFF_NEUTRAL = (232, 232, 232)
-DIFF_GREW = (214, 39, 40)
-DIFF_SHRANK = (31, 90, 180)
 # A differential colour reaches full intensity at the largest change in the graph, but never for
 # less than this (so a graph of sampling noise stays pale).
 DIFF_FULL_SCALE = 0.02
@@ -80,7 +76,9 @@ WORDS: dict[str, dict[str, str]] = {
 @dataclass(frozen=True)
 class FlameOptions:
     title: str | None = None
-    width: int = 1200
+    # Pixels; None: the graph follows the width of the window (laid out at LAYOUT_WIDTH until
+    # its script runs, and for a viewer without scripts).
+    width: int | None = None
     min_width: float = 0.1
     icicle: bool = False
     colors: str = "category"
@@ -89,7 +87,7 @@ class FlameOptions:
     def check(self) -> FlameOptions:
         if self.colors not in COLOR_MODES:
             raise DiagnoseError(f"unknown --colors {self.colors!r}; choose one of: {', '.join(COLOR_MODES)}")
-        if not 200 <= self.width <= 100_000:
+        if self.width is not None and not 200 <= self.width <= 100_000:
             raise DiagnoseError(f"--width {self.width} is out of range; give the image width in pixels (200-100000)")
         if not 0 <= self.min_width <= 100:
             raise DiagnoseError(f"--min-width {self.min_width:g} is out of range; give pixels (0-100, default 0.1)")
@@ -97,81 +95,9 @@ class FlameOptions:
             raise DiagnoseError(f"unknown --lang {self.lang!r}; choose one of: {', '.join(WORDS)}")
         return self
 
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    c = color.lstrip("#")
-    if len(c) == 3:
-        c = "".join(ch * 2 for ch in c)
-    try:
-        return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-    except ValueError:
-        return (153, 153, 153)
-
-
-def _hex(rgb: Iterable[float]) -> str:
-    return "#" + "".join(f"{max(0, min(255, round(v))):02x}" for v in rgb)
-
-
-def _shade(color: str, amount: float) -> str:
-    """Lighter (amount > 0) or darker (< 0), so that neighbouring boxes of one colour stay apart."""
-    r, g, b = _rgb(color)
-    if amount >= 0:
-        return _hex(v + (255 - v) * amount for v in (r, g, b))
-    return _hex(v * (1 + amount) for v in (r, g, b))
-
-
-def _jitter(name: str) -> float:
-    return ((zlib.crc32(name.encode("utf-8", "replace")) % 1000) / 1000 - 0.5) * 0.3
-
-
-def module_color(module: str) -> str:
-    """A stable colour per module (DSO): hue, saturation and lightness from a hash of its name."""
-    h = zlib.crc32(module_base(module).encode("utf-8", "replace"))
-    hue = (h % 360) / 360
-    light = 0.55 + ((h >> 9) % 16) / 100
-    sat = 0.45 + ((h >> 17) % 30) / 100
-    r, g, b = colorsys.hls_to_rgb(hue, light, sat)
-    return _hex((r * 255, g * 255, b * 255))
-
-
-def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> str:
-    return _hex(x + (y - x) * t for x, y in zip(a, b))
-
-
-def diff_color(delta: float, scale: float) -> str:
-    t = min(1.0, abs(delta) / scale) if scale > 0 else 0.0
-    return _mix(DIFF_NEUTRAL, DIFF_GREW if delta > 0 else DIFF_SHRANK, t)
-
-
-# -- text ----------------------------------------------------------------------------------
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def clean(text: str) -> str:
-    """Characters XML 1.0 cannot hold at all (controls, lone surrogates) become U+FFFD."""
-    return _NOT_XML.sub("\ufffd", text)
-
-
-def esc(text: str) -> str:
-    """Text as XML character data or attribute value (already cleaned or not)."""
-    return (clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&apos;"))
-
-
-def script_json(data: Any) -> str:
-    """JSON that can sit in any markup: <, > and & only ever appear as \\u escapes (so neither
-    "</script>" nor "]]>" nor an entity can end or change it)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def fit(name: str, width: float) -> str:
-    """The name as it fits in a box of `width` px (the script does the same after a zoom)."""
-    n = int((width - 6) // CHAR_W)
-    if n < 3:
-        return ""
-    return name if len(name) <= n else name[: n - 2] + ".."
+    @property
+    def layout_width(self) -> int:
+        return self.width or LAYOUT_WIDTH
 
 
 def _pct(x: float) -> str:
@@ -394,7 +320,7 @@ def _side_text(k: int, n: int, cap: CaptureInfo, words: dict[str, str]) -> str:
 
 
 def _tree(profile: Profile, opts: FlameOptions, words: dict[str, str], threads: Literal["auto", "always"]) -> FlameTree:
-    inner = opts.width - 2 * XPAD
+    inner = opts.layout_width - 2 * XPAD
     min_samples = opts.min_width * profile.stack_samples / inner
     label = words["narrow_box"].replace("{px}", f"{opts.min_width:g}")
     return build_tree(profile, min_samples, threads, narrow_label=label)
@@ -456,13 +382,15 @@ def _source_name(source: str) -> str:
 
 
 def _legend_layout(items: list[LegendItem], width: int) -> tuple[int, int]:
-    """(columns, rows) of the legend."""
-    cols = 2 if width >= 700 and len(items) > 4 else 1
+    """(columns, rows) of the legend: two columns when the longest text fits in half the width
+    (a text is never cut; the script lays the legend out again at the window's width)."""
+    longest = max((len(i.text) for i in items), default=0) * CHAR_W + LEGEND_GAP
+    cols = 2 if len(items) > 4 and 2 * (longest + LEGEND_GAP) <= width - 2 * XPAD else 1
     return cols, (len(items) + cols - 1) // cols
 
 
 def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, str], title: str, subtitle: str) -> str:
-    width = opts.width
+    width = opts.layout_width
     inner = width - 2 * XPAD
     levels = tree.max_depth + 1
     graph_h = levels * FRAME_HEIGHT
@@ -474,7 +402,8 @@ def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, st
     out: list[str] = []
     w = out.append
     w('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n')
-    w(f'<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    shown = width if opts.width else "100%"
+    w(f'<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="{shown}" height="{height}" '
       f'viewBox="0 0 {width} {height}">\n')
     w(f"<style>{STYLE}</style>\n<defs>\n")
     for pid, color in sorted(paint.patterns.items()):
@@ -482,7 +411,7 @@ def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, st
           f'<rect width="5" height="5" fill="{color}"/><rect width="2" height="5" fill="#fff" fill-opacity="0.55"/>'
           f"</pattern>\n")
     w("</defs>\n")
-    w(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f8f8f8"/>\n')
+    w(f'<rect id="background" x="0" y="0" width="{width}" height="{height}" fill="#f8f8f8"/>\n')
     w(f'<text id="title" x="{width / 2:.1f}" y="24">{esc(title)}</text>\n')
     w(f'<text id="subtitle" x="{width / 2:.1f}" y="42">{esc(subtitle)}</text>\n')
     w(f'<text id="unzoom" class="button hide" x="{XPAD}" y="42">{esc(words["reset_zoom"])}</text>\n')
@@ -511,15 +440,13 @@ def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, st
 
 def _legend(items: list[LegendItem], cols: int, rows: int, top: int, inner: int) -> str:
     col_w = inner / cols
-    max_chars = int((col_w - 24) // CHAR_W)
     out = [f'<g id="legend" transform="translate({XPAD},{top})">\n']
     for k, item in enumerate(items):
         col, row = divmod(k, rows) if cols > 1 else (0, k)
         x, y = col * col_w, row * LEGEND_ROW
-        text = item.text if len(item.text) <= max_chars else item.text[: max_chars - 2] + ".."
         stroke = f' stroke="{item.stroke}" stroke-width="2"' if item.stroke else ""
         out.append(f'<g class="item"><rect x="{x:.1f}" y="{y + 2}" width="14" height="11" fill="{item.fill}"{stroke}/>'
-                   f'<text x="{x + 20:.1f}" y="{y + 12}">{esc(text)}</text></g>\n')
+                   f'<text x="{x + 20:.1f}" y="{y + 12}">{esc(item.text)}</text></g>\n')
     out.append("</g>\n")
     return "".join(out)
 
@@ -534,7 +461,8 @@ def _payload(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str
         mi = modules.setdefault(clean(module_base(node.module)), len(modules))
         boxes.append([ni, mi, KINDS.index(node.kind), b.depth, b.start, b.samples, b.parent, paint.components[i]])
     data: dict[str, Any] = {
-        "version": 1, "total": tree.total, "width": opts.width, "xpad": XPAD, "charw": CHAR_W,
+        "version": 1, "total": tree.total, "width": opts.layout_width, "fit": opts.width is None, "xpad": XPAD,
+        "charw": CHAR_W, "legend_row": LEGEND_ROW, "legend_gap": LEGEND_GAP,
         "icicle": opts.icicle, "names": list(names), "modules": list(modules), "kinds": list(KINDS),
         "components": paint.component_ids, "boxes": boxes,
         "words": {k: words[k] for k in ("matched", "prompt", "bad_regex")},
