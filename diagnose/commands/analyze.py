@@ -16,8 +16,9 @@ def command(
     input: Annotated[list[str], typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, a pprof "
                                                 "profile, or a capture folder; several, or a folder of them, for one "
                                                 "table of all.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph), pprof "
-                                        "(gzip'd profile.proto), speedscope (JSON).")] = "terminal",
+    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, html (one file: the report "
+                                        "and its flame graph), svg (flame graph), pprof (gzip'd profile.proto), "
+                                        "speedscope (JSON).")] = "terminal",
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
                                                        "also $DIAGNOSE_RULES_PATH.")] = None,
