@@ -183,3 +183,19 @@ def test_a_table_sorts_by_a_click_on_its_header(page: Any) -> None:
     values = [_number(v) for v in _column(table, samples)]
     assert values == sorted(values) and header.get_attribute("aria-sort") == "ascending"
     assert sorted(_column(table, name)) == sorted(ranked)  # the same rows, reordered
+
+
+def test_reports_of_a_run_folder_point_to_its_flame_graph(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(fixture("lab/janus-echotest"), folder)
+    assert run_cli("flamegraph", str(folder), "-o", str(folder / "flamegraph.svg")).returncode == 0
+    (tmp_path / "out").mkdir()
+    md = tmp_path / "out" / "report.md"
+    proc = run_cli("analyze", str(folder), "--format", "markdown", "-o", str(md))
+    assert proc.returncode == 0, proc.stderr
+    assert f"[{label('flamegraph_file', 'en')}](../run/flamegraph.svg)" in md.read_text(encoding="utf-8")
+    term = run_cli("analyze", str(folder), "--width", "120", cwd=tmp_path)
+    assert term.returncode == 0, term.stderr
+    assert f"{label('flamegraph_file', 'en')}: run/flamegraph.svg" in term.stdout

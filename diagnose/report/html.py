@@ -44,7 +44,13 @@ def render_html(analysis: Analysis) -> str:
     from diagnose.report.markdown import render_markdown
 
     lang = analysis.lang
-    md, tokens = _markdown_html(render_markdown(analysis))
+    embedded = analysis.extra.get("flamegraph_embedded")
+    analysis.extra["flamegraph_embedded"] = True  # the Markdown then says nothing of drawing one
+    try:
+        md, tokens = _markdown_html(render_markdown(analysis))
+    finally:
+        if embedded is None:
+            del analysis.extra["flamegraph_embedded"]
     frame = Token("html_block", "", 0)
     frame.content = flamegraph_frame(render_flamegraph(analysis), label("flamegraph_file", lang))
     at = _section_end(tokens, label("flamegraph", lang))
