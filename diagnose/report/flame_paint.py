@@ -17,6 +17,9 @@ CHAR_W = 6.6             # average advance of an 11px Verdana glyph, for fitting
 DIFF_NEUTRAL = (232, 232, 232)
 DIFF_GREW = (214, 39, 40)
 DIFF_SHRANK = (31, 90, 180)
+# A differential colour reaches full intensity at the largest change in the graph, but never for
+# less than this (so a graph of sampling noise stays pale).
+DIFF_FULL_SCALE = 0.02
 
 
 def _rgb(color: str) -> tuple[int, int, int]:

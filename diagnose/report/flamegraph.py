@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from diagnose.errors import DiagnoseError
 from diagnose.attribution import Walk, attribution
 from diagnose.knowledge import Knowledge, builtin_knowledge
-from diagnose.profile import CaptureInfo, Profile, cores_used
+from diagnose.profile import Profile, cores_used
 from diagnose.flametree import KINDS, FlameTree, Node, build_tree, module_base
-from diagnose.report.flame_paint import (CHAR_W, DIFF_GREW, DIFF_NEUTRAL, DIFF_SHRANK, _hex, _jitter, _shade, clean, diff_color, esc, fit,
+from diagnose.report.flame_paint import (CHAR_W, _jitter, _shade, clean, esc, fit,
                                          module_color, script_json)
 from diagnose.report.flamegraph_js import OUTLINES, SCRIPT, STYLE
 
@@ -32,9 +32,6 @@ TOP_MODULES = 12
 LAYOUT_WIDTH = 1200       # the width a graph that follows the window is drawn at before its script runs
 LEGEND_GAP = 24           # swatch and space before a legend text; between columns
 SYNTHETIC_FILL = {"root": "#c8c8c8", "process": "#d3d3d3", "thread": "#dddddd", "narrow": "#ececec"}
-# A differential colour reaches full intensity at the largest change in the graph, but never for
-# less than this (so a graph of sampling noise stays pale).
-DIFF_FULL_SCALE = 0.02
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -257,66 +254,10 @@ def render_profile(profile: Profile, options: FlameOptions | None = None, kb: Kn
 
 def render_diff_flamegraph(before: Profile, after: Profile, options: FlameOptions | None = None,
                            kb: Knowledge | None = None) -> str:
-    """Widths from AFTER; each box red where its share of samples grew since BEFORE, blue where it
-    shrank, the deeper the larger the change; hover shows both shares and the change's 95% interval."""
-    from diagnose.diff import share_change
+    """The differential flame graph (diagnose.report.flame_diff)."""
+    from diagnose.report.flame_diff import render_diff
 
-    opts = (options or FlameOptions()).check()
-    words = WORDS[opts.lang]
-    tree = _tree(after, opts, words, "always")
-    index, counts = _path_index(before)
-    n_before, n_after = before.stack_samples, tree.total
-    matched: list[int | None] = [0] * len(tree.boxes)
-    before_samples = [0] * len(tree.boxes)
-    before_samples[0] = n_before
-    for i, b in enumerate(tree.boxes[1:], 1):
-        p = matched[b.parent]
-        m = index.get((p, tree.nodes[b.node].key)) if p is not None else None
-        matched[i] = m
-        before_samples[i] = counts[m] if m is not None else 0
-    deltas = [b.samples / n_after - before_samples[i] / n_before if n_after and n_before else 0.0
-              for i, b in enumerate(tree.boxes)]
-    scale = max([abs(d) for i, d in enumerate(deltas) if tree.nodes[tree.boxes[i].node].kind != "narrow"]
-                + [DIFF_FULL_SCALE])
-    bcap, acap = before.capture, after.capture
-    paint = _Paint([], [], [], [], [], [])
-    for i, b in enumerate(tree.boxes):
-        node = tree.nodes[b.node]
-        paint.components.append(-1)
-        if node.kind == "narrow":
-            paint.fills.append(SYNTHETIC_FILL["narrow"])
-            paint.classes.append("")
-            paint.titles.append(_box_title(node, b.samples, n_after, words))
-            continue
-        paint.fills.append(diff_color(deltas[i], scale))
-        paint.classes.append("k" if node.kind == "kernel" else "")
-        k_before = before_samples[i]
-        d, lo, hi = share_change(k_before, n_before, b.samples, n_after)
-        before_text = _side_text(k_before, n_before, bcap, words) if matched[i] is not None else words["absent"]
-        head = node.name + (f" — {module_base(node.module)}" if node.module else "") + f" · {words[node.kind]}"
-        paint.titles.append(f"{head} — {words['after']}: {_side_text(b.samples, n_after, acap, words)} · "
-                            f"{words['before']}: {before_text} · Δ {100 * d:+.2f} {words['pp']} "
-                            f"(95%: {100 * lo:+.2f} .. {100 * hi:+.2f})")
-    only_before = _only_before(before, after, index)
-    paint.legend = [
-        LegendItem(_hex(DIFF_GREW), words["grew"]),
-        LegendItem(_hex(DIFF_SHRANK), words["shrank"]),
-        LegendItem(_hex(DIFF_NEUTRAL), words["same"]),
-    ]
-    note = words["only_before"].format(share=_pct(only_before / n_before if n_before else 0.0))
-    paint.legend.append(LegendItem("none", f"{words['widths_after']}; {note}"))
-    paint.payload["diff"] = {"before_total": n_before, "before": before_samples,
-                             "only_before_samples": only_before}
-    sub = [f"{words['before']}: {_source_name(bcap.source)} ({n_before:,})",
-           f"{words['after']}: {_source_name(acap.source)} ({n_after:,})", words["widths_after"]]
-    title = opts.title or words["diff_title"]
-    return _svg(tree, paint, opts, words, title, " · ".join(sub))
-
-
-def _side_text(k: int, n: int, cap: CaptureInfo, words: dict[str, str]) -> str:
-    c = cores_used(k, cap.frequency_hz, cap.duration_s)
-    more = f", {c:.3f} {words['cores']}" if c is not None else ""
-    return f"{_pct(k / n if n else 0.0)} ({k:,} {words['samples']}{more})"
+    return render_diff(before, after, options, kb)
 
 
 def _tree(profile: Profile, opts: FlameOptions, words: dict[str, str], threads: Literal["auto", "always"]) -> FlameTree:
@@ -324,57 +265,6 @@ def _tree(profile: Profile, opts: FlameOptions, words: dict[str, str], threads: 
     min_samples = opts.min_width * profile.stack_samples / inner
     label = words["narrow_box"].replace("{px}", f"{opts.min_width:g}")
     return build_tree(profile, min_samples, threads, narrow_label=label)
-
-
-def _path_keys(profile: Profile) -> list[tuple[tuple[str, ...], ...]]:
-    """Per thread: the keys of its process and thread boxes (as build_tree(threads="always") draws)."""
-    pnames = profile.program_names()
-    out: list[tuple[tuple[str, ...], ...]] = []
-    for th in profile.threads:
-        if th.pid is None:
-            out.append((("p", th.comm),))
-        else:
-            out.append((("p", pnames[th.pid]), ("t", th.comm)))
-    return out
-
-
-def _path_index(profile: Profile) -> tuple[dict[tuple[int, tuple[str, ...]], int], list[int]]:
-    """Every call path of a profile (by names), as (parent path id, key) -> path id, with samples."""
-    fkeys = [("f", f.name, module_base(f.module)) for f in profile.frames]
-    tkeys = _path_keys(profile)
-    index: dict[tuple[int, tuple[str, ...]], int] = {}
-    counts = [profile.stack_samples]
-    for s in profile.stacks:
-        if not s.frames:
-            continue
-        p = 0
-        for key in (*tkeys[s.thread], *(fkeys[f] for f in s.frames)):
-            nxt = index.get((p, key))
-            if nxt is None:
-                nxt = index[(p, key)] = len(counts)
-                counts.append(0)
-            counts[nxt] += s.samples
-            p = nxt
-    return index, counts
-
-
-def _only_before(before: Profile, after: Profile, before_index: dict[tuple[int, tuple[str, ...]], int]) -> int:
-    """BEFORE's samples in call paths that AFTER never reaches (not drawn in the differential graph)."""
-    after_index, _ = _path_index(after)
-    fkeys = [("f", f.name, module_base(f.module)) for f in before.frames]
-    tkeys = _path_keys(before)
-    missing = 0
-    for s in before.stacks:
-        if not s.frames:
-            continue
-        p = 0
-        for key in (*tkeys[s.thread], *(fkeys[f] for f in s.frames)):
-            nxt = after_index.get((p, key))
-            if nxt is None:
-                missing += s.samples
-                break
-            p = nxt
-    return missing
 
 
 def _source_name(source: str) -> str:
