@@ -11,6 +11,7 @@ Layout (file names fixed; report files only for formats the render registry has)
     environment.json     role environment      sysctls, CPU, kernel, processes (diagnose.environment)
     report.json          role report-json      the analysis (schema diagnose.report/v1)
     report.md            role report-markdown
+    report.html          role report-html      the same report as one HTML file, flame graph embedded
     flamegraph.svg       role flamegraph-svg
     profile.pb.gz        role profile-pprof      the CPU profile as pprof (go tool pprof, speedscope, ...)
     offcpu.perf.data     role offcpu-perf-data       with --off-cpu: sched_switch recording (private)
@@ -73,7 +74,8 @@ FOLDED = "stacks.folded"
 ENVIRONMENT = "environment.json"
 # render format -> (file name, role); written when diagnose.report.render.FORMATS has the format.
 REPORTS = {"json": ("report.json", "report-json"), "markdown": ("report.md", "report-markdown"),
-           "svg": ("flamegraph.svg", "flamegraph-svg"), "pprof": ("profile.pb.gz", "profile-pprof")}
+           "html": ("report.html", "report-html"), "svg": ("flamegraph.svg", "flamegraph-svg"),
+           "pprof": ("profile.pb.gz", "profile-pprof")}
 # diagnose run --off-cpu (diagnose.offcpu_folder): its own recording, waits as folded stacks
 # (microseconds), and their flame graph; never part of the CPU profile.
 OFFCPU_DATA, OFFCPU_FOLDED, OFFCPU_SVG = "offcpu.perf.data", "offcpu.folded", "offcpu.svg"

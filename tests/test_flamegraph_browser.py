@@ -176,3 +176,37 @@ def test_an_empty_graph_does_not_break(browser: Any, tmp_path: Path) -> None:
     assert pg.text("#matched") == "Matched: 0.0%"
     assert not pg.errors
     pg.page.close()
+
+
+def test_without_a_width_the_graph_follows_the_window_and_shows_the_whole_legend(browser: Any, tmp_path: Path) -> None:
+    profile = make_profile()
+    svg = render_profile(profile, FlameOptions(min_width=0), builtin_knowledge(), [])
+    pg = Page(browser, svg, tmp_path / "fit.svg")
+    total = pg.boxes[0][5]
+    encode = pg.box("main", "encode")
+    for window in (640, 1700, 900):
+        pg.page.set_viewport_size({"width": window, "height": 800})
+        pg.page.wait_for_function(f"window.flamegraph.width() === {window}")
+        inner = window - 2 * XPAD
+        assert pg.width(0) == pytest.approx(inner, abs=1)
+        assert pg.width(encode) == pytest.approx(65 / total * inner, abs=1)
+        # Every legend entry whole and inside the picture.
+        texts = pg.page.locator("#legend text")
+        for k in range(texts.count()):
+            bb = texts.nth(k).bounding_box()
+            assert bb is not None and bb["x"] + bb["width"] <= window, (window, texts.nth(k).text_content())
+        svg_box = pg.page.locator("svg").bounding_box()
+        legend_box = pg.page.locator("#legend").bounding_box()
+        assert svg_box is not None and legend_box is not None
+        assert legend_box["y"] + legend_box["height"] <= svg_box["y"] + svg_box["height"]
+    assert "Video and audio codecs" in pg.text("#legend")
+    assert not any(t.endswith("..") for t in pg.page.locator("#legend text").all_text_contents())
+    # Zoom works at the window's width, and survives a resize.
+    pg.rect(encode).click()
+    assert pg.width(encode) == pytest.approx(900 - 2 * XPAD, abs=1)
+    pg.page.set_viewport_size({"width": 1100, "height": 800})
+    pg.page.wait_for_function("window.flamegraph.width() === 1100")
+    assert pg.width(encode) == pytest.approx(1100 - 2 * XPAD, abs=1)
+    assert pg.page.locator("#unzoom").is_visible()
+    assert not pg.errors, pg.errors
+    pg.page.close()

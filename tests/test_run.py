@@ -155,6 +155,7 @@ def test_run_writes_a_complete_capture_folder(ipc_run: Run) -> None:
 
     expected = set(CAPTURE_FILES)
     expected |= {"report.md"} if "markdown" in FORMATS else set()
+    expected |= {"report.html"} if "html" in FORMATS else set()
     expected |= {"flamegraph.svg"} if "svg" in FORMATS else set()
     expected |= {"profile.pb.gz"} if "pprof" in FORMATS else set()
     assert {p.name for p in folder.iterdir()} == expected

@@ -61,7 +61,7 @@ def assert_one_capture(folder: Path) -> None:
     from diagnose.report.render import FORMATS
 
     expected = set(CAPTURE_FILES) | ({"report.md"} if "markdown" in FORMATS else set()) | \
-        ({"flamegraph.svg"} if "svg" in FORMATS else set()) | ({"profile.pb.gz"} if "pprof" in FORMATS else set())
+        ({"report.html"} if "html" in FORMATS else set()) | ({"flamegraph.svg"} if "svg" in FORMATS else set()) | ({"profile.pb.gz"} if "pprof" in FORMATS else set())
     assert {p.name for p in folder.iterdir()} == expected
     m = json.loads((folder / "manifest.json").read_text())
     assert m["missing"] == []
@@ -127,8 +127,8 @@ def test_ctrl_c_while_the_reports_are_written_keeps_the_capture(busy: subprocess
     m = json.loads((folder / "manifest.json").read_text())
     assert m["complete"] is True
     assert {"perf.data", "perf.script.txt.gz", "stacks.folded", "environment.json"} <= set(listed(folder))
-    assert m["missing"] and {e["role"] for e in m["missing"]} <= {"report-json", "report-markdown", "flamegraph-svg",
-                                                                       "profile-pprof"}
+    assert m["missing"] and {e["role"] for e in m["missing"]} <= {"report-json", "report-markdown", "report-html",
+                                                                       "flamegraph-svg", "profile-pprof"}
     assert all(e["why"].startswith("not written: interrupted (Ctrl-C)") for e in m["missing"])
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
     again = run_cli("analyze", str(folder), "--format", "json")

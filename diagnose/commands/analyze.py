@@ -15,8 +15,9 @@ def command(
     input: Annotated[list[str], typer.Argument(help="perf script text (gzip ok), folded stacks, perf.data, a pprof "
                                                 "profile, or a capture folder; several, or a folder of them, for one "
                                                 "table of all.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, svg (flame graph), pprof "
-                                        "(gzip'd profile.proto), speedscope (JSON).")] = "terminal",
+    format: Annotated[str, typer.Option("--format", "-f", help="terminal, json, markdown, html (one file: the report "
+                                        "and its flame graph), svg (flame graph), pprof (gzip'd profile.proto), "
+                                        "speedscope (JSON).")] = "terminal",
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="A rule pack file or folder (repeatable); "
                                                        "also $DIAGNOSE_RULES_PATH.")] = None,
@@ -57,9 +58,26 @@ def command(
     check_binary_output(format, output)
     analysis = run_analysis(input[0], event=event, jobs=jobs, rules=rules, lang=lang, selection=selection)
     analysis.all_functions = all_functions
+    graph = flamegraph_of(input[0], output)
+    if graph is not None:
+        analysis.extra["flamegraph"] = graph
     for w in analysis.profile.capture.warnings:
         warn(w)
     if analysis.ruleset is not None:
         for note in analysis.ruleset.notes:
             warn(note)
     emit_analysis(analysis, format, output, width=width, fail_on=fail_on)
+
+
+def flamegraph_of(source: str, output: str | None) -> str | None:
+    """The flame graph a `diagnose run` folder holds, as the report should point to it: relative to
+    the folder the report is written to (or to the current one)."""
+    import os
+
+    from diagnose.capture_dir import REPORTS
+
+    path = os.path.join(source, REPORTS["svg"][0])
+    if not os.path.isdir(source) or not os.path.isfile(path):
+        return None
+    base = os.path.dirname(os.path.abspath(output)) if output and output != "-" else os.getcwd()
+    return os.path.relpath(os.path.abspath(path), base)

@@ -17,7 +17,8 @@ def command(
                                                             help="Differential flame graph: widths from AFTER, red "
                                                                  "where a frame's share grew, blue where it shrank.")] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Title at the top of the graph.")] = None,
-    width: Annotated[int, typer.Option("--width", help="Image width in pixels.")] = 1200,
+    width: Annotated[Optional[int], typer.Option("--width", help="Image width in pixels (default: the width of "
+                                                 "the window it is shown in).")] = None,
     min_width: Annotated[float, typer.Option("--min-width", help="Boxes narrower than this (px) are merged into one "
                                                                  "box per parent, or dropped.")] = 0.1,
     icicle: Annotated[bool, typer.Option("--icicle", help="Root at the top, callees below.")] = False,

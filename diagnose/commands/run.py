@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_fail_on, check_lang, gate, warn
+from diagnose.commands.common import check_fail_on, check_lang, check_width, gate, warn
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.source import CAPTURE_MANIFEST as _MANIFEST
 from diagnose.redact import HOST
@@ -43,6 +43,8 @@ def command(
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit with code 3 if a finding is at or above "
                                                    "this severity (info, low, medium, high, critical).")] = None,
     format: Annotated[str, typer.Option("--format", help="How to print the report: terminal, json.")] = "terminal",
+    width: Annotated[Optional[int], typer.Option("--width", help="Terminal report width in columns, 40-1000 "
+                                                 "(default: the terminal's).")] = None,
     keep_secrets: Annotated[bool, typer.Option(
         "--keep-secrets", help="Keep the targets' command lines as they are (by default values that look secret, "
                                "such as --password X, tokens and URL credentials, become [redacted]).")] = False,
@@ -80,6 +82,7 @@ def command(
     fmt = format.lower()
     check_lang(lang)
     check_fail_on(fail_on)
+    check_width(width)
     request = preflight.RunRequest(tuple(pid or ()), name, duration, frequency, call_graph, out, (fmt,))
     plan = preflight.check(request)
     _check_rules(rules)
@@ -164,7 +167,9 @@ def command(
     if analysis.ruleset is not None:
         for note in analysis.ruleset.notes:
             warn(note)
-    write_output(render(analysis, fmt, to_terminal=True), None)
+    if "flamegraph" in analysis.extra:  # the terminal report points to it where it is
+        analysis.extra["flamegraph"] = str(plan.folder / str(analysis.extra["flamegraph"]))
+    write_output(render(analysis, fmt, to_terminal=True, width=width), None)
     cap = analysis.profile.capture
     print(f"diagnose: capture saved in {plan.folder}/ ({cap.total_samples:,} samples of pid "
           f"{', '.join(map(str, plan.pids))} over {recording.duration_s:.1f} s); "

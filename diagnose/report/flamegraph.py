@@ -4,20 +4,18 @@ differential view (widths from AFTER, red for growth, blue for shrinkage)."""
 
 from __future__ import annotations
 
-import colorsys
-import json
 import os
-import re
-import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from diagnose.errors import DiagnoseError
 from diagnose.attribution import Walk, attribution
 from diagnose.knowledge import Knowledge, builtin_knowledge
-from diagnose.profile import CaptureInfo, Profile, cores_used
+from diagnose.profile import Profile, cores_used
 from diagnose.flametree import KINDS, FlameTree, Node, build_tree, module_base
+from diagnose.report.flame_paint import (CHAR_W, _jitter, _shade, clean, esc, fit,
+                                         module_color, script_json)
 from diagnose.report.flamegraph_js import OUTLINES, SCRIPT, STYLE
 
 if TYPE_CHECKING:
@@ -28,17 +26,12 @@ COLOR_MODES = ("category", "module")
 FRAME_HEIGHT = 16
 XPAD = 10
 TOP = 60                 # title, subtitle and the controls
-CHAR_W = 6.6             # average advance of an 11px Verdana glyph, for fitting names into boxes
 LEGEND_ROW = 16
 TOP_FINDINGS = 5         # findings whose frames are outlined (one outline colour each)
 TOP_MODULES = 12
+LAYOUT_WIDTH = 1200       # the width a graph that follows the window is drawn at before its script runs
+LEGEND_GAP = 24           # swatch and space before a legend text; between columns
 SYNTHETIC_FILL = {"root": "#c8c8c8", "process": "#d3d3d3", "thread": "#dddddd", "narrow": "#ececec"}
-DIFF_NEUTRAL = (232, 232, 232)
-DIFF_GREW = (214, 39, 40)
-DIFF_SHRANK = (31, 90, 180)
-# A differential colour reaches full intensity at the largest change in the graph, but never for
-# less than this (so a graph of sampling noise stays pale).
-DIFF_FULL_SCALE = 0.02
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -80,7 +73,9 @@ WORDS: dict[str, dict[str, str]] = {
 @dataclass(frozen=True)
 class FlameOptions:
     title: str | None = None
-    width: int = 1200
+    # Pixels; None: the graph follows the width of the window (laid out at LAYOUT_WIDTH until
+    # its script runs, and for a viewer without scripts).
+    width: int | None = None
     min_width: float = 0.1
     icicle: bool = False
     colors: str = "category"
@@ -89,7 +84,7 @@ class FlameOptions:
     def check(self) -> FlameOptions:
         if self.colors not in COLOR_MODES:
             raise DiagnoseError(f"unknown --colors {self.colors!r}; choose one of: {', '.join(COLOR_MODES)}")
-        if not 200 <= self.width <= 100_000:
+        if self.width is not None and not 200 <= self.width <= 100_000:
             raise DiagnoseError(f"--width {self.width} is out of range; give the image width in pixels (200-100000)")
         if not 0 <= self.min_width <= 100:
             raise DiagnoseError(f"--min-width {self.min_width:g} is out of range; give pixels (0-100, default 0.1)")
@@ -97,81 +92,9 @@ class FlameOptions:
             raise DiagnoseError(f"unknown --lang {self.lang!r}; choose one of: {', '.join(WORDS)}")
         return self
 
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    c = color.lstrip("#")
-    if len(c) == 3:
-        c = "".join(ch * 2 for ch in c)
-    try:
-        return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-    except ValueError:
-        return (153, 153, 153)
-
-
-def _hex(rgb: Iterable[float]) -> str:
-    return "#" + "".join(f"{max(0, min(255, round(v))):02x}" for v in rgb)
-
-
-def _shade(color: str, amount: float) -> str:
-    """Lighter (amount > 0) or darker (< 0), so that neighbouring boxes of one colour stay apart."""
-    r, g, b = _rgb(color)
-    if amount >= 0:
-        return _hex(v + (255 - v) * amount for v in (r, g, b))
-    return _hex(v * (1 + amount) for v in (r, g, b))
-
-
-def _jitter(name: str) -> float:
-    return ((zlib.crc32(name.encode("utf-8", "replace")) % 1000) / 1000 - 0.5) * 0.3
-
-
-def module_color(module: str) -> str:
-    """A stable colour per module (DSO): hue, saturation and lightness from a hash of its name."""
-    h = zlib.crc32(module_base(module).encode("utf-8", "replace"))
-    hue = (h % 360) / 360
-    light = 0.55 + ((h >> 9) % 16) / 100
-    sat = 0.45 + ((h >> 17) % 30) / 100
-    r, g, b = colorsys.hls_to_rgb(hue, light, sat)
-    return _hex((r * 255, g * 255, b * 255))
-
-
-def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> str:
-    return _hex(x + (y - x) * t for x, y in zip(a, b))
-
-
-def diff_color(delta: float, scale: float) -> str:
-    t = min(1.0, abs(delta) / scale) if scale > 0 else 0.0
-    return _mix(DIFF_NEUTRAL, DIFF_GREW if delta > 0 else DIFF_SHRANK, t)
-
-
-# -- text ----------------------------------------------------------------------------------
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def clean(text: str) -> str:
-    """Characters XML 1.0 cannot hold at all (controls, lone surrogates) become U+FFFD."""
-    return _NOT_XML.sub("\ufffd", text)
-
-
-def esc(text: str) -> str:
-    """Text as XML character data or attribute value (already cleaned or not)."""
-    return (clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&apos;"))
-
-
-def script_json(data: Any) -> str:
-    """JSON that can sit in any markup: <, > and & only ever appear as \\u escapes (so neither
-    "</script>" nor "]]>" nor an entity can end or change it)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def fit(name: str, width: float) -> str:
-    """The name as it fits in a box of `width` px (the script does the same after a zoom)."""
-    n = int((width - 6) // CHAR_W)
-    if n < 3:
-        return ""
-    return name if len(name) <= n else name[: n - 2] + ".."
+    @property
+    def layout_width(self) -> int:
+        return self.width or LAYOUT_WIDTH
 
 
 def _pct(x: float) -> str:
@@ -331,124 +254,17 @@ def render_profile(profile: Profile, options: FlameOptions | None = None, kb: Kn
 
 def render_diff_flamegraph(before: Profile, after: Profile, options: FlameOptions | None = None,
                            kb: Knowledge | None = None) -> str:
-    """Widths from AFTER; each box red where its share of samples grew since BEFORE, blue where it
-    shrank, the deeper the larger the change; hover shows both shares and the change's 95% interval."""
-    from diagnose.diff import share_change
+    """The differential flame graph (diagnose.report.flame_diff)."""
+    from diagnose.report.flame_diff import render_diff
 
-    opts = (options or FlameOptions()).check()
-    words = WORDS[opts.lang]
-    tree = _tree(after, opts, words, "always")
-    index, counts = _path_index(before)
-    n_before, n_after = before.stack_samples, tree.total
-    matched: list[int | None] = [0] * len(tree.boxes)
-    before_samples = [0] * len(tree.boxes)
-    before_samples[0] = n_before
-    for i, b in enumerate(tree.boxes[1:], 1):
-        p = matched[b.parent]
-        m = index.get((p, tree.nodes[b.node].key)) if p is not None else None
-        matched[i] = m
-        before_samples[i] = counts[m] if m is not None else 0
-    deltas = [b.samples / n_after - before_samples[i] / n_before if n_after and n_before else 0.0
-              for i, b in enumerate(tree.boxes)]
-    scale = max([abs(d) for i, d in enumerate(deltas) if tree.nodes[tree.boxes[i].node].kind != "narrow"]
-                + [DIFF_FULL_SCALE])
-    bcap, acap = before.capture, after.capture
-    paint = _Paint([], [], [], [], [], [])
-    for i, b in enumerate(tree.boxes):
-        node = tree.nodes[b.node]
-        paint.components.append(-1)
-        if node.kind == "narrow":
-            paint.fills.append(SYNTHETIC_FILL["narrow"])
-            paint.classes.append("")
-            paint.titles.append(_box_title(node, b.samples, n_after, words))
-            continue
-        paint.fills.append(diff_color(deltas[i], scale))
-        paint.classes.append("k" if node.kind == "kernel" else "")
-        k_before = before_samples[i]
-        d, lo, hi = share_change(k_before, n_before, b.samples, n_after)
-        before_text = _side_text(k_before, n_before, bcap, words) if matched[i] is not None else words["absent"]
-        head = node.name + (f" — {module_base(node.module)}" if node.module else "") + f" · {words[node.kind]}"
-        paint.titles.append(f"{head} — {words['after']}: {_side_text(b.samples, n_after, acap, words)} · "
-                            f"{words['before']}: {before_text} · Δ {100 * d:+.2f} {words['pp']} "
-                            f"(95%: {100 * lo:+.2f} .. {100 * hi:+.2f})")
-    only_before = _only_before(before, after, index)
-    paint.legend = [
-        LegendItem(_hex(DIFF_GREW), words["grew"]),
-        LegendItem(_hex(DIFF_SHRANK), words["shrank"]),
-        LegendItem(_hex(DIFF_NEUTRAL), words["same"]),
-    ]
-    note = words["only_before"].format(share=_pct(only_before / n_before if n_before else 0.0))
-    paint.legend.append(LegendItem("none", f"{words['widths_after']}; {note}"))
-    paint.payload["diff"] = {"before_total": n_before, "before": before_samples,
-                             "only_before_samples": only_before}
-    sub = [f"{words['before']}: {_source_name(bcap.source)} ({n_before:,})",
-           f"{words['after']}: {_source_name(acap.source)} ({n_after:,})", words["widths_after"]]
-    title = opts.title or words["diff_title"]
-    return _svg(tree, paint, opts, words, title, " · ".join(sub))
-
-
-def _side_text(k: int, n: int, cap: CaptureInfo, words: dict[str, str]) -> str:
-    c = cores_used(k, cap.frequency_hz, cap.duration_s)
-    more = f", {c:.3f} {words['cores']}" if c is not None else ""
-    return f"{_pct(k / n if n else 0.0)} ({k:,} {words['samples']}{more})"
+    return render_diff(before, after, options, kb)
 
 
 def _tree(profile: Profile, opts: FlameOptions, words: dict[str, str], threads: Literal["auto", "always"]) -> FlameTree:
-    inner = opts.width - 2 * XPAD
+    inner = opts.layout_width - 2 * XPAD
     min_samples = opts.min_width * profile.stack_samples / inner
     label = words["narrow_box"].replace("{px}", f"{opts.min_width:g}")
     return build_tree(profile, min_samples, threads, narrow_label=label)
-
-
-def _path_keys(profile: Profile) -> list[tuple[tuple[str, ...], ...]]:
-    """Per thread: the keys of its process and thread boxes (as build_tree(threads="always") draws)."""
-    pnames = profile.program_names()
-    out: list[tuple[tuple[str, ...], ...]] = []
-    for th in profile.threads:
-        if th.pid is None:
-            out.append((("p", th.comm),))
-        else:
-            out.append((("p", pnames[th.pid]), ("t", th.comm)))
-    return out
-
-
-def _path_index(profile: Profile) -> tuple[dict[tuple[int, tuple[str, ...]], int], list[int]]:
-    """Every call path of a profile (by names), as (parent path id, key) -> path id, with samples."""
-    fkeys = [("f", f.name, module_base(f.module)) for f in profile.frames]
-    tkeys = _path_keys(profile)
-    index: dict[tuple[int, tuple[str, ...]], int] = {}
-    counts = [profile.stack_samples]
-    for s in profile.stacks:
-        if not s.frames:
-            continue
-        p = 0
-        for key in (*tkeys[s.thread], *(fkeys[f] for f in s.frames)):
-            nxt = index.get((p, key))
-            if nxt is None:
-                nxt = index[(p, key)] = len(counts)
-                counts.append(0)
-            counts[nxt] += s.samples
-            p = nxt
-    return index, counts
-
-
-def _only_before(before: Profile, after: Profile, before_index: dict[tuple[int, tuple[str, ...]], int]) -> int:
-    """BEFORE's samples in call paths that AFTER never reaches (not drawn in the differential graph)."""
-    after_index, _ = _path_index(after)
-    fkeys = [("f", f.name, module_base(f.module)) for f in before.frames]
-    tkeys = _path_keys(before)
-    missing = 0
-    for s in before.stacks:
-        if not s.frames:
-            continue
-        p = 0
-        for key in (*tkeys[s.thread], *(fkeys[f] for f in s.frames)):
-            nxt = after_index.get((p, key))
-            if nxt is None:
-                missing += s.samples
-                break
-            p = nxt
-    return missing
 
 
 def _source_name(source: str) -> str:
@@ -456,13 +272,15 @@ def _source_name(source: str) -> str:
 
 
 def _legend_layout(items: list[LegendItem], width: int) -> tuple[int, int]:
-    """(columns, rows) of the legend."""
-    cols = 2 if width >= 700 and len(items) > 4 else 1
+    """(columns, rows) of the legend: two columns when the longest text fits in half the width
+    (a text is never cut; the script lays the legend out again at the window's width)."""
+    longest = max((len(i.text) for i in items), default=0) * CHAR_W + LEGEND_GAP
+    cols = 2 if len(items) > 4 and 2 * (longest + LEGEND_GAP) <= width - 2 * XPAD else 1
     return cols, (len(items) + cols - 1) // cols
 
 
 def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, str], title: str, subtitle: str) -> str:
-    width = opts.width
+    width = opts.layout_width
     inner = width - 2 * XPAD
     levels = tree.max_depth + 1
     graph_h = levels * FRAME_HEIGHT
@@ -474,7 +292,8 @@ def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, st
     out: list[str] = []
     w = out.append
     w('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n')
-    w(f'<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    shown = width if opts.width else "100%"
+    w(f'<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="{shown}" height="{height}" '
       f'viewBox="0 0 {width} {height}">\n')
     w(f"<style>{STYLE}</style>\n<defs>\n")
     for pid, color in sorted(paint.patterns.items()):
@@ -482,7 +301,7 @@ def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, st
           f'<rect width="5" height="5" fill="{color}"/><rect width="2" height="5" fill="#fff" fill-opacity="0.55"/>'
           f"</pattern>\n")
     w("</defs>\n")
-    w(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f8f8f8"/>\n')
+    w(f'<rect id="background" x="0" y="0" width="{width}" height="{height}" fill="#f8f8f8"/>\n')
     w(f'<text id="title" x="{width / 2:.1f}" y="24">{esc(title)}</text>\n')
     w(f'<text id="subtitle" x="{width / 2:.1f}" y="42">{esc(subtitle)}</text>\n')
     w(f'<text id="unzoom" class="button hide" x="{XPAD}" y="42">{esc(words["reset_zoom"])}</text>\n')
@@ -511,15 +330,13 @@ def _svg(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str, st
 
 def _legend(items: list[LegendItem], cols: int, rows: int, top: int, inner: int) -> str:
     col_w = inner / cols
-    max_chars = int((col_w - 24) // CHAR_W)
     out = [f'<g id="legend" transform="translate({XPAD},{top})">\n']
     for k, item in enumerate(items):
         col, row = divmod(k, rows) if cols > 1 else (0, k)
         x, y = col * col_w, row * LEGEND_ROW
-        text = item.text if len(item.text) <= max_chars else item.text[: max_chars - 2] + ".."
         stroke = f' stroke="{item.stroke}" stroke-width="2"' if item.stroke else ""
         out.append(f'<g class="item"><rect x="{x:.1f}" y="{y + 2}" width="14" height="11" fill="{item.fill}"{stroke}/>'
-                   f'<text x="{x + 20:.1f}" y="{y + 12}">{esc(text)}</text></g>\n')
+                   f'<text x="{x + 20:.1f}" y="{y + 12}">{esc(item.text)}</text></g>\n')
     out.append("</g>\n")
     return "".join(out)
 
@@ -534,7 +351,8 @@ def _payload(tree: FlameTree, paint: _Paint, opts: FlameOptions, words: dict[str
         mi = modules.setdefault(clean(module_base(node.module)), len(modules))
         boxes.append([ni, mi, KINDS.index(node.kind), b.depth, b.start, b.samples, b.parent, paint.components[i]])
     data: dict[str, Any] = {
-        "version": 1, "total": tree.total, "width": opts.width, "xpad": XPAD, "charw": CHAR_W,
+        "version": 1, "total": tree.total, "width": opts.layout_width, "fit": opts.width is None, "xpad": XPAD,
+        "charw": CHAR_W, "legend_row": LEGEND_ROW, "legend_gap": LEGEND_GAP,
         "icicle": opts.icicle, "names": list(names), "modules": list(modules), "kinds": list(KINDS),
         "components": paint.component_ids, "boxes": boxes,
         "words": {k: words[k] for k in ("matched", "prompt", "bad_regex")},

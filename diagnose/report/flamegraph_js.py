@@ -11,6 +11,7 @@ SCRIPT = r"""
   var data = JSON.parse(document.getElementById("fg-data").textContent);
   var B = data.boxes, names = data.names, total = data.total;
   var XP = data.xpad, W = data.width - 2 * data.xpad, CW = data.charw;
+  var svg = document.getElementById("frames").ownerSVGElement;
   var gs = document.getElementById("frames").children;
   var details = document.getElementById("details");
   var matched = document.getElementById("matched");
@@ -31,7 +32,7 @@ SCRIPT = r"""
     t.textContent = fit(names[B[i][0]], w);
   }
   function zoom(i) {
-    if (!total) return;
+    if (!total) { place(0, XP, W); return; }
     var b = B[i], s = b[4], n = b[5], d = b[3], k = W / n;
     for (var j = 0; j < B.length; j++) {
       var c = B[j], cl = gs[j].classList;
@@ -96,13 +97,53 @@ SCRIPT = r"""
   unzoomBtn.addEventListener("click", unzoom);
   document.getElementById("search").addEventListener("click", ask);
   document.getElementById("clear").addEventListener("click", clearSearch);
+  // A graph without a fixed --width follows the window: boxes, controls and legend are laid out
+  // again at the width the SVG is shown at (1:1, so text keeps its size), on load and on resize.
+  function byId(id) { return document.getElementById(id); }
+  function layoutLegend(w) {
+    var legend = byId("legend"), items = legend.children, n = items.length, widest = 0;
+    if (!n) return 0;
+    for (var j = 0; j < n; j++) widest = Math.max(widest, items[j].children[1].getComputedTextLength());
+    var colw = widest + 2 * data.legend_gap;
+    var cols = Math.max(1, Math.min(n, Math.floor((w - 2 * XP) / colw)));
+    var rows = Math.ceil(n / cols);
+    for (var k = 0; k < n; k++) {
+      var col = Math.floor(k / rows), row = k % rows, x = col * colw, y = row * data.legend_row;
+      var r = items[k].children[0], t = items[k].children[1];
+      r.setAttribute("x", x.toFixed(1)); r.setAttribute("y", y + 2);
+      t.setAttribute("x", (x + 20).toFixed(1)); t.setAttribute("y", y + 12);
+    }
+    return rows * data.legend_row;
+  }
+  function relayout() {
+    var w = Math.round(svg.getBoundingClientRect().width);
+    if (!w || w < 200) w = 200;
+    W = w - 2 * XP;
+    byId("title").setAttribute("x", (w / 2).toFixed(1));
+    byId("subtitle").setAttribute("x", (w / 2).toFixed(1));
+    byId("search").setAttribute("x", w - XP - 100);
+    byId("clear").setAttribute("x", w - XP - 40);
+    byId("matched").setAttribute("x", w - XP);
+    var top = byId("legend").transform.baseVal.getItem(0).matrix.f;
+    var h = Math.ceil(top + layoutLegend(w) + 10);
+    byId("background").setAttribute("width", w);
+    byId("background").setAttribute("height", h);
+    svg.setAttribute("height", h);
+    svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+    zoom(zoomed);
+    try { if (window.parent !== window) window.parent.postMessage({flamegraphHeight: h}, "*"); } catch (e) {}
+  }
+  if (data.fit) {
+    relayout();
+    window.addEventListener("resize", relayout);
+  }
   window.addEventListener("keydown", function (e) {
     if ((e.ctrlKey || e.metaKey) && (e.key === "f" || e.key === "F")) { e.preventDefault(); ask(); }
     else if (e.key === "/" && !e.ctrlKey && !e.metaKey) { e.preventDefault(); ask(); }
     else if (e.key === "Escape") { clearSearch(); unzoom(); }
   });
   window.flamegraph = {search: search, zoom: zoom, unzoom: unzoom, clear: clearSearch,
-                       zoomed: function () { return zoomed; }};
+                       zoomed: function () { return zoomed; }, width: function () { return W + 2 * XP; }};
 })();
 """
 

@@ -228,7 +228,11 @@ def render_markdown(analysis: Analysis) -> str:
     # 7. flame graph
     d.add(f"## 7. {L('flamegraph')}", "", L("flamegraph_text"), "")
     if analysis.extra.get("flamegraph"):
-        d.add(f"[{L('flamegraph_file')}]({analysis.extra['flamegraph']})", "")
+        d.add(f"[{L('flamegraph_file')}]({_link(str(analysis.extra['flamegraph']))})", "")
+    elif not analysis.extra.get("flamegraph_embedded"):
+        make = L("flamegraph_make").split("`")
+        make[1] = make[1].replace("{input}", cap.source)
+        d.add("".join(code(part) if i % 2 else _md(part) for i, part in enumerate(make)), "")
 
     # 8. verdict
     d.add(f"## 8. {L('verdict')}", "")
@@ -237,6 +241,11 @@ def render_markdown(analysis: Analysis) -> str:
         d.add(f"**{L('warnings')}:**", "", *(f"- {_md(w)}" for w in cap.warnings), "")
     d.add("---", f"_{L('generated_by')}_", "")
     return "\n".join(d.lines)
+
+
+def _link(path: str) -> str:
+    """A file path as a Markdown link destination (spaces, brackets and parentheses encoded)."""
+    return "".join(f"%{ord(c):02X}" if c in " ()<>[]" or ord(c) < 0x20 else c for c in path)
 
 
 def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]:

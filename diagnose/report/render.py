@@ -8,8 +8,8 @@ import sys
 from diagnose.analysis import Analysis
 from diagnose.errors import DiagnoseError
 
-FORMATS = ("terminal", "json", "markdown", "svg", "pprof", "speedscope")
-ALIASES = {"md": "markdown", "text": "terminal"}
+FORMATS = ("terminal", "json", "markdown", "html", "svg", "pprof", "speedscope")
+ALIASES = {"md": "markdown", "text": "terminal", "htm": "html"}
 # Formats that are not text: never written to a terminal.
 BINARY = ("pprof",)
 
@@ -41,6 +41,10 @@ def render(analysis: Analysis, fmt: str, to_terminal: bool, width: int | None = 
         from diagnose.report.markdown import render_markdown
 
         return render_markdown(analysis)
+    if fmt == "html":
+        from diagnose.report.html import render_html
+
+        return render_html(analysis)
     if fmt == "svg":
         from diagnose.report.flamegraph import render_flamegraph
 

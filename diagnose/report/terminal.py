@@ -328,6 +328,8 @@ def renderables(analysis: Analysis) -> list:
             out.append(Panel(lines, title=L("t_chains"), title_align="left", box=box.ROUNDED))
     out.extend(offcpu_view.terminal_renderables(analysis))  # its own section, never in the shares above
     out.extend(_sockets(analysis))  # measured beside the stacks: shown even without samples
+    if analysis.extra.get("flamegraph"):
+        out.append(Text(f"{L('flamegraph_file')}: {esc(str(analysis.extra['flamegraph']))}"))
     for w in p.capture.warnings:
         out.append(Text(f"warning: {esc(w, multiline=True)}", style="yellow"))
     return out
