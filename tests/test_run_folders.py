@@ -114,11 +114,19 @@ def test_ctrl_c_while_the_reports_are_written_keeps_the_capture(busy: subprocess
             f.write("schema: diagnose.rules/v1\npack: {name: team, version: 1.0.0, engine: '>=1.0'}\nrules: []\n")
 
     threading.Thread(target=feed_once, daemon=True).start()
-    run = start(run_args(busy.pid, folder, "--rules", str(packs)))
+    # faulthandler: should the run hang after the Ctrl-C (seen once, under two CPU hogs), SIGABRT
+    # makes it print where each of its threads is.
+    run = subprocess.Popen(run_args(busy.pid, folder, "--rules", str(packs)), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     # The manifest lists the perf script text and the folded stacks: the analysis and reports come next.
     wait_for(run, lambda: "stacks.folded" in listed(folder))
     run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=120)
+    try:
+        out, err = run.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        run.send_signal(signal.SIGABRT)
+        out, err = run.communicate(timeout=60)
+        pytest.fail(f"the run did not end within 120 s of the Ctrl-C; where it was:\n{err[-4000:]}")
     assert run.returncode == 130, err
     lines = [line for line in err.splitlines() if "error:" in line]
     assert len(lines) == 1 and "Traceback" not in err, err
