@@ -42,6 +42,31 @@ def label(key: str, lang: str) -> str:
     return entry.get(lang) or entry["en"]
 
 
+def figure_source(source: str | None, lang: str) -> str:
+    """Where a figure of the overview comes from (`perf record command`, `header`), in words and
+    in parentheses: "(from the header)", "（来源：文件头）"."""
+    key = "src_" + (source or "").replace(" ", "_")
+    what = label(key, lang) if key in texts() else (source or label("unknown", lang))
+    return f"（{label('from_the', lang)}{what}）" if lang == "zh" else f"({label('from_the', lang)} {what})"
+
+
+def colon(lang: str) -> str:
+    """The separator after a label: ": " in English, "：" in Chinese."""
+    return "：" if lang == "zh" else ": "
+
+
+def zh_punct(text: str, lang: str) -> str:
+    """A rendered report with full-width punctuation after Chinese words (a label's ": " becomes
+    "："; both are two columns wide, so tables keep their alignment)."""
+    return zh_tidy_colons(text) if lang == "zh" else text
+
+
+def zh_tidy_colons(text: str) -> str:
+    import re
+
+    return re.sub(r"(?<=[\u4e00-\u9fff）]): ", "：", text)
+
+
 def severity_label(sev: str, lang: str) -> str:
     return SEVERITY_LABEL[sev].get(lang) or SEVERITY_LABEL[sev]["en"]
 

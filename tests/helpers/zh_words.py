@@ -1,0 +1,75 @@
+"""English left in a Chinese report: the ASCII words of a text rendered with --lang zh that are not
+a symbol, a number, a unit or a code identifier.
+
+What is allowed, and nothing else:
+- spans that are code or citations by their markup: `backticks`, 《titles of cited documents》,
+  and whitespace-separated chunks that are paths, options or expressions (they hold `/`, `::`,
+  `=`, `|`, `(`...`)`, `[`...`]` glued to a name, or start with `-`);
+- a token (a run of ASCII letters, digits and `_`) that holds a digit or `_`, or is all capitals
+  (CPU, UDP, SRTP), or has a capital after its first letter (WebRTC, GStreamer, setParameters):
+  acronyms and identifiers, never English prose;
+- the names the analysed input itself holds (functions, modules, threads, processes, rule and
+  category ids, recorded command lines), passed in by the test as `names`;
+- the short lists below: units, and product or system names that are written the same in Chinese.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+UNITS = {"Hz", "s", "ms", "us", "ns", "KB", "MB", "GB", "KiB", "MiB", "GiB"}
+# Proper names of software and systems (the Chinese text names them the same way).
+NAMES = {
+    "Linux", "Python", "CPython", "Go", "Opus", "Pion", "Janus", "Jitsi", "Unix", "Wilson", "Graphviz",
+    "Chromium", "Chrome", "Firefox", "Safari", "Debian", "Ubuntu", "Intel", "AMD", "Rust", "Java", "Node",
+    "Pyroscope", "Parca", "Gephi", "Linux's",
+}
+# Lower-case names of programs, libraries, system calls and kernel facilities.
+LOWER_CODE = {
+    "diagnose", "perf", "sysctl", "epoll", "futex", "libvpx", "libopus", "libsrtp", "libwebrtc", "mediasoup",
+    "aiortc", "malloc", "memcpy", "memset", "memmove", "sendto", "sendmsg", "sendmmsg", "recvfrom",
+    "recvmsg", "recvmmsg", "read", "write", "readv", "writev", "poll", "ppoll", "select", "pselect", "io",
+    "uring", "clone", "glibc", "libc", "jemalloc", "tcmalloc", "openssl", "libav", "libavcodec", "swscale",
+    "ffmpeg", "gst", "pprof", "speedscope", "graphml", "svg", "json", "markdown", "html", "zh", "en",
+    "pid", "tid", "comm", "rmem", "wmem", "netdev", "gso", "gro", "vmlinux", "kallsyms",
+    "proc", "ss", "strace", "bpftrace", "mmap", "munmap", "brk", "taskset", "chrt", "irqbalance", "ethtool",
+    "nftables", "iptables", "conntrack", "cpu-used", "cpu-clock", "task-clock",
+}
+_CODE_CHUNK = re.compile(r"(?:/|::|=|\||^-|\w\(|\w\[|\w\.\w|\w:\w|\w->\w)")
+_SPANS = re.compile(r"`[^`]*`|《[^》]*》")
+_TOKEN = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*(?:'[a-z]+)?")
+
+
+def _allowed(token: str, names: set[str]) -> bool:
+    if token in names or token in UNITS or token in NAMES or token in LOWER_CODE:
+        return True
+    if "-" in token and all(_allowed(part, names) for part in token.split("-")):
+        return True
+    if re.search(r"[0-9_]", token):
+        return True
+    if len(token) >= 2 and token.isupper():
+        return True
+    return bool(re.search(r"[A-Z]", token[1:]))
+
+
+def name_tokens(texts: Iterable[str]) -> set[str]:
+    """The tokens of names the input holds (function, module, thread names, command lines)."""
+    out: set[str] = set()
+    for text in texts:
+        out.update(_TOKEN.findall(str(text)))
+    return out
+
+
+def english_words(text: str, names: set[str] | None = None) -> list[str]:
+    """The ASCII words of `text` that are neither symbol, number, unit nor code identifier."""
+    names = names or set()
+    bad: list[str] = []
+    for line in _SPANS.sub(" ", text).splitlines():
+        for chunk in line.split():
+            if _CODE_CHUNK.search(chunk):
+                continue
+            for token in _TOKEN.findall(chunk):
+                if not _allowed(token, names):
+                    bad.append(token)
+    return bad
