@@ -45,9 +45,11 @@ def thread_selection(pids: list[int] | None, tids: list[int] | None, comms: list
 
 def warn(message: str) -> None:
     """One line on stderr; what the input put in it is shown escaped."""
+    from diagnose import messages
     from diagnose.report.escape import terminal
 
-    print(f"diagnose: warning: {terminal(message)}", file=sys.stderr)
+    zh = messages.current_lang() == "zh"
+    print(f"{'diagnose：警告：' if zh else 'diagnose: warning: '}{terminal(messages.say(message))}", file=sys.stderr)
 
 
 def check_lang(lang: str) -> str:

@@ -293,7 +293,10 @@ def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: S
         subject = f" ({f.subject})" if getattr(f, "subject", None) else ""
         ftitle = getattr(f, "title", None)
         title_text = str(ftitle.get(lang) or ftitle.get("en", "")) if isinstance(ftitle, dict) else ""
-        text = f"{words['finding']} {f.id}{subject} [{f.severity}]" + (f": {title_text}" if title_text else "")
+        from diagnose.report.labels import colon, severity_label
+
+        text = f"{words['finding']} {f.id}{subject} [{severity_label(f.severity, lang)}]" + \
+            (f"{colon(lang)}{title_text}" if title_text else "")
         paint.legend.append(LegendItem("#ffffff", text, OUTLINES[k]))
     return paint
 

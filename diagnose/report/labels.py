@@ -64,7 +64,10 @@ def zh_punct(text: str, lang: str) -> str:
 def zh_tidy_colons(text: str) -> str:
     import re
 
-    return re.sub(r"(?<=[\u4e00-\u9fff）]): ", "：", text)
+    text = re.sub(r"(?<=[\u4e00-\u9fff）]): ", "：", text)
+    text = re.sub(r"(?<=[\u4e00-\u9fff）]):(?=\*\*)", "：", text)  # a Markdown label: **标签:**
+    # A sentence that ends a line: its full stop (a table's cell ends with `│` or `|`, never here).
+    return re.sub(r"(?<=[\u4e00-\u9fff）])\.(?=[ \t]*$)", "。", text, flags=re.MULTILINE)
 
 
 def severity_label(sev: str, lang: str) -> str:
@@ -77,9 +80,10 @@ def platform_text(analysis: Analysis, lang: str) -> str:
     assert kb is not None and platform is not None
     titles = {m.id: tr(m.title, lang) for m in (*kb.stacks, *kb.signals)}
     parts = [f"{titles[st.id]} ({pct(st.share)})" for st in platform.stacks]
+    sep = "；" if lang == "zh" else "; "
     if platform.signals:
-        parts.append(f"{label('signals_seen', lang)}: " + "; ".join(titles[k] for k in platform.signals))
-    return "; ".join(parts)
+        parts.append(f"{label('signals_seen', lang)}{colon(lang)}" + sep.join(titles[k] for k in platform.signals))
+    return sep.join(parts)
 
 
 def redaction_text(analysis: Analysis) -> str | None:

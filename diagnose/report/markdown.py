@@ -14,7 +14,7 @@ from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
-from diagnose.report.labels import label, platform_text, redaction_text, severity_label
+from diagnose.report.labels import colon, figure_source, label, platform_text, redaction_text, severity_label, zh_punct
 from diagnose.report.thread_table import thread_table
 from diagnose.report.syscall_tables import count_table, missing_lines
 from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
@@ -77,16 +77,18 @@ def render_markdown(analysis: Analysis) -> str:
     if cap.event:
         rows.append([L("event"), _cell(cap.event)])
     rows.append([L("samples"), f"{cap.total_samples:,} ({n:,} {L('with_stack')})"])
-    rows.append([L("duration"), f"{cap.duration_s:.2f} s ({L('from_the')} {cap.duration_source})" if cap.duration_s
+    rows.append([L("duration"), f"{cap.duration_s:.2f} s {figure_source(cap.duration_source, lang)}" if cap.duration_s
                  else L("unknown")])
     rows.append([L("frequency"), f"{cap.frequency_hz:g} Hz" if cap.frequency_hz else L("unknown")])
     if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
-        rows.append([L("cores_used"), f"{s.cores_used:.2f} = {cap.total_samples:,} / ({cap.frequency_hz:g} Hz × "
-                                      f"{cap.duration_s:.2f} s)"])
+        rows.append([L("cores_used"), L("cores_formula").format(
+            cores=f"{s.cores_used:.2f}", n=f"{cap.total_samples:,}", hz=f"{cap.frequency_hz:g}",
+            s=f"{cap.duration_s:.2f}")])
     else:
         rows.append([L("cores_used"), L("unknown")])
     if s.processes:
-        rows.append([L("processes"), ", ".join(f"{_md(r.label)} ({r.cores:.2f})" if r.cores is not None else _md(r.label)
+        rows.append([L("processes"), ", ".join(f"{_md(r.label)} ({L('n_cores').format(v=f'{r.cores:.2f}')})"
+                                               if r.cores is not None else _md(r.label)
                                                for r in s.processes[:8])])
     elif cap.target_pids:
         rows.append([L("processes"), ", ".join(map(str, cap.target_pids))])
@@ -96,7 +98,8 @@ def render_markdown(analysis: Analysis) -> str:
         rows.append([L("software"), _md(platform_text(analysis, lang))])
     if cap.os_release or cap.cpu_model:
         rows.append([L("host"), _md(", ".join(x for x in (cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
-                                                           cap.cpus_online and f"{cap.cpus_online} CPUs") if x))])
+                                                           cap.cpus_online and L("n_cpus").format(n=cap.cpus_online))
+                                                          if x))])
     if cap.command:
         rows.append([L("recorded_with"), _cell(" ".join(cap.command.split()))])
     redaction = redaction_text(analysis)
@@ -234,9 +237,11 @@ def render_markdown(analysis: Analysis) -> str:
     d.add(f"## 8. {L('verdict')}", "")
     d.add(*_verdict(analysis, lang), "")
     if cap.warnings:
-        d.add(f"**{L('warnings')}:**", "", *(f"- {_md(w)}" for w in cap.warnings), "")
+        from diagnose.messages import say
+
+        d.add(f"**{L('warnings')}{colon(lang).rstrip()}**", "", *(f"- {_md(say(w, lang))}" for w in cap.warnings), "")
     d.add("---", f"_{L('generated_by')}_", "")
-    return "\n".join(d.lines)
+    return zh_punct("\n".join(d.lines), lang)
 
 
 def _rec_lines(rec: dict[str, Any], lang: str, commands: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from diagnose.report.syscall_tables import CountTable, count_table, missing_line
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
+from diagnose.messages import say
 from diagnose.texts import tr
 
 TOP_FUNCTIONS = 15
@@ -331,7 +332,7 @@ def renderables(analysis: Analysis) -> list:
     out.extend(offcpu_view.terminal_renderables(analysis))  # its own section, never in the shares above
     out.extend(_sockets(analysis))  # measured beside the stacks: shown even without samples
     for w in p.capture.warnings:
-        out.append(Text(f"warning: {esc(w, multiline=True)}", style="yellow"))
+        out.append(Text(f"{L('warning')}{esc(say(w, lang), multiline=True)}", style="yellow"))
     return out
 
 
