@@ -40,6 +40,7 @@ def list_rules(
     from diagnose.report.escape import terminal as esc
     from diagnose.rules import load_packs
 
+    from diagnose.messages import say
     from diagnose.report.labels import colon, severity_label
     from diagnose.texts import tr
 
@@ -73,7 +74,7 @@ def list_rules(
                        L("r_yes") if r.enabled else L("r_no"), ", ".join(r.tags), tr(r.title, lang)))
     console.print(t)
     for note in ruleset.notes:
-        print(f"{L('r_note')}{colon(lang)}{esc(note)}", file=sys.stderr)
+        print(f"{L('r_note')}{colon(lang)}{esc(say(note, lang))}", file=sys.stderr)
 
 
 @app.command("validate")
@@ -83,6 +84,7 @@ def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or
     from diagnose.report.escape import terminal as esc
     from diagnose.ruletest import load_with_builtin
 
+    from diagnose.messages import say
     from diagnose.report.labels import colon
 
     L = _words(lang)
@@ -92,7 +94,7 @@ def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or
     n_tests = sum(len(p.tests) for p in packs)
     print(L("r_ok").format(packs=len(packs), rules=n_rules, tests=n_tests, merged=len(ruleset.rules)))
     for note in ruleset.notes:
-        print(f"{L('r_note')}{colon(lang)}{esc(note)}")
+        print(f"{L('r_note')}{colon(lang)}{esc(say(note, lang))}")
 
 
 @app.command("test")

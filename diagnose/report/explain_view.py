@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.errors import DiagnoseError
+from diagnose.messages import say
 from diagnose.report.escape import terminal as esc
 from diagnose.report.json_report import parse_report
 from diagnose.report.labels import colon, label, severity_label, texts, zh_punct
@@ -140,7 +141,7 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
     if _t(f, "explanation", lang):
         head.append("\n\n" + _t(f, "explanation", lang))
     if f.get("severity_capped_because"):
-        head.append(f"\n\n({esc(f['severity_capped_because'], multiline=True)})", style="yellow")
+        head.append(f"\n\n({esc(say(f['severity_capped_because'], lang), multiline=True)})", style="yellow")
     out.append(Panel(head, title=L("x_finding"), title_align="left", box=box.ROUNDED))
     rule = next((r for r in (report.get("evaluation") or {}).get("rules", []) if r["id"] == f["id"]), None)
     if rule is not None:
@@ -224,7 +225,8 @@ def rule_renderables(report: dict[str, Any], rid: str, lang: str) -> list[Any]:
     if status == "fired":
         sev = rule.get("severity")
         head.append(" — " + label("x_see_finding", lang).format(
-            score=esc(rule.get("score")), id=esc(rid),
+            score=f"{rule['score']:.1f}" if isinstance(rule.get("score"), (int, float)) else esc(rule.get("score")),
+            id=esc(rid),
             severity=severity_label(sev, lang) if sev in ("critical", "high", "medium", "low", "info") else esc(sev)))
     elif rule.get("why_not"):
         head.append("\n" + label("x_why_not", lang) + colon(lang), style="bold")
@@ -279,7 +281,7 @@ def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
             q.add_row(Text(esc(r["id"])), Text(_status(r["status"], lang)), Text(_why_not(r, lang)))
         out.append(q)
     for note in (report.get("evaluation") or {}).get("notes", []):
-        out.append(Text(f"{label('x_note', lang)}{colon(lang)}{esc(note, multiline=True)}", style="dim"))
+        out.append(Text(f"{label('x_note', lang)}{colon(lang)}{esc(say(note, lang), multiline=True)}", style="dim"))
     return out
 
 

@@ -295,7 +295,8 @@ def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: S
         title_text = str(ftitle.get(lang) or ftitle.get("en", "")) if isinstance(ftitle, dict) else ""
         from diagnose.report.labels import colon, severity_label
 
-        text = f"{words['finding']} {f.id}{subject} [{severity_label(f.severity, lang)}]" + \
+        sev = severity_label(f.severity, lang) if lang == "zh" else f.severity
+        text = f"{words['finding']} {f.id}{subject} [{sev}]" + \
             (f"{colon(lang)}{title_text}" if title_text else "")
         paint.legend.append(LegendItem("#ffffff", text, OUTLINES[k]))
     return paint
@@ -328,7 +329,7 @@ def render_profile(profile: Profile, options: FlameOptions | None = None, kb: Kn
         sub.append(words["empty"])
     if tree.merged:
         sub.append(words["narrow_note"].format(px=f"{opts.min_width:g}"))
-    title = opts.title or f"{words['title']}: {_source_name(cap.source)}"
+    title = opts.title or f"{words['title']}{'：' if opts.lang == 'zh' else ': '}{_source_name(cap.source)}"
     return _svg(tree, paint, opts, words, title, " · ".join(sub))
 
 

@@ -14,6 +14,7 @@ from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
+from diagnose.messages import say
 from diagnose.report.labels import colon, figure_source, label, platform_text, redaction_text, severity_label, zh_punct
 from diagnose.report.thread_table import thread_table
 from diagnose.report.syscall_tables import count_table, missing_lines
@@ -69,7 +70,9 @@ def render_markdown(analysis: Analysis) -> str:
     n = p.stack_samples
     d = _Doc()
     d.add(f"# {L('report_title')}", "")
-    d.add(f"**{L('health')}:** {_md(health(analysis)['text'][lang])}", "")
+    health_text = health(analysis)["text"][lang]  # `diagnose run` in it is a command: shown as code
+    d.add(f"**{L('health')}:** " + "".join(code(p) if i % 2 else _md(p) for i, p in enumerate(health_text.split("`"))),
+          "")
 
     # 1. overview
     d.add(f"## 1. {L('overview')}", "")
@@ -226,7 +229,7 @@ def render_markdown(analysis: Analysis) -> str:
     if commands:
         d.add(L("paste"), "", *fence(list(dict.fromkeys(commands)), "bash"), "")
     if analysis.evaluation is not None and analysis.evaluation.notes:
-        d.add(f"**{L('notes')}:**", "", *(f"- {_md(note)}" for note in analysis.evaluation.notes), "")
+        d.add(f"**{L('notes')}:**", "", *(f"- {_md(say(note, lang))}" for note in analysis.evaluation.notes), "")
 
     # 7. flame graph
     d.add(f"## 7. {L('flamegraph')}", "", L("flamegraph_text"), "")
@@ -237,8 +240,6 @@ def render_markdown(analysis: Analysis) -> str:
     d.add(f"## 8. {L('verdict')}", "")
     d.add(*_verdict(analysis, lang), "")
     if cap.warnings:
-        from diagnose.messages import say
-
         d.add(f"**{L('warnings')}{colon(lang).rstrip()}**", "", *(f"- {_md(say(w, lang))}" for w in cap.warnings), "")
     d.add("---", f"_{L('generated_by')}_", "")
     return zh_punct("\n".join(d.lines), lang)
@@ -342,7 +343,7 @@ def _verdict(analysis: Analysis, lang: str) -> list[str]:
            and f.severity != "info"]
     if not top:
         notes = analysis.evaluation.notes if analysis.evaluation else []
-        return [label("verdict_none", lang)] + [f"- {_md(x)}" for x in notes]
+        return [label("verdict_none", lang)] + [f"- {_md(say(x, lang))}" for x in notes]
     first = top[0]
     lines = [f"**{label('verdict_main', lang)}:** {_md(tr(first.summary, lang))}"]
     if len(top) > 1:

@@ -252,7 +252,7 @@ def findings_renderable(analysis: Analysis) -> Panel | None:
         if f.processes:
             body.append(indent + f"   {label('from_processes', lang)}: {esc(processes_text(f.processes))}\n", style="cyan")
         if f.capped:
-            body.append(indent + f"   ({label('severity_capped', lang)}: {esc(f.capped)})\n", style="dim")
+            body.append(indent + f"   ({label('severity_capped', lang)}: {esc(say(f.capped, lang))})\n", style="dim")
         if not nested:
             if f.recommendations:
                 body.append(indent + f"   {label('do', lang)}:\n", style="green")
@@ -269,7 +269,8 @@ def findings_renderable(analysis: Analysis) -> Panel | None:
                     body.append(f"{indent}    ✗ {esc(what)}: {esc(why, multiline=True)}\n")
         body.append("\n")
     for note in analysis.evaluation.notes:
-        body.append(f"note: {esc(note, multiline=True)}\n", style="dim")
+        body.append(f"{label('x_note', lang)}{': ' if lang == 'en' else '：'}{esc(say(note, lang), multiline=True)}\n",
+                    style="dim")
     return Panel(body, title=label("findings", lang), title_align="left", box=box.ROUNDED)
 
 

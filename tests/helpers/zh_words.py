@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 UNITS = {"Hz", "s", "ms", "us", "ns", "KB", "MB", "GB", "KiB", "MiB", "GiB"}
 # Proper names of software and systems (the Chinese text names them the same way).
 NAMES = {
     "Linux", "Python", "CPython", "Go", "Opus", "Pion", "Janus", "Jitsi", "Unix", "Wilson", "Graphviz",
     "Chromium", "Chrome", "Firefox", "Safari", "Debian", "Ubuntu", "Intel", "AMD", "Rust", "Java", "Node",
-    "Pyroscope", "Parca", "Gephi", "Linux's",
+    "Pyroscope", "Parca", "Gephi", "Ctrl", "Mojo", "Asio", "Netfilter", "Docker", "Videobridge", "Newcombe",
+    "Dumazet", "Mission", "Control", "Holm", "Bonferroni", "Metronome", "Speex",
 }
 # Lower-case names of programs, libraries, system calls and kernel facilities.
 LOWER_CODE = {
@@ -34,10 +36,18 @@ LOWER_CODE = {
     "ffmpeg", "gst", "pprof", "speedscope", "graphml", "svg", "json", "markdown", "html", "zh", "en",
     "pid", "tid", "comm", "rmem", "wmem", "netdev", "gso", "gro", "vmlinux", "kallsyms",
     "proc", "ss", "strace", "bpftrace", "mmap", "munmap", "brk", "taskset", "chrt", "irqbalance", "ethtool",
-    "nftables", "iptables", "conntrack", "cpu-used", "cpu-clock", "task-clock",
+    "nftables", "iptables", "conntrack", "cpu-used", "cpu-clock", "task-clock", "debuginfod", "dbgsym",
+    "perf-map-agent", "async-profiler", "libuv", "webrtcbin", "pp", "goroutine", "eventfd", "timerfd", "splice",
+    "sendfile", "mimalloc", "slab", "memcg", "cgroup", "rseq", "retpoline", "retbleed", "netlink", "ksoftirqd",
+    "iovec", "setuid", "cpuset", "ldd", "ldconfig", "grep", "tuned", "netfilter", "videotestsrc", "audiotestsrc",
+    "rtpjitterbuffer", "nicesrc", "opusenc", "srtpenc", "rtpbin", "rtpsession", "speexdsp", "rnnoise", "usrsctp",
+    "jsoncpp", "jansson", "pymalloc", "asyncio", "webrtcdsp", "videoscale", "videorate", "schedstat", "ion",
+    "protobuf", "worker", "gzip", "mkdir", "veth", "tun", "skb", "pthread", "glib", "capsfilter", "chan", "libnice", "liburing", "libyuv", "libevent", "libaom", "libswresample", "gopark", "wakep",
 }
 _CODE_CHUNK = re.compile(r"(?:/|::|=|\||^-|\w\(|\w\[|\w\.\w|\w:\w|\w->\w)")
-_SPANS = re.compile(r"`[^`]*`|《[^》]*》")
+# Chunks of ASCII text are apart by spaces, Chinese characters or full-width marks.
+_CHUNK_BREAK = re.compile(r"[\s\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+_SPANS = re.compile(r"`[^`]*`|《[^》]*》|\[[a-z]+\]")
 _TOKEN = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*(?:'[a-z]+)?")
 
 
@@ -66,10 +76,41 @@ def english_words(text: str, names: set[str] | None = None) -> list[str]:
     names = names or set()
     bad: list[str] = []
     for line in _SPANS.sub(" ", text).splitlines():
-        for chunk in line.split():
-            if _CODE_CHUNK.search(chunk):
+        after_option = False
+        for chunk in _CHUNK_BREAK.split(line):
+            if not chunk:
+                continue
+            if _CODE_CHUNK.search(chunk) or after_option:
+                # a path, an option or an expression; the word after an option is its value
+                after_option = chunk.startswith("-")
                 continue
             for token in _TOKEN.findall(chunk):
+                if len(token) == 1:
+                    continue  # a symbol: n samples, p = 10%, Go's M and P, the C language
                 if not _allowed(token, names):
                     bad.append(token)
     return bad
+
+
+def knowledge_code_tokens(root: Path) -> set[str]:
+    """The names of functions, libraries, threads and processes the knowledge base recognises
+    (the regular expressions of knowledge/*.yaml under symbols, modules, threads, processes, stack
+    and calls): code the Chinese texts cite as it is written."""
+    import yaml
+
+    keys = {"symbols", "modules", "threads", "processes", "stack", "calls", "match", "comm"}
+    found: set[str] = set()
+
+    def walk(x: object, key: str | None) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, str(k))
+        elif isinstance(x, list):
+            for v in x:
+                walk(v, key)
+        elif isinstance(x, str) and key in keys:
+            found.update(t for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", x) if len(t) >= 3)
+
+    for name in ("taxonomy.yaml", "stacks.yaml", "threads.yaml"):
+        walk(yaml.safe_load((root / "knowledge" / name).read_text(encoding="utf-8")), None)
+    return found
