@@ -32,7 +32,9 @@ HALF_WIDTH = re.compile(r"[\u4e00-\u9fff）][.,:;](?=\s|$)", re.MULTILINE)
 # A space YAML folding left: after a Chinese mark, or between two Chinese characters (one space:
 # table columns are apart by two or more).
 FOLDING = re.compile(r"[，。：；、）] (?=[\u4e00-\u9fff])|[\u4e00-\u9fff] (?=[\u4e00-\u9fff])")
-CAPTURES = ("aiortc-call.perf.txt.gz", "two-process-udp-unix.perf.txt.gz")
+# Two bare captures (one of two processes) and a `diagnose run` folder (threads, sockets, counted
+# system calls measured beside the samples).
+CAPTURES = ("aiortc-call.perf.txt.gz", "two-process-udp-unix.perf.txt.gz", "lab/janus-videoroom")
 
 
 def names_of(report: dict[str, Any]) -> set[str]:

@@ -42,7 +42,7 @@ LOWER_CODE = {
     "iovec", "setuid", "cpuset", "ldd", "ldconfig", "grep", "tuned", "netfilter", "videotestsrc", "audiotestsrc",
     "rtpjitterbuffer", "nicesrc", "opusenc", "srtpenc", "rtpbin", "rtpsession", "speexdsp", "rnnoise", "usrsctp",
     "jsoncpp", "jansson", "pymalloc", "asyncio", "webrtcdsp", "videoscale", "videorate", "schedstat", "ion",
-    "protobuf", "worker", "gzip", "mkdir", "veth", "tun", "skb", "pthread", "glib", "capsfilter", "chan", "libnice", "liburing", "libyuv", "libevent", "libaom", "libswresample", "gopark", "wakep",
+    "protobuf", "worker", "nice", "madvise", "gzip", "mkdir", "veth", "tun", "skb", "pthread", "glib", "capsfilter", "chan", "libnice", "liburing", "libyuv", "libevent", "libaom", "libswresample", "gopark", "wakep",
 }
 _CODE_CHUNK = re.compile(r"(?:/|::|=|\||^-|\w\(|\w\[|\w\.\w|\w:\w|\w->\w)")
 # Chunks of ASCII text are apart by spaces, Chinese characters or full-width marks.
