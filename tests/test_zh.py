@@ -170,6 +170,9 @@ def test_rules_command_is_chinese(args: tuple[str, ...]) -> None:
     (("analyze", "{fixture}", "--format", "nope"), None),
     (("analyze", "{fixture}", "--pid", "999999"), None),
     (("explain", "{missing}"), "missing"),
+    (("collapse", "{missing}"), "missing"),
+    (("run", "--pid", "999999999", "--duration", "1"), None),
+    (("run",), None),
 ])
 def test_errors_are_chinese(args: tuple[str, ...], path: str | None, tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
