@@ -2,15 +2,19 @@
 a symbol, a number, a unit or a code identifier.
 
 What is allowed, and nothing else:
-- spans that are code or citations by their markup: `backticks`, 《titles of cited documents》,
-  and whitespace-separated chunks that are paths, options or expressions (they hold `/`, `::`,
-  `=`, `|`, `(`...`)`, `[`...`]` glued to a name, or start with `-`);
-- a token (a run of ASCII letters, digits and `_`) that holds a digit or `_`, or is all capitals
-  (CPU, UDP, SRTP), or has a capital after its first letter (WebRTC, GStreamer, setParameters):
-  acronyms and identifiers, never English prose;
-- the names the analysed input itself holds (functions, modules, threads, processes, rule and
-  category ids, recorded command lines), passed in by the test as `names`;
-- the short lists below: units, and product or system names that are written the same in Chinese.
+- spans that are code, placeholders or citations by their markup: `backticks`, [bracketed]
+  lower-case markers ([k], [unknown], [redacted]) and 《titles of cited documents》;
+- chunks of ASCII text (apart by spaces, Chinese characters or full-width marks) that are paths,
+  options or expressions: they hold `/`, `::`, `=`, `|`, `->`, a call `f(` or index `a[`, a dotted
+  `a.b` or `a:b`, or start with `-` (then the next chunk is the option's value);
+- a token (letters, digits, `_`, joined by `-`) that holds a digit or `_`, is all capitals
+  (CPU, UDP, SRTP), has a capital after its first letter (WebRTC, GStreamer, setParameters), is
+  one letter (n samples, p = 10%, Go's M and P), or whose `-` parts are each allowed;
+- the names the analysed input holds (functions, modules, threads, processes, rule, category and
+  advice ids, recorded command lines), passed in by the test as `names`, and the names of
+  functions, libraries and threads the knowledge base recognises (knowledge_code_tokens);
+- the short lists below: units, and names of software, system calls, kernel facilities and
+  people that Chinese technical text writes as they are.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-UNITS = {"Hz", "s", "ms", "us", "ns", "KB", "MB", "GB", "KiB", "MiB", "GiB"}
+UNITS = {"Hz", "s", "ms", "ns", "KB", "MB", "GB", "KiB", "MiB", "GiB"}
 # Proper names of software and systems (the Chinese text names them the same way).
 NAMES = {
     "Linux", "Python", "CPython", "Go", "Opus", "Pion", "Janus", "Jitsi", "Unix", "Wilson", "Graphviz",
