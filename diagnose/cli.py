@@ -58,7 +58,7 @@ def main() -> None:
               file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("diagnose：已中断" if zh else "diagnose: interrupted", file=sys.stderr)
+        print("diagnose: interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)

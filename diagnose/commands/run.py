@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import check_fail_on, check_lang, gate, say_line, warn
+from diagnose.commands.common import check_fail_on, check_lang, gate, warn
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.source import CAPTURE_MANIFEST as _MANIFEST
 from diagnose.redact import HOST
@@ -166,6 +166,8 @@ def command(
             warn(note)
     write_output(render(analysis, fmt, to_terminal=True), None)
     cap = analysis.profile.capture
+    from diagnose.commands.common import say_line
+
     say_line(f"capture saved in {plan.folder}/ ({cap.total_samples:,} samples of pid "
              f"{', '.join(map(str, plan.pids))} over {recording.duration_s:.1f} s); "
              f"analyse it again with `diagnose analyze {plan.folder}`")
@@ -255,6 +257,8 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
                 also(elapsed)
             if not said:
                 said.append(True)
+                from diagnose.commands.common import say_line
+
                 say_line(f"recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)")
 
         return record(spec, started, companions)
