@@ -63,13 +63,18 @@ _register()
 
 def main() -> None:
     """Console entry point. Usage errors are reported by typer itself (exit code 2)."""
+    from diagnose import messages
+
+    messages.set_lang(messages.lang_of_argv(sys.argv[1:]))
+    zh = messages.current_lang() == "zh"
     try:
         app()
     except DiagnoseError as exc:
         from diagnose.report.escape import terminal
 
         # One line, whatever the input put in the message (a name, a path, a line of the file).
-        print(f"diagnose: error: {terminal(exc.message)}", file=sys.stderr)
+        print(f"{'diagnose：错误：' if zh else 'diagnose: error: '}{terminal(messages.say(exc.message))}",
+              file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)

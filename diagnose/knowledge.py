@@ -11,6 +11,7 @@ from typing import Any
 from diagnose.errors import DiagnoseError
 from diagnose.patterns import OwnedPatterns, PatternError, PatternSet, compile_pattern
 from diagnose.profile import Frame, Profile
+from diagnose.texts import zh_tidy
 from diagnose.yamlfile import YamlDoc, load_yaml_text
 
 SCHEMA = "diagnose.knowledge/v1"
@@ -209,7 +210,7 @@ def _text(doc: YamlDoc, where: tuple, value: Any, required: bool = True) -> Loca
     extra = set(value) - set(LANGS)
     if extra:
         raise doc.error((*where, sorted(extra)[0]), "unknown language", f"use only {', '.join(LANGS)}")
-    return {k: str(value[k]) for k in LANGS}
+    return {k: zh_tidy(str(value[k])) if k == "zh" else str(value[k]) for k in LANGS}
 
 
 def _keys(doc: YamlDoc, where: tuple, item: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ OFFER, NOT_APPLICABLE, IN_EFFECT, NEEDS_EVIDENCE = "offer", "not-applicable", "a
 # Why a recommendation is withheld, per language.
 WHY_OTHER_STACK = {"en": "applies to {wanted}; this capture shows {seen}", "zh": "适用于 {wanted}；本次采集显示的是 {seen}"}
 WHY_NO_EVIDENCE = {"en": "offered only on evidence of {wanted}, which this capture does not show",
-                   "zh": "仅在有 {wanted} 的证据时提供，本次采集没有显示"}
+                   "zh": "仅在有“{wanted}”的证据时提供，本次采集没有显示"}
 WHY_SET_ALREADY = {"en": "{key} is {value} already", "zh": "{key} 已经是 {value}"}
 LIST_SEP = {"en": ", ", "zh": "、"}
 OR = {"en": " or ", "zh": "或"}

@@ -18,6 +18,7 @@ from typing import Any
 from diagnose.errors import DiagnoseError
 from diagnose.knowledge import Knowledge
 from diagnose.patterns import PatternError, compile_pattern
+from diagnose.texts import zh_tidy
 from diagnose.yamlfile import YamlDoc, load_yaml, load_yaml_text
 
 SCHEMA = "diagnose.rules/v1"
@@ -144,7 +145,7 @@ def _localized(doc: YamlDoc, where: tuple, value: Any, required: bool = True) ->
             raise doc.error((*where, str(k)), "unknown language", "use en and zh")
         if not isinstance(v, str):
             raise doc.error((*where, str(k)), "must be text")
-    return {str(k): str(v) for k, v in value.items()}
+    return {str(k): zh_tidy(str(v)) if k == "zh" else str(v) for k, v in value.items()}
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:

@@ -14,7 +14,24 @@ def tr(texts: dict[str, str] | None, lang: str) -> str:
     """The text in `lang`, falling back to English."""
     if not texts:
         return ""
-    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
+    text = texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
+    return zh_tidy(text) if lang == "zh" and lang in texts else text
+
+
+# Chinese text: an ideograph or a full-width punctuation mark.
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_PUNCT = "，。：；！？、（）《》“”"
+_FOLD_SPACE = re.compile(f"(?<=[{_PUNCT}]) +| +(?=[{_PUNCT}])|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
+_ASCII_PUNCT = {".": "。", ",": "，", ":": "：", ";": "；"}
+_HALF_AFTER_CJK = re.compile(f"(?<=[{_CJK}])([.,:;])(?= |$)", re.MULTILINE)
+
+
+def zh_tidy(text: str) -> str:
+    """Chinese text as a reader expects it: no space that YAML line folding left beside a Chinese
+    character or mark, and full-width punctuation (not `.` `,` `:` `;`) after Chinese words."""
+    text = _FOLD_SPACE.sub("", text)
+    text = _HALF_AFTER_CJK.sub(lambda m: _ASCII_PUNCT[m.group(1)], text)
+    return re.sub(f"(?<=[{_PUNCT}]) +", "", text)
 
 
 UNKNOWN = {"en": "unknown", "zh": "未知"}
@@ -73,4 +90,5 @@ def fill(template: str, values: dict[str, Any], lang: str = "en") -> str:
         names = [f for _, f, _, _ in string.Formatter().parse(m.group(1)) if f]
         return m.group(1) if all(values.get(n) is not None for n in names) else ""
 
-    return _Formatter(lang).format(_OPTIONAL.sub(part, template), **values)
+    text = _Formatter(lang).format(_OPTIONAL.sub(part, template), **values)
+    return zh_tidy(text) if lang == "zh" else text

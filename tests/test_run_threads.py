@@ -184,7 +184,7 @@ def test_the_health_line_is_in_every_report_format(spin_run: SpinRun) -> None:
     analysis = analyze(str(spin_run.folder))
     assert f"Health: {en}" in render_terminal(analysis, width=1000)
     analysis.lang = "zh"
-    assert f"**健康状况:** {health['text']['zh']}".replace("_", "\\_") in render_markdown(analysis)
+    assert f"**健康状况：** {health['text']['zh']}".replace("_", "\\_") in render_markdown(analysis)
 
 
 def test_a_bare_capture_says_which_facts_are_not_measured() -> None:

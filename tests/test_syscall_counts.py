@@ -188,7 +188,7 @@ def test_every_report_format_shows_the_counted_calls(counted_run: CountedRun) ->
     assert "**expected saving:** sendmmsg with 16 messages per call would cut about" in md
     zh = run_cli("analyze", str(counted_run.folder), "--format", "markdown", "--lang", "zh")
     assert zh.returncode == 0, zh.stderr
-    assert "录制期间统计的系统调用" in zh.stdout and "**预期节省:** 使用 sendmmsg 每次调用处理 16 条消息" in zh.stdout
+    assert "录制期间统计的系统调用" in zh.stdout and "**预期节省：** 使用 sendmmsg 每次调用处理 16 条消息" in zh.stdout
     term = run_cli("analyze", str(counted_run.folder))
     assert term.returncode == 0, term.stderr
     assert "System calls counted over" in term.stdout and "udp-send/" in term.stdout

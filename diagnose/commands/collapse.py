@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import CommFilter, OnlyPid, OnlyTid, thread_selection, warn
+from diagnose.commands.common import CommFilter, OnlyPid, OnlyTid, check_lang, thread_selection, warn
 from diagnose.report.output import check_output, write_output
 
 
@@ -24,11 +24,13 @@ def command(
     only_pid: OnlyPid = None,
     only_tid: OnlyTid = None,
     comm: CommFilter = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of warnings and errors: en or zh.")] = "en",
 ) -> None:
     """Write folded stacks (`a;b;c count`) exactly as stackcollapse-perf.pl does."""
     from diagnose.collapse import CollapseOptions
     from diagnose.pipeline import collapse_stream
 
+    check_lang(lang)
     check_output(output)
     selection = thread_selection(only_pid, only_tid, comm)
     opts = CollapseOptions(pid=pid, tid=tid, kernel=kernel or all_, jit=jit or all_, addrs=addrs, event=event)

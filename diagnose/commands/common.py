@@ -45,9 +45,19 @@ def thread_selection(pids: list[int] | None, tids: list[int] | None, comms: list
 
 def warn(message: str) -> None:
     """One line on stderr; what the input put in it is shown escaped."""
+    from diagnose import messages
     from diagnose.report.escape import terminal
 
-    print(f"diagnose: warning: {terminal(message)}", file=sys.stderr)
+    zh = messages.current_lang() == "zh"
+    print(f"{'diagnose：警告：' if zh else 'diagnose: warning: '}{terminal(messages.say(message))}", file=sys.stderr)
+
+
+def say_line(message: str) -> None:
+    """A line of progress on stderr (`diagnose: recording ...`), in the command's language."""
+    from diagnose import messages
+
+    zh = messages.current_lang() == "zh"
+    print(f"{'diagnose：' if zh else 'diagnose: '}{messages.say(message)}", file=sys.stderr)
 
 
 def check_lang(lang: str) -> str:
@@ -91,5 +101,5 @@ def gate(analysis: Analysis, fail_on: str | None) -> None:
         from diagnose.report.escape import terminal
 
         names = terminal(", ".join(f"{f.id} ({f.severity})" for f in hits[:5]))
-        print(f"diagnose: --fail-on {fail_on}: {len(hits)} finding(s) at or above {fail_on}: {names}", file=sys.stderr)
+        say_line(f"--fail-on {fail_on}: {len(hits)} finding(s) at or above {fail_on}: {names}")
         sys.exit(EXIT_FAIL_ON)

@@ -9,12 +9,26 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(help="List, validate and test rule packs.", no_args_is_help=True)
+Lang = Annotated[str, typer.Option("--lang", help="Language of the titles and headings: en or zh.")]
+
+
+def _words(lang: str):  # type: ignore[no-untyped-def]
+    from diagnose.commands.common import check_lang
+    from diagnose.report.labels import label, texts
+
+    check_lang(lang)
+
+    def L(key: str) -> str:
+        return label(key, lang) if key in texts() else key
+
+    return L
 
 
 @app.command("list")
 def list_rules(
     rules: Annotated[Optional[list[str]], typer.Option("--rules", help="Extra rule pack file or folder (repeatable).")] = None,
     knowledge: Annotated[bool, typer.Option("--knowledge", help="List knowledge ids (recommendations, categories) instead.")] = False,
+    lang: Lang = "en",
 ) -> None:
     """List the rules that would run (built-in packs, $DIAGNOSE_RULES_PATH, --rules), or knowledge ids."""
     from rich.console import Console
@@ -26,68 +40,79 @@ def list_rules(
     from diagnose.report.escape import terminal as esc
     from diagnose.rules import load_packs
 
+    from diagnose.messages import say
+    from diagnose.report.labels import colon, severity_label
+    from diagnose.texts import tr
+
+    L = _words(lang)
+
     def row(*cells: str) -> list[Text]:
         return [Text(esc(c)) for c in cells]
 
     kb = builtin_knowledge()
     console = Console(highlight=False)
     if knowledge:
-        t = Table(title="Recommendations", title_justify="left")
-        for col in ("id", "kind", "title"):
-            t.add_column(col)
+        t = Table(title=L("r_recommendations"), title_justify="left")
+        for col in ("r_id", "r_kind", "r_title_col"):
+            t.add_column(L(col))
         for r in kb.recommendations.values():
-            t.add_row(*row(r.id, r.kind, r.title["en"]))
+            t.add_row(*row(r.id, r.kind, tr(r.title, lang)))
         console.print(t)
-        c = Table(title="Categories", title_justify="left")
-        for col in ("id", "component", "title"):
-            c.add_column(col)
+        c = Table(title=L("r_categories"), title_justify="left")
+        for col in ("r_id", "r_component", "r_title_col"):
+            c.add_column(L(col))
         for cat in kb.categories:
-            c.add_row(*row(cat.id, cat.component, cat.title["en"]))
+            c.add_row(*row(cat.id, cat.component, tr(cat.title, lang)))
         console.print(c)
         return
     ruleset = load_packs(rules, kb)
-    t = Table(title=f"{len(ruleset.rules)} rules from {len(ruleset.packs)} packs", title_justify="left")
-    for col in ("id", "pack", "severity", "status", "enabled", "tags", "title"):
-        t.add_column(col, overflow="fold")
+    t = Table(title=L("r_title").format(rules=len(ruleset.rules), packs=len(ruleset.packs)), title_justify="left")
+    for col in ("r_id", "r_pack", "r_severity", "r_status", "r_enabled", "r_tags", "r_title_col"):
+        t.add_column(L(col), overflow="fold")
     for r in sorted(ruleset.rules, key=lambda r: (r.pack, r.id)):
-        t.add_row(*row(r.id, r.pack, r.severity, r.status, "yes" if r.enabled else "no", ", ".join(r.tags),
-                       r.title["en"]))
+        t.add_row(*row(r.id, r.pack, severity_label(r.severity, lang), L(f"r_status_{r.status}"),
+                       L("r_yes") if r.enabled else L("r_no"), ", ".join(r.tags), tr(r.title, lang)))
     console.print(t)
     for note in ruleset.notes:
-        print(f"note: {esc(note)}", file=sys.stderr)
+        print(f"{L('r_note')}{colon(lang)}{esc(say(note, lang))}", file=sys.stderr)
 
 
 @app.command("validate")
-def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders.")]) -> None:
+def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders.")], lang: Lang = "en") -> None:
     """Check rule packs: YAML, fields, knowledge ids, patterns (errors name file, line and field)."""
     from diagnose.knowledge import builtin_knowledge
     from diagnose.report.escape import terminal as esc
     from diagnose.ruletest import load_with_builtin
 
+    from diagnose.messages import say
+    from diagnose.report.labels import colon
+
+    L = _words(lang)
     kb = builtin_knowledge()
     ruleset, packs = load_with_builtin(paths, kb)
     n_rules = sum(len(p.rules) for p in packs)
     n_tests = sum(len(p.tests) for p in packs)
-    print(f"ok: {len(packs)} pack(s), {n_rules} rule(s), {n_tests} test case(s); "
-          f"{len(ruleset.rules)} rules after merging with the built-in packs")
+    print(L("r_ok").format(packs=len(packs), rules=n_rules, tests=n_tests, merged=len(ruleset.rules)))
     for note in ruleset.notes:
-        print(f"note: {esc(note)}")
+        print(f"{L('r_note')}{colon(lang)}{esc(say(note, lang))}")
 
 
 @app.command("test")
-def test(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders with tests: cases.")]) -> None:
+def test(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders with tests: cases.")],
+         lang: Lang = "en") -> None:
     """Run the test cases of rule packs: each capture's findings that must and must not appear."""
     from diagnose.knowledge import builtin_knowledge
     from diagnose.report.escape import terminal as esc
     from diagnose.ruletest import run_tests
 
+    L = _words(lang)
     results = run_tests(paths, builtin_knowledge())
     failed = [r for r in results if not r.passed]
     for r in results:
-        mark = "PASS" if r.passed else "FAIL"
+        mark = L("r_pass") if r.passed else L("r_fail")
         print(f"{mark}  {esc(r.pack)}: {esc(r.name)}")
         for p in r.problems:
             print(f"      {esc(p)}")
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    print(L("r_summary").format(passed=len(results) - len(failed), failed=len(failed)))
     if failed:
         raise typer.Exit(1)

@@ -171,9 +171,11 @@ def command(
         analysis.extra["flamegraph"] = str(plan.folder / str(analysis.extra["flamegraph"]))
     write_output(render(analysis, fmt, to_terminal=True, width=width), None)
     cap = analysis.profile.capture
-    print(f"diagnose: capture saved in {plan.folder}/ ({cap.total_samples:,} samples of pid "
-          f"{', '.join(map(str, plan.pids))} over {recording.duration_s:.1f} s); "
-          f"analyse it again with `diagnose analyze {plan.folder}`", file=sys.stderr)
+    from diagnose.commands.common import say_line
+
+    say_line(f"capture saved in {plan.folder}/ ({cap.total_samples:,} samples of pid "
+             f"{', '.join(map(str, plan.pids))} over {recording.duration_s:.1f} s); "
+             f"analyse it again with `diagnose analyze {plan.folder}`")
     gate(analysis, fail_on)
 
 
@@ -260,11 +262,17 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
                 also(elapsed)
             if not said:
                 said.append(True)
-                print(f"diagnose: recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)", file=sys.stderr)
+                from diagnose.commands.common import say_line
+
+                say_line(f"recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)")
 
         return record(spec, started, companions)
-    columns = (TextColumn("recording pid {task.description}"), BarColumn(),
-               TextColumn("{task.completed:.0f}/{task.total:g} s  (Ctrl-C stops early)"))
+    from diagnose.messages import current_lang
+
+    zh = current_lang() == "zh"
+    columns = (TextColumn("正在录制 pid {task.description}" if zh else "recording pid {task.description}"), BarColumn(),
+               TextColumn("{task.completed:.0f}/{task.total:g} s" + ("（按 Ctrl-C 可提前停止）" if zh
+                                                                        else "  (Ctrl-C stops early)")))
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as progress:
         task = progress.add_task(markup_escape(who), total=spec.duration_s)
 

@@ -15,6 +15,7 @@ from diagnose.diff import Change, Comparison, Delta, FindingChange, FindingInfo,
 from diagnose.errors import DiagnoseError
 from diagnose.report.escape import markdown as _md
 from diagnose.report.escape import terminal as esc
+from diagnose.report.labels import colon, label, severity_label, texts, zh_punct
 
 SCHEMA = "diagnose.diff/v1"
 FORMATS = ("terminal", "json", "markdown")
@@ -71,50 +72,51 @@ def _label(c: Change, lang: str) -> str:
     return c.name
 
 
-def _verdict(c: Change) -> str:
+def _verdict(c: Change, lang: str = "en") -> str:
     if c.significant:
-        return "grew" if c.direction == "grew" else "shrank"
+        return label("d_grew" if c.direction == "grew" else "d_shrank", lang)
     if c.primary == "cores" and c.share is not None and c.share.significant:
         # The share moved because something else changed; the CPU time itself did not, measurably.
-        return f"share {'grew' if c.share.value > 0 else 'shrank'} only"
-    return "within noise"
+        return label("d_share_grew_only" if c.share.value > 0 else "d_share_shrank_only", lang)
+    return label("d_within_noise", lang)
 
 
-SHARE_ONLY = ("share grew/shrank only: its share of the samples moved because other work changed; its CPU time "
-              "(cores) did not change beyond sampling noise.")
+def _share_only(c: Change) -> bool:
+    return not c.significant and c.primary == "cores" and c.share is not None and c.share.significant
 
 
-def method_text(cmp: Comparison) -> str:
-    measure = "CPU cores" if cmp.primary == "cores" else "shares of samples"
-    return (f"Changes are judged in {measure}. A change is claimed when its 95% interval excludes 0, its p-value "
-            f"stays below {cmp.alpha:g} after the Holm-Bonferroni correction over all items of its table, and it "
-            f"is at least {100 * cmp.min_share:g} percentage points (shares) or {cmp.min_cores:g} cores. Functions "
-            f"are compared on self samples. Intervals: Newcombe (shares), Poisson MOVER (cores).")
+def method_text(cmp: Comparison, lang: str = "en") -> str:
+    measure = label("d_measure_cores" if cmp.primary == "cores" else "d_measure_shares", lang)
+    return label("d_method", lang).format(measure=measure, alpha=f"{cmp.alpha:g}", pp=f"{100 * cmp.min_share:g}",
+                                          cores=f"{cmp.min_cores:g}")
 
 
-def _side_line(name: str, s: Side) -> str:
-    parts = [f"{name}: {s.source} ({s.origin})", f"{s.stack_samples:,} samples with a call chain"]
+def _side_line(name: str, s: Side, lang: str = "en") -> str:
+    origin = label(f"d_origin_{s.origin}", lang) if f"d_origin_{s.origin}" in texts() else s.origin
+    parts = [label("d_side", lang).format(name=name, source=s.source, origin=origin, n=f"{s.stack_samples:,}")]
     if s.duration_s:
         parts.append(f"{s.duration_s:.1f} s")
     if s.exposure:
-        parts.append(f"{s.stack_samples / s.exposure:.2f} cores")
+        parts.append(label("d_cores", lang).format(v=f"{s.stack_samples / s.exposure:.2f}"))
     if s.event:
         parts.append(s.event)
-    return ", ".join(parts)
+    return ("，" if lang == "zh" else ", ").join(parts)
 
 
-def _finding_text(f: FindingChange) -> str:
+def _finding_text(f: FindingChange, lang: str = "en") -> str:
     subject = f" ({f.subject})" if f.subject else ""
     info = f.after or f.before
-    title = f": {info.title}" if info and info.title else ""
+    title = f"{colon(lang)}{info.title}" if info and info.title else ""
     if f.status == "persists":
         assert f.before is not None and f.after is not None
-        sev = f.after.severity
-        if f.before.severity != sev:
-            sev = f"{f.before.severity} -> {sev}"
-        return f"{f.id}{subject} persists, score {f.before.score:.0f} -> {f.after.score:.0f} [{sev}]{title}"
+        sev = severity_label(f.after.severity, lang)
+        if f.before.severity != f.after.severity:
+            sev = f"{severity_label(f.before.severity, lang)} -> {sev}"
+        return label("d_persists", lang).format(id=f"{f.id}{subject}", before=f"{f.before.score:.0f}",
+                                                after=f"{f.after.score:.0f}", severity=sev) + title
     assert info is not None
-    return f"{f.id}{subject} {f.status} (score {info.score:.0f}, {info.severity}){title}"
+    return label(f"d_{f.status}", lang).format(id=f"{f.id}{subject}", score=f"{info.score:.0f}",
+                                               severity=severity_label(info.severity, lang)) + title
 
 
 # -- JSON ----------------------------------------------------------------------------------
@@ -186,49 +188,53 @@ def diff_dict(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
 # -- Markdown ------------------------------------------------------------------------------
 
 def _md_table(rows: list[Change], cmp: Comparison, lang: str, with_module: bool) -> list[str]:
-    head = ["", "module"] if with_module else [""]
-    cols = [*head, "before", "after", "change in share (95%)"]
+    L = lambda k: label(k, lang)  # noqa: E731
+    head = ["", L("d_md_module")] if with_module else [""]
+    cols = [*head, L("d_md_before"), L("d_md_after"), L("d_md_dshare")]
     if cmp.primary == "cores":
-        cols += ["before cores", "after cores", "change in cores (95%)"]
-    cols.append("verdict")
+        cols += [L("d_md_before_cores"), L("d_md_after_cores"), L("d_md_dcores")]
+    cols.append(L("d_verdict"))
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for c in rows:
         cells = [_md(_label(c, lang))] + ([_md(_base(c.module))] if with_module else [])
         cells += [f"{100 * c.before.share:.2f}%", f"{100 * c.after.share:.2f}%", _pp(c.share) if c.share else "–"]
         if cmp.primary == "cores":
             cells += [_cores(c.before.cores), _cores(c.after.cores), _dcores(c.cores) if c.cores else "–"]
-        verdict = _verdict(c)
+        verdict = _verdict(c, lang)
         cells.append(f"**{verdict}**" if c.significant else verdict)
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def render_markdown(cmp: Comparison, lang: str = "en") -> str:
-    out = ["# CPU profile comparison", "", f"- {_md(_side_line('Before', cmp.before))}",
-           f"- {_md(_side_line('After', cmp.after))}"]
+    L = lambda k: label(k, lang)  # noqa: E731
+    before, after = L("d_before"), L("d_after")
+    out = [f"# {L('d_title')}", "", f"- {_md(_side_line(before[:1].upper() + before[1:], cmp.before, lang))}",
+           f"- {_md(_side_line(after[:1].upper() + after[1:], cmp.after, lang))}"]
     t = cmp.total
     if t.cores is not None:
-        out.append(f"- CPU used: {t.before.cores:.3f} -> {t.after.cores:.3f} cores, change {_dcores(t.cores)}"
-                   f"{' (significant)' if t.cores.significant else ' (within noise)'}")
-    out += [f"- Note: {_md(n)}" for n in cmp.notes]
-    out += ["", "## Components", ""] + _md_table(cmp.components, cmp, lang, False)
+        verdict = L("d_significant") if t.cores.significant else L("d_within_noise")
+        out.append("- " + L("d_cpu_used").format(before=f"{t.before.cores:.3f}", after=f"{t.after.cores:.3f}",
+                                                 change=_dcores(t.cores)) + f" ({verdict})")
+    out += [f"- {L('d_note')}{colon(lang)}{_md(n)}" for n in cmp.notes]
+    out += ["", f"## {L('d_components')}", ""] + _md_table(cmp.components, cmp, lang, False)
     sig = cmp.significant(cmp.functions)
-    out += ["", "## Functions that changed beyond sampling noise", ""]
+    out += ["", f"## {L('d_functions')}", ""]
     if sig:
         out += _md_table(sig[:TOP_FUNCTIONS], cmp, lang, True)
         if len(sig) > TOP_FUNCTIONS:
-            out += ["", f"... and {len(sig) - TOP_FUNCTIONS} more (see the JSON output)."]
+            out += ["", L("d_md_more").format(n=len(sig) - TOP_FUNCTIONS)]
     else:
-        out.append("No function changed beyond its sampling noise.")
+        out.append(L("d_no_function"))
     rest = len(cmp.functions) - len(sig)
     if rest:
-        out += ["", f"{rest} other functions changed less than their sampling noise and are not claimed."]
-    out += ["", "## Findings", ""]
-    out += [f"- {_md(_finding_text(f))}" for f in cmp.findings] or ["No findings on either side."]
-    out += ["", "## Method", ""]
-    if any("only" in _verdict(c) for c in cmp.components + cmp.functions):
-        out += [_md(SHARE_ONLY), ""]
-    out += [_md(method_text(cmp)), ""]
+        out += ["", L("d_md_rest").format(n=rest)]
+    out += ["", f"## {L('d_findings')}", ""]
+    out += [f"- {_md(_finding_text(f, lang))}" for f in cmp.findings] or [L("d_no_findings")]
+    out += ["", f"## {L('d_method_title')}", ""]
+    if any(_share_only(c) for c in cmp.components + cmp.functions):
+        out += [_md(L("d_share_only")), ""]
+    out += [_md(method_text(cmp, lang)), ""]
     return "\n".join(out)
 
 
@@ -243,32 +249,33 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
                       highlight=False, emoji=False)
-    console.print(Text("CPU profile comparison", style="bold"))
-    console.print(Text(esc(_side_line("before", cmp.before))))
-    console.print(Text(esc(_side_line("after ", cmp.after))))
+    L = lambda k: label(k, lang)  # noqa: E731
+    console.print(Text(L("d_title"), style="bold"))
+    console.print(Text(esc(_side_line(L("d_before"), cmp.before, lang))))
+    console.print(Text(esc(_side_line(L("d_after") + (" " if lang == "en" else ""), cmp.after, lang))))
     t = cmp.total
     if t.cores is not None and t.before.cores is not None and t.after.cores is not None:
-        verdict = "significant" if t.cores.significant else "within noise"
-        console.print(Text(f"CPU used: {t.before.cores:.3f} -> {t.after.cores:.3f} cores, "
-                           f"change {_dcores(t.cores)} [{verdict}]"))
+        verdict = L("d_significant") if t.cores.significant else L("d_within_noise")
+        console.print(Text(L("d_cpu_used").format(before=f"{t.before.cores:.3f}", after=f"{t.after.cores:.3f}",
+                                                  change=_dcores(t.cores)) + f" [{verdict}]"))
     for n in cmp.notes:
-        console.print(Text(f"note: {esc(n)}", style="yellow"))
+        console.print(Text(f"{L('d_note')}{colon(lang)}{esc(n)}", style="yellow"))
 
     def table(title: str, rows: list[Change], with_module: bool) -> Table:
         tb = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-        tb.add_column("name", overflow="fold", ratio=3, min_width=16)
-        tb.add_column("verdict", overflow="fold", min_width=8)
+        tb.add_column(L("d_name"), overflow="fold", ratio=3, min_width=16)
+        tb.add_column(L("d_verdict"), overflow="fold", min_width=8)
         if with_module:
-            tb.add_column("module", style="cyan", overflow="fold", ratio=1)
-        tb.add_column("share", justify="right", no_wrap=True)
+            tb.add_column(L("d_md_module"), style="cyan", overflow="fold", ratio=1)
+        tb.add_column(L("d_share"), justify="right", no_wrap=True)
         # With cores the primary measure, the share's interval is left to the JSON and Markdown.
-        tb.add_column("Δ pp" if cmp.primary == "cores" else "Δ pp [95%]", justify="right", no_wrap=True)
+        tb.add_column(L("d_pp") if cmp.primary == "cores" else L("d_pp_ci"), justify="right", no_wrap=True)
         if cmp.primary == "cores":
-            tb.add_column("cores", justify="right", no_wrap=True)
-            tb.add_column("Δ cores [95%]", justify="right", no_wrap=True)
+            tb.add_column(L("d_cores_col"), justify="right", no_wrap=True)
+            tb.add_column(L("d_dcores"), justify="right", no_wrap=True)
         for c in rows:
             style = ("red" if c.direction == "grew" else "green") if c.significant else "dim"
-            cells = [Text(esc(_label(c, lang))), Text(_verdict(c), style=style)]
+            cells = [Text(esc(_label(c, lang))), Text(_verdict(c, lang), style=style)]
             cells += [Text(esc(_base(c.module)))] if with_module else []
             cells += [Text(f"{100 * c.before.share:.1f}→{100 * c.after.share:.1f}%"),
                       Text("–" if c.share is None else f"{100 * c.share.value:+.1f}" if cmp.primary == "cores"
@@ -280,26 +287,25 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
         return tb
 
     console.print()
-    console.print(table("Components", cmp.components, False))
+    console.print(table(L("d_components"), cmp.components, False))
     sig = cmp.significant(cmp.functions)
     if sig:
-        console.print(table("Functions that changed beyond sampling noise", sig[:TOP_FUNCTIONS], True))
+        console.print(table(L("d_functions"), sig[:TOP_FUNCTIONS], True))
         if len(sig) > TOP_FUNCTIONS:
-            console.print(Text(f"... and {len(sig) - TOP_FUNCTIONS} more (--format json lists all)"))
+            console.print(Text(L("d_more").format(n=len(sig) - TOP_FUNCTIONS)))
     else:
-        console.print(Text("No function changed beyond its sampling noise."))
+        console.print(Text(L("d_no_function")))
     rest = len(cmp.functions) - len(sig)
     if rest:
-        console.print(Text(f"{rest} other functions changed less than their sampling noise (not claimed).",
-                           style="dim"))
+        console.print(Text(L("d_rest").format(n=rest), style="dim"))
     console.print()
-    console.print(Text("Findings", style="bold"))
+    console.print(Text(L("d_findings"), style="bold"))
     for f in cmp.findings:
-        console.print(Text(f"  {esc(_finding_text(f))}"))
+        console.print(Text(f"  {esc(_finding_text(f, lang))}"))
     if not cmp.findings:
-        console.print(Text("  No findings on either side."))
+        console.print(Text("  " + L("d_no_findings")))
     console.print()
-    if any("only" in _verdict(c) for c in cmp.components + cmp.functions):
-        console.print(Text(SHARE_ONLY, style="dim"))
-    console.print(Text(method_text(cmp), style="dim"))
-    return buf.getvalue()
+    if any(_share_only(c) for c in cmp.components + cmp.functions):
+        console.print(Text(L("d_share_only"), style="dim"))
+    console.print(Text(method_text(cmp, lang), style="dim"))
+    return zh_punct(buf.getvalue(), lang)

@@ -16,9 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.errors import DiagnoseError
+from diagnose.messages import say
 from diagnose.report.escape import terminal as esc
 from diagnose.report.json_report import parse_report
-from diagnose.report.labels import label, severity_label
+from diagnose.report.labels import colon, label, severity_label, texts, zh_punct
 from diagnose.report.report_shape import check_report
 
 OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
@@ -43,11 +44,11 @@ def _t(d: dict[str, Any], key: str, lang: str) -> str:
     return esc((texts.get(lang) or {}).get(key) or d.get(key) or "", multiline=True)
 
 
-def _value(measure: str, v: Any) -> str:
+def _value(measure: str, v: Any, lang: str = "en") -> str:
     if v is None:
-        return "unknown"
+        return label("unknown", lang)
     if isinstance(v, dict) and isinstance(v.get("en"), str):
-        v = v["en"]  # a fact that is a sentence per language (network.receive_buffer.origin)
+        v = v.get(lang) or v["en"]  # a fact that is a sentence per language (network.receive_buffer.origin)
     if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith(("top_", "passes_through", "dominator"))):
         return f"{100 * v:.2f}%"
     if isinstance(v, float):
@@ -55,25 +56,63 @@ def _value(measure: str, v: Any) -> str:
     return esc(v)
 
 
-def _conditions_table(rule: dict[str, Any]) -> Table:
+def _group(group: str, lang: str) -> str:
+    key = f"x_group_{group}"
+    return label(key, lang) if key in texts() else esc(group)
+
+
+def _conditions_table(rule: dict[str, Any], lang: str = "en") -> Table:
+    L = lambda k: label(k, lang)  # noqa: E731
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for col in ("", "condition", "measured", "test", "result"):
+    for col in ("", L("x_condition"), L("x_measured"), L("x_test"), L("x_result")):
         t.add_column(col, overflow="fold")
     for c in rule.get("conditions", []):
         op = c.get("op")
-        test = f"{esc(OPS.get(op, op))} {_value(c['measure'], c.get('threshold'))}" if op else "(measured)"
+        test = f"{esc(OPS.get(op, op))} {_value(c['measure'], c.get('threshold'), lang)}" if op else L("x_measured_only")
         passed = c.get("passed")
-        result = Text("pass", style="green") if passed is True else Text("unknown", style="yellow") if passed is None \
-            else Text("fail" if c["group"] != "none" else "no", style="red")
+        result = Text(L("x_pass"), style="green") if passed is True else \
+            Text(L("unknown"), style="yellow") if passed is None \
+            else Text(L("x_fail") if c["group"] != "none" else L("x_no"), style="red")
         if c["group"] == "none" and passed is False:
-            result = Text("pass (absent)", style="green")
-        name = f" as {c['name']}" if c.get("name") else ""
-        measured = _value(c["measure"], c.get("value"))
+            result = Text(L("x_pass_absent"), style="green")
+        name = (f"，记为 {c['name']}" if lang == "zh" else f" as {c['name']}") if c.get("name") else ""
+        measured = _value(c["measure"], c.get("value"), lang)
         if isinstance(c.get("subject"), str):
             measured += f" ({esc(c['subject'])})"
-        t.add_row(Text(esc(c["group"])), Text(esc(c["measure"] + name)), Text(measured),
+        t.add_row(Text(_group(c["group"], lang)), Text(esc(c["measure"] + name)), Text(measured),
                   Text(test), result)
     return t
+
+
+def _status(status: str, lang: str) -> str:
+    key = "x_" + status.replace("-", "_")
+    return label(key, lang) if key in texts() else esc(status)
+
+
+def _why_not(rule: dict[str, Any], lang: str) -> str:
+    """Why the rule did not fire. The report keeps it in English; in Chinese it is said again from
+    the condition that failed (the first `when` that failed or `none` that held), as the engine does."""
+    text = esc(rule.get("why_not") or "", multiline=True)
+    if lang != "zh" or not text:
+        return text
+    conds = rule.get("conditions", [])
+    c = next((c for c in conds if (c["group"] == "when" and c.get("passed") is False)
+              or (c["group"] == "none" and c.get("passed") is True)), None)
+    if c is None:
+        c = next((c for c in conds if c["group"] == "when" and c.get("passed") is None), None)
+        return f"{esc(c['measure'])}：无法测量" if c is not None else _status(rule["status"], lang)
+    cond = f"{esc(c['measure'])} = {_value(c['measure'], c.get('value'), lang)}"
+    if c["group"] == "none":
+        return f"被排除：{cond}"
+    need = f"需要 {esc(OPS.get(c.get('op'), c.get('op')))} {_value(c['measure'], c.get('threshold'), lang)}"
+    a, b = c.get("value"), c.get("threshold")
+    gap = ""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        if _value(c["measure"], a, "en").endswith("%"):
+            gap = f"（{'差' if c.get('op') in ('gte', 'gt') else '超出'} {100 * abs(b - a):.2f} 个百分点）"
+        else:
+            gap = f"（相差 {abs(b - a):g}）"
+    return f"{cond}，{need}{gap}"
 
 
 def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any]:
@@ -84,6 +123,7 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
         raise DiagnoseError(f"no finding {fid!r} in this report (findings: {have}); "
                             f"for a rule that did not fire use --rule {fid}")
     f = matches[0]
+    L, C = (lambda k: label(k, lang)), colon(lang)  # noqa: E731
     out: list[Any] = []
     head = Text()
     head.append(f" {severity_label(f['severity'], lang)} ", style="bold white on red" if f["severity"] in ("high", "critical")
@@ -91,8 +131,8 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
     head.append(f" {_t(f, 'title', lang)}", style="bold")
     if f.get("subject"):
         head.append(f" [{esc(f['subject'])}]", style="magenta")
-    head.append(esc(f"\n{f['id']} · rank {f.get('rank')} · score {f['score']} · confidence {f['confidence']}",
-                    multiline=True), style="dim")
+    head.append(esc(f"\n{f['id']} · {L('x_rank')} {f.get('rank')} · {L('score')} {f['score']} · "
+                    f"{L('confidence')} {f['confidence']}", multiline=True), style="dim")
     if f.get("explained_by"):
         head.append(f"\n{label('explained_by', lang)}: {esc(f['explained_by'])}", style="dim")
     if f.get("explains"):
@@ -101,31 +141,32 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
     if _t(f, "explanation", lang):
         head.append("\n\n" + _t(f, "explanation", lang))
     if f.get("severity_capped_because"):
-        head.append(f"\n\n({esc(f['severity_capped_because'], multiline=True)})", style="yellow")
-    out.append(Panel(head, title="Finding", title_align="left", box=box.ROUNDED))
+        head.append(f"\n\n({esc(say(f['severity_capped_because'], lang), multiline=True)})", style="yellow")
+    out.append(Panel(head, title=L("x_finding"), title_align="left", box=box.ROUNDED))
     rule = next((r for r in (report.get("evaluation") or {}).get("rules", []) if r["id"] == f["id"]), None)
     if rule is not None:
-        out.append(Panel(_conditions_table(rule), title=Text(f"How it was reached ({esc(rule.get('source'))})"),
+        out.append(Panel(_conditions_table(rule, lang), title=Text(f"{L('x_how')} ({esc(rule.get('source'))})"),
                          title_align="left", box=box.ROUNDED))
         if rule.get("derived"):
-            out.append(Text(f"derived facts: {esc(', '.join(map(str, rule['derived'])))}", style="dim"))
+            out.append(Text(f"{L('x_derived')}{C}{esc(', '.join(map(str, rule['derived'])))}", style="dim"))
     facts = (report.get("evaluation") or {}).get("facts") or {}
     if facts:
-        out.append(Text("facts known after evaluation: " + esc(", ".join(f"{k}={v}" for k, v in facts.items())),
+        out.append(Text(L("x_facts") + C + esc(", ".join(f"{k}={v}" for k, v in facts.items())),
                         style="dim"))
     ev = f.get("evidence") or {}
     if ev.get("stacks"):
         body = Text()
         for s in ev["stacks"]:
-            body.append(f"{100 * s['share']:.2f}% ({s['samples']} samples)\n", style="bold")
+            body.append(f"{100 * s['share']:.2f}% ({L('n_samples').format(n=s['samples'])})\n", style="bold")
             body.append("  " + " → ".join(esc(x) for x in s["frames"]) + "\n")
-        out.append(Panel(body, title=Text(f"{label('evidence', lang)}: call chains through {esc(ev.get('selector', ''))}"),
+        out.append(Panel(body, title=Text(L("evidence") + C + L("x_chains_through").format(
+                                              selector=esc(ev.get("selector", "")))),
                          title_align="left", box=box.ROUNDED))
     if ev.get("functions"):
         owned = ev.get("counted") == "owned"
-        t = Table(box=box.SIMPLE_HEAD, title="functions that own these samples" if owned else "matching functions",
-                  title_justify="left")
-        for col in ("function", "module", *(("owned",) if owned else ()), "inclusive", "self"):
+        t = Table(box=box.SIMPLE_HEAD, title=L("x_owning") if owned else L("x_matching"), title_justify="left")
+        for col in (L("col_function"), L("col_module"), *((L("x_owned"),) if owned else ()), L("x_inclusive"),
+                    L("x_self")):
             t.add_column(col, overflow="fold")
         for fn in ev["functions"]:
             cells = [f"{100 * fn['owned_share']:.2f}%"] if owned else []
@@ -142,15 +183,17 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
             recs.append(f"  {label('apply', lang)}: {esc(rec['apply'][0])}\n  {label('persist', lang)}: "
                         f"{esc(' && '.join(rec['persist']))}\n", style="green")
         if _t(rec, "where", lang):
-            recs.append(f"  {label('where', lang)}: {_t(rec, 'where', lang)}\n", style="dim")
+            recs.append(f"  {L('where')}{C}{_t(rec, 'where', lang)}\n", style="dim")
         estimate = (rec.get("texts", {}).get(lang) or {}).get("estimate")
         if isinstance(estimate, str) and estimate:  # counted calls (diagnose run): the saving
             recs.append(f"  {label('estimate', lang)}: {esc(estimate)} ({label('assumption', lang)}: "
                         f"{_t(rec, 'assumption', lang)})\n", style="green")
-        recs.append(f"  why it applies: {_t(rec, 'why', lang)}\n")
+        recs.append(f"  {L('x_why_applies')}{C}{_t(rec, 'why', lang)}\n")
         if rec.get("sources"):
-            recs.append("  sources: " + esc("; ".join(str(s.get("title", s["id"])) for s in rec["sources"])) + "\n",
-                        style="dim")
+            titles = [esc(str(s.get("title", s["id"]))) for s in rec["sources"]]
+            if lang == "zh":  # titles of cited documents, in their own language
+                titles = [f"《{t}》" for t in titles]
+            recs.append(f"  {L('x_sources')}{C}" + ("" if lang == "zh" else "; ").join(titles) + "\n", style="dim")
     for rec in f.get("not_helpful", []):
         what = f"sysctl {esc(rec['key'])}" if rec["kind"] == "sysctl" else _t(rec, "title", lang)
         why = _t(rec, "why_here", lang) or esc(rec.get("why_not_helpful", ""), multiline=True)
@@ -165,7 +208,7 @@ def finding_renderables(report: dict[str, Any], fid: str, lang: str) -> list[Any
                     f"{_t(w, 'why', lang)}\n",
                     style="dim")
     if recs.plain:
-        out.append(Panel(recs, title="Recommendations", title_align="left", box=box.ROUNDED))
+        out.append(Panel(recs, title=L("x_recommendations"), title_align="left", box=box.ROUNDED))
     return out
 
 
@@ -178,26 +221,48 @@ def rule_renderables(report: dict[str, Any], rid: str, lang: str) -> list[Any]:
     head = Text()
     head.append(esc(f"{rule['id']} ({rule.get('pack')}, {rule.get('source')}): "), style="bold")
     status = esc(rule["status"])
-    head.append(status, style="green" if status == "fired" else "yellow")
+    head.append(_status(status, lang), style="green" if status == "fired" else "yellow")
     if status == "fired":
-        head.append(esc(f" — score {rule.get('score')}, severity {rule.get('severity')}; see --finding {rid}"))
+        sev = rule.get("severity")
+        head.append(" — " + label("x_see_finding", lang).format(
+            score=f"{rule['score']:.1f}" if isinstance(rule.get("score"), (int, float)) else esc(rule.get("score")),
+            id=esc(rid),
+            severity=severity_label(sev, lang) if sev in ("critical", "high", "medium", "low", "info") else esc(sev)))
     elif rule.get("why_not"):
-        head.append("\nwhy not: ", style="bold")
-        head.append(esc(rule["why_not"], multiline=True))
-    return [Panel(Group(head, _conditions_table(rule)), title=Text(esc(rule.get("title") or rid)), title_align="left",
+        head.append("\n" + label("x_why_not", lang) + colon(lang), style="bold")
+        head.append(_why_not(rule, lang))
+    title = rule.get("title")
+    if isinstance(title, dict):  # a title in each language (reports written since the titles were)
+        title = title.get(lang) or title.get("en")
+    title = _rule_title(report, rid, lang) or title
+    return [Panel(Group(head, _conditions_table(rule, lang)), title=Text(esc(title or rid)), title_align="left",
                   box=box.ROUNDED)]
+
+
+def _rule_title(report: dict[str, Any], rid: str, lang: str) -> str | None:
+    """The rule's title in `lang`: from the finding of the same rule, else from the rule packs."""
+    f = next((f for f in report.get("findings") or [] if f.get("id") == rid), None)
+    if f is not None and _t(f, "title", lang):
+        return _t(f, "title", lang)
+    if lang == "en":
+        return None
+    from diagnose.report.rule_titles import rule_title
+
+    return rule_title(rid, lang)
 
 
 def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
     out: list[Any] = []
     cap = report.get("capture", {})
     freq, dur = cap.get("frequency_hz"), cap.get("duration_s")
-    out.append(Text(esc(f"{cap.get('source')}: {cap.get('total_samples')} samples, "
-                        f"{f'{freq} Hz' if freq is not None else 'frequency unknown'}, "
-                        f"{f'{dur} s' if dur is not None else 'duration unknown'}"), style="bold"))
+    out.append(Text(esc(label("x_overview", lang).format(
+        source=cap.get("source"), n=cap.get("total_samples"),
+        hz=f"{freq} Hz" if freq is not None else label("x_freq_unknown", lang),
+        s=f"{dur} s" if dur is not None else label("x_dur_unknown", lang))), style="bold"))
     findings = report.get("findings") or []
     t = Table(box=box.SIMPLE_HEAD, title=label("findings", lang), title_justify="left")
-    for col in ("#", "severity", "finding", "score", "conf.", "summary"):
+    for col in ("#", label("x_severity", lang), label("x_finding_col", lang), label("score", lang),
+                label("x_conf", lang), label("x_summary", lang)):
         t.add_column(col, overflow="fold")
     for f in findings:
         name = ("  ↳ " if f.get("explained_by") else "") + esc(f["id"]) + (f" [{esc(f['subject'])}]" if f.get("subject")
@@ -208,15 +273,15 @@ def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
     rules = (report.get("evaluation") or {}).get("rules", [])
     quiet = [r for r in rules if r["status"] != "fired"]
     if quiet:
-        q = Table(box=box.SIMPLE_HEAD, title="Rules that did not fire", title_justify="left")
-        q.add_column("rule")
-        q.add_column("status")
-        q.add_column("why not", overflow="fold")
+        q = Table(box=box.SIMPLE_HEAD, title=label("x_quiet", lang), title_justify="left")
+        q.add_column(label("x_rule", lang))
+        q.add_column(label("x_status", lang))
+        q.add_column(label("x_why_not", lang), overflow="fold")
         for r in quiet:
-            q.add_row(Text(esc(r["id"])), Text(esc(r["status"])), Text(esc(r.get("why_not") or "", multiline=True)))
+            q.add_row(Text(esc(r["id"])), Text(_status(r["status"], lang)), Text(_why_not(r, lang)))
         out.append(q)
     for note in (report.get("evaluation") or {}).get("notes", []):
-        out.append(Text(f"note: {esc(note, multiline=True)}", style="dim"))
+        out.append(Text(f"{label('x_note', lang)}{colon(lang)}{esc(say(note, lang), multiline=True)}", style="dim"))
     return out
 
 
@@ -232,4 +297,4 @@ def render_explain(report: dict[str, Any], finding: str | None, rule: str | None
     console = Console(file=buf, width=width, force_terminal=color, color_system="truecolor" if color else None,
                       highlight=False, soft_wrap=False)
     console.print(Group(*parts))
-    return buf.getvalue()
+    return zh_punct(buf.getvalue(), lang)

@@ -216,7 +216,11 @@ def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: S
         subject = f" ({f.subject})" if getattr(f, "subject", None) else ""
         ftitle = getattr(f, "title", None)
         title_text = str(ftitle.get(lang) or ftitle.get("en", "")) if isinstance(ftitle, dict) else ""
-        text = f"{words['finding']} {f.id}{subject} [{f.severity}]" + (f": {title_text}" if title_text else "")
+        from diagnose.report.labels import colon, severity_label
+
+        sev = severity_label(f.severity, lang) if lang == "zh" else f.severity
+        text = f"{words['finding']} {f.id}{subject} [{sev}]" + \
+            (f"{colon(lang)}{title_text}" if title_text else "")
         paint.legend.append(LegendItem("#ffffff", text, OUTLINES[k]))
     return paint
 
@@ -248,7 +252,7 @@ def render_profile(profile: Profile, options: FlameOptions | None = None, kb: Kn
         sub.append(words["empty"])
     if tree.merged:
         sub.append(words["narrow_note"].format(px=f"{opts.min_width:g}"))
-    title = opts.title or f"{words['title']}: {_source_name(cap.source)}"
+    title = opts.title or f"{words['title']}{'：' if opts.lang == 'zh' else ': '}{_source_name(cap.source)}"
     return _svg(tree, paint, opts, words, title, " · ".join(sub))
 
 

@@ -74,7 +74,7 @@ def render_dot(g: nx.DiGraph, lang: str = "en") -> str:
         parts = [_short(d["name"])] + ([module] if module else [])
         parts.append(f"{_pct(d['inclusive_share'])} ({w['self']} {_pct(d['self_share'])})")
         if d["marked"]:
-            parts.append(f"{w['findings']}: {d['findings'].replace(',', ', ')}")
+            parts.append(f"{w['findings']}{'：' if lang == 'zh' else ': '}{d['findings'].replace(',', ', ')}")
         style = "filled,rounded" + (",dashed" if d["kind"] == "kernel" else "") + (",bold" if d["marked"] else "")
         tooltip = f"{d['name']} — {d['module'] or '?'} — {d['component_title']} — " \
                   f"{d['inclusive_samples']:,} {w['samples']} ({w['self']} {d['self_samples']:,})"

@@ -42,6 +42,34 @@ def label(key: str, lang: str) -> str:
     return entry.get(lang) or entry["en"]
 
 
+def figure_source(source: str | None, lang: str) -> str:
+    """Where a figure of the overview comes from (`perf record command`, `header`), in words and
+    in parentheses: "(from the header)", "（来源：文件头）"."""
+    key = "src_" + (source or "").replace(" ", "_")
+    what = label(key, lang) if key in texts() else (source or label("unknown", lang))
+    return f"（{label('from_the', lang)}{what}）" if lang == "zh" else f"({label('from_the', lang)} {what})"
+
+
+def colon(lang: str) -> str:
+    """The separator after a label: ": " in English, "：" in Chinese."""
+    return "：" if lang == "zh" else ": "
+
+
+def zh_punct(text: str, lang: str) -> str:
+    """A rendered report with full-width punctuation after Chinese words (a label's ": " becomes
+    "："; both are two columns wide, so tables keep their alignment)."""
+    return zh_tidy_colons(text) if lang == "zh" else text
+
+
+def zh_tidy_colons(text: str) -> str:
+    import re
+
+    text = re.sub(r"(?<=[\u4e00-\u9fff）]): ", "：", text)
+    text = re.sub(r"(?<=[\u4e00-\u9fff）]):(?=\*\*)", "：", text)  # a Markdown label: **标签:**
+    # A sentence that ends a line: its full stop (a table's cell ends with `│` or `|`, never here).
+    return re.sub(r"(?<=[\u4e00-\u9fff）])\.(?=[ \t]*$)", "。", text, flags=re.MULTILINE)
+
+
 def severity_label(sev: str, lang: str) -> str:
     return SEVERITY_LABEL[sev].get(lang) or SEVERITY_LABEL[sev]["en"]
 
@@ -52,9 +80,10 @@ def platform_text(analysis: Analysis, lang: str) -> str:
     assert kb is not None and platform is not None
     titles = {m.id: tr(m.title, lang) for m in (*kb.stacks, *kb.signals)}
     parts = [f"{titles[st.id]} ({pct(st.share)})" for st in platform.stacks]
+    sep = "；" if lang == "zh" else "; "
     if platform.signals:
-        parts.append(f"{label('signals_seen', lang)}: " + "; ".join(titles[k] for k in platform.signals))
-    return "; ".join(parts)
+        parts.append(f"{label('signals_seen', lang)}{colon(lang)}" + sep.join(titles[k] for k in platform.signals))
+    return sep.join(parts)
 
 
 def redaction_text(analysis: Analysis) -> str | None:

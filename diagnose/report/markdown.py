@@ -14,7 +14,8 @@ from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
-from diagnose.report.labels import label, platform_text, redaction_text, severity_label
+from diagnose.messages import say
+from diagnose.report.labels import colon, figure_source, label, platform_text, redaction_text, severity_label, zh_punct
 from diagnose.report.thread_table import thread_table
 from diagnose.report.syscall_tables import count_table, missing_lines
 from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
@@ -69,7 +70,9 @@ def render_markdown(analysis: Analysis) -> str:
     n = p.stack_samples
     d = _Doc()
     d.add(f"# {L('report_title')}", "")
-    d.add(f"**{L('health')}:** {_md(health(analysis)['text'][lang])}", "")
+    health_text = health(analysis)["text"][lang]  # `diagnose run` in it is a command: shown as code
+    d.add(f"**{L('health')}:** " + "".join(code(p) if i % 2 else _md(p) for i, p in enumerate(health_text.split("`"))),
+          "")
 
     # 1. overview
     d.add(f"## 1. {L('overview')}", "")
@@ -77,16 +80,18 @@ def render_markdown(analysis: Analysis) -> str:
     if cap.event:
         rows.append([L("event"), _cell(cap.event)])
     rows.append([L("samples"), f"{cap.total_samples:,} ({n:,} {L('with_stack')})"])
-    rows.append([L("duration"), f"{cap.duration_s:.2f} s ({L('from_the')} {cap.duration_source})" if cap.duration_s
+    rows.append([L("duration"), f"{cap.duration_s:.2f} s {figure_source(cap.duration_source, lang)}" if cap.duration_s
                  else L("unknown")])
     rows.append([L("frequency"), f"{cap.frequency_hz:g} Hz" if cap.frequency_hz else L("unknown")])
     if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
-        rows.append([L("cores_used"), f"{s.cores_used:.2f} = {cap.total_samples:,} / ({cap.frequency_hz:g} Hz × "
-                                      f"{cap.duration_s:.2f} s)"])
+        rows.append([L("cores_used"), L("cores_formula").format(
+            cores=f"{s.cores_used:.2f}", n=f"{cap.total_samples:,}", hz=f"{cap.frequency_hz:g}",
+            s=f"{cap.duration_s:.2f}")])
     else:
         rows.append([L("cores_used"), L("unknown")])
     if s.processes:
-        rows.append([L("processes"), ", ".join(f"{_md(r.label)} ({r.cores:.2f})" if r.cores is not None else _md(r.label)
+        rows.append([L("processes"), ", ".join(f"{_md(r.label)} ({L('n_cores').format(v=f'{r.cores:.2f}')})"
+                                               if r.cores is not None else _md(r.label)
                                                for r in s.processes[:8])])
     elif cap.target_pids:
         rows.append([L("processes"), ", ".join(map(str, cap.target_pids))])
@@ -96,7 +101,8 @@ def render_markdown(analysis: Analysis) -> str:
         rows.append([L("software"), _md(platform_text(analysis, lang))])
     if cap.os_release or cap.cpu_model:
         rows.append([L("host"), _md(", ".join(x for x in (cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
-                                                           cap.cpus_online and f"{cap.cpus_online} CPUs") if x))])
+                                                           cap.cpus_online and L("n_cpus").format(n=cap.cpus_online))
+                                                          if x))])
     if cap.command:
         rows.append([L("recorded_with"), _cell(" ".join(cap.command.split()))])
     redaction = redaction_text(analysis)
@@ -223,7 +229,7 @@ def render_markdown(analysis: Analysis) -> str:
     if commands:
         d.add(L("paste"), "", *fence(list(dict.fromkeys(commands)), "bash"), "")
     if analysis.evaluation is not None and analysis.evaluation.notes:
-        d.add(f"**{L('notes')}:**", "", *(f"- {_md(note)}" for note in analysis.evaluation.notes), "")
+        d.add(f"**{L('notes')}:**", "", *(f"- {_md(say(note, lang))}" for note in analysis.evaluation.notes), "")
 
     # 7. flame graph
     d.add(f"## 7. {L('flamegraph')}", "", L("flamegraph_text"), "")
@@ -238,9 +244,9 @@ def render_markdown(analysis: Analysis) -> str:
     d.add(f"## 8. {L('verdict')}", "")
     d.add(*_verdict(analysis, lang), "")
     if cap.warnings:
-        d.add(f"**{L('warnings')}:**", "", *(f"- {_md(w)}" for w in cap.warnings), "")
+        d.add(f"**{L('warnings')}{colon(lang).rstrip()}**", "", *(f"- {_md(say(w, lang))}" for w in cap.warnings), "")
     d.add("---", f"_{L('generated_by')}_", "")
-    return "\n".join(d.lines)
+    return zh_punct("\n".join(d.lines), lang)
 
 
 def _link(path: str) -> str:
@@ -346,7 +352,7 @@ def _verdict(analysis: Analysis, lang: str) -> list[str]:
            and f.severity != "info"]
     if not top:
         notes = analysis.evaluation.notes if analysis.evaluation else []
-        return [label("verdict_none", lang)] + [f"- {_md(x)}" for x in notes]
+        return [label("verdict_none", lang)] + [f"- {_md(say(x, lang))}" for x in notes]
     first = top[0]
     lines = [f"**{label('verdict_main', lang)}:** {_md(tr(first.summary, lang))}"]
     if len(top) > 1:

@@ -16,11 +16,12 @@ from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
 from diagnose.report import offcpu_view
 from diagnose.report.escape import terminal as esc
-from diagnose.report.labels import label, platform_text, redaction_text, severity_label
+from diagnose.report.labels import figure_source, label, platform_text, redaction_text, severity_label, zh_punct
 from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
+from diagnose.messages import say
 from diagnose.texts import tr
 
 TOP_FUNCTIONS = 15
@@ -53,17 +54,18 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
     if cap.stackless_samples:
         samples += f" ({p.stack_samples:,} {L('with_stack')})"
     rows.append((L("samples"), samples))
-    rows.append((L("duration"), f"{cap.duration_s:.2f} s ({L('from_the')} {cap.duration_source})" if cap.duration_s
+    rows.append((L("duration"), f"{cap.duration_s:.2f} s {figure_source(cap.duration_source, lang)}" if cap.duration_s
                  else L("unknown")))
-    rows.append((L("frequency"), f"{cap.frequency_hz:g} Hz ({L('from_the')} {cap.frequency_source})" if cap.frequency_hz
-                 else L("unknown")))
+    rows.append((L("frequency"), f"{cap.frequency_hz:g} Hz {figure_source(cap.frequency_source, lang)}"
+                 if cap.frequency_hz else L("unknown")))
     if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
-        rows.append((L("cores_used"), f"{s.cores_used:.2f} = {cap.total_samples:,} samples / "
-                                      f"({cap.frequency_hz:g} Hz × {cap.duration_s:.2f} s)"))
+        rows.append((L("cores_used"), L("cores_formula").format(
+            cores=f"{s.cores_used:.2f}", n=f"{cap.total_samples:,}", hz=f"{cap.frequency_hz:g}",
+            s=f"{cap.duration_s:.2f}")))
     else:
         rows.append((L("cores_used"), L("t_cores_unknown")))
     if s.processes:
-        procs = ", ".join(f"{r.label} ({_cores(r.cores)} cores)" if r.cores is not None else r.label
+        procs = ", ".join(f"{r.label} ({L('n_cores').format(v=_cores(r.cores))})" if r.cores is not None else r.label
                           for r in s.processes[:6])
         rows.append((L("processes"), f"{len(s.processes)}: {procs}"))
     elif cap.target_pids:
@@ -75,7 +77,7 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
         rows.append((L("software"), platform_text(analysis, lang)))
     if cap.os_release or cap.cpu_model:
         host = ", ".join(x for x in (cap.hostname, cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
-                                     cap.cpus_online and f"{cap.cpus_online} CPUs") if x)
+                                     cap.cpus_online and L("n_cpus").format(n=cap.cpus_online)) if x)
         rows.append((L("host"), host))
     if cap.command:
         rows.append((L("recorded_with"), " ".join(cap.command.split())))
@@ -94,9 +96,9 @@ def _components_table(analysis: Analysis) -> Table | None:
     lang = analysis.lang
     t = Table(title=label("t_by_component", lang), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column(label("component", lang), overflow="fold", ratio=2)
-    t.add_column("share", justify="right")
-    t.add_column("95% CI", justify="right", style="dim")
-    t.add_column("cores", justify="right")
+    t.add_column(label("col_share", lang), justify="right")
+    t.add_column(label("col_ci95", lang), justify="right", style="dim")
+    t.add_column(label("col_cores", lang), justify="right")
     t.add_column(label("largest", lang), overflow="fold", ratio=3, style="dim")
     for r in component_breakdown(analysis.profile, kb):
         parts = ", ".join(f"{tr(kb.category_by_id[c].title, lang)} {pct(sh.value)}" for c, sh in r.categories[:3])
@@ -104,16 +106,16 @@ def _components_table(analysis: Analysis) -> Table | None:
     return t
 
 
-def _function_table(title: str, rows, which: str, denominator: int) -> Table:
+def _function_table(title: str, rows, which: str, denominator: int, lang: str = "en") -> Table:
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
     t.add_column("#", justify="right", style="dim")
-    t.add_column("function", overflow="fold", ratio=3)
-    t.add_column("module", style="cyan", overflow="fold", ratio=1)
-    t.add_column(f"{which} %", justify="right")
-    t.add_column("95% CI", justify="right", style="dim")
-    t.add_column("samples", justify="right")
-    other = "incl %" if which == "self" else "self %"
-    t.add_column(other, justify="right", style="dim")
+    t.add_column(label("col_function", lang), overflow="fold", ratio=3)
+    t.add_column(label("col_module", lang), style="cyan", overflow="fold", ratio=1)
+    main_col, other = ("col_self_pct", "col_incl_pct") if which == "self" else ("col_incl_pct", "col_self_pct")
+    t.add_column(label(main_col, lang), justify="right")
+    t.add_column(label("col_ci95", lang), justify="right", style="dim")
+    t.add_column(label("col_samples", lang), justify="right")
+    t.add_column(label(other, lang), justify="right", style="dim")
     for i, r in enumerate(rows, 1):
         main, second = (r.self, r.inclusive) if which == "self" else (r.inclusive, r.self)
         name = Text(esc(r.name))
@@ -124,16 +126,16 @@ def _function_table(title: str, rows, which: str, denominator: int) -> Table:
     return t
 
 
-def _group_table(title: str, rows, label: str, with_cores: bool,
-                 extra: tuple[str, list[str]] | None = None) -> Table:
+def _group_table(title: str, rows, head: str, with_cores: bool,
+                 extra: tuple[str, list[str]] | None = None, lang: str = "en") -> Table:
     """Rows of shares with their intervals; `extra`: a last column (header, one value per row)."""
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column(label, overflow="fold")
-    t.add_column("share", justify="right")
-    t.add_column("95% CI", justify="right", style="dim")
-    t.add_column("samples", justify="right")
+    t.add_column(head, overflow="fold")
+    t.add_column(label("col_share", lang), justify="right")
+    t.add_column(label("col_ci95", lang), justify="right", style="dim")
+    t.add_column(label("col_samples", lang), justify="right")
     if with_cores:
-        t.add_column("cores", justify="right")
+        t.add_column(label("col_cores", lang), justify="right")
     if extra is not None:
         t.add_column(extra[0], overflow="fold", style="dim", ratio=2)
     for i, r in enumerate(rows):
@@ -151,7 +153,7 @@ def _thread_table(analysis: Analysis, rows) -> Table:
     kb = analysis.knowledge
     roles = [kb.role_text(str(r.key.get("comm", "")), lang) or "" for r in rows] if kb is not None else []
     extra = (label("role", lang), roles) if any(roles) else None
-    return _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True, extra)
+    return _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True, extra, lang)
 
 
 def _health_line(analysis: Analysis) -> Text:
@@ -250,7 +252,7 @@ def findings_renderable(analysis: Analysis) -> Panel | None:
         if f.processes:
             body.append(indent + f"   {label('from_processes', lang)}: {esc(processes_text(f.processes))}\n", style="cyan")
         if f.capped:
-            body.append(indent + f"   ({label('severity_capped', lang)}: {esc(f.capped)})\n", style="dim")
+            body.append(indent + f"   ({label('severity_capped', lang)}: {esc(say(f.capped, lang))})\n", style="dim")
         if not nested:
             if f.recommendations:
                 body.append(indent + f"   {label('do', lang)}:\n", style="green")
@@ -267,7 +269,8 @@ def findings_renderable(analysis: Analysis) -> Panel | None:
                     body.append(f"{indent}    ✗ {esc(what)}: {esc(why, multiline=True)}\n")
         body.append("\n")
     for note in analysis.evaluation.notes:
-        body.append(f"note: {esc(note, multiline=True)}\n", style="dim")
+        body.append(f"{label('x_note', lang)}{': ' if lang == 'en' else '：'}{esc(say(note, lang), multiline=True)}\n",
+                    style="dim")
     return Panel(body, title=label("findings", lang), title_align="left", box=box.ROUNDED)
 
 
@@ -299,14 +302,15 @@ def renderables(analysis: Analysis) -> list:
         note = Text(L("t_shares_note").format(n=f"{p.stack_samples:,}"), style="dim")
         out.append(note)
         out.append(_function_table(L("t_self_title"),
-                                   s.top_self(TOP_FUNCTIONS), "self", p.stack_samples))
+                                   s.top_self(TOP_FUNCTIONS), "self", p.stack_samples, lang))
         out.append(_function_table(L("t_incl_title"),
-                                   s.top_inclusive(TOP_FUNCTIONS), "incl", p.stack_samples))
-        split = _group_table(L("t_kernel_user_title"), s.kernel_user, L("t_side"), True)
+                                   s.top_inclusive(TOP_FUNCTIONS), "incl", p.stack_samples, lang))
+        sides = [type(r)(L(r.label), r.share, r.cores, r.key) for r in s.kernel_user]  # kernel, user
+        split = _group_table(L("t_kernel_user_title"), sides, L("t_side"), True, lang=lang)
         out.append(split)
         out.append(Text(L("t_in_kernel").format(v=f"{pct(s.in_kernel.value)} ({_ci(s.in_kernel)})"), style="dim"))
         modules = [type(r)(_module_label(r.label) or r.label, r.share, r.cores, r.key) for r in s.modules[:TOP_GROUPS]]
-        out.append(_group_table(L("t_by_module"), modules, L("module"), True))
+        out.append(_group_table(L("t_by_module"), modules, L("module"), True, lang=lang))
         components = _components_table(analysis)
         if components is not None:
             out.append(components)
@@ -331,7 +335,7 @@ def renderables(analysis: Analysis) -> list:
     if analysis.extra.get("flamegraph"):
         out.append(Text(f"{L('flamegraph_file')}: {esc(str(analysis.extra['flamegraph']))}"))
     for w in p.capture.warnings:
-        out.append(Text(f"warning: {esc(w, multiline=True)}", style="yellow"))
+        out.append(Text(f"{L('warning')}{esc(say(w, lang), multiline=True)}", style="yellow"))
     return out
 
 
@@ -340,4 +344,4 @@ def render_terminal(analysis: Analysis, width: int = 110, color: bool = False) -
     console = Console(file=buf, width=width, force_terminal=color, color_system="truecolor" if color else None,
                       highlight=False, soft_wrap=False, legacy_windows=False)
     console.print(Group(*renderables(analysis)))
-    return buf.getvalue()
+    return zh_punct(buf.getvalue(), analysis.lang)
