@@ -379,7 +379,8 @@ def test_second_ctrl_c_gives_up_and_leaves_no_half_folder(tmp_path: Path) -> Non
         out, err = run.finish()
     finally:
         stop(busy)
-    assert run.returncode == 130, err
+    # 130, or ended by the SIGINT itself once its message is out: a shell shows 130 for both.
+    assert run.returncode in (130, -signal.SIGINT), err
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and "Traceback" not in err, err
     # Before perf.data was complete and the first manifest written: nothing is left. After: the

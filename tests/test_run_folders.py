@@ -127,7 +127,8 @@ def test_ctrl_c_while_the_reports_are_written_keeps_the_capture(busy: subprocess
         run.send_signal(signal.SIGABRT)
         out, err = run.communicate(timeout=60)
         pytest.fail(f"the run did not end within 120 s of the Ctrl-C; where it was:\n{err[-4000:]}")
-    assert run.returncode == 130, err
+    # 130, or ended by the SIGINT itself once its message is out: a shell shows 130 for both.
+    assert run.returncode in (130, -signal.SIGINT), err
     lines = [line for line in err.splitlines() if "error:" in line]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert f"kept the capture in {folder}" in lines[0] and "manifest.json lists what is missing" in lines[0]
