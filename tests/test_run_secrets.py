@@ -124,7 +124,8 @@ def test_anonymize_drops_host_and_path_names_from_what_is_shared(target: subproc
             assert secret not in text, (secret, name)
         assert str(tmp_path) not in text, name
         assert not re.search(rf"(?<![\w-]){re.escape(host)}(?![\w-])", text), (host, name)
-        assert not [p for p in absolute.findall(text) if "/tmp/perf-" not in p], name
+        # (the knowledge base's advice names perf's JIT map files, /tmp/perf-PID.map, in general)
+        assert not [m.group() for m in absolute.finditer(text) if not text.startswith("/tmp/perf-", m.start())], name
     # The analysis still names the modules (by their file names) and the host as [host].
     report = json.loads(proc.stdout)
     assert report["capture"]["hostname"] == "[host]"
