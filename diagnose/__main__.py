@@ -1,5 +1,12 @@
-"""Entry point for `python -m diagnose`."""
+"""Entry point for `python -m diagnose`. A Ctrl-C while even the entry module loads ends as one
+line and exit code 130 too (see diagnose.entry)."""
 
-from diagnose.entry import main
+try:
+    from diagnose.entry import main
+except KeyboardInterrupt:
+    import sys
+
+    print("diagnose: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 main()

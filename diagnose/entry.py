@@ -1,6 +1,6 @@
 """The console entry point (`diagnose`, `python -m diagnose`). The command line is imported inside
-the Ctrl-C guard: a Ctrl-C while Python is still loading the tool ends it like one during the work
-(one line, exit code 130), not with a traceback of the import."""
+the Ctrl-C guard: a Ctrl-C while Python is still loading the tool, or while the command line sets
+itself up, ends it like one during the work (one line, exit code 130), not with a traceback."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ EXIT_INTERRUPTED = 130
 
 
 def main() -> None:
+    # The whole command line is inside the guard: the import, and cli.main's own set-up before its
+    # handlers (choosing the language) too. cli.main handles a Ctrl-C during the work itself.
     try:
         from diagnose.cli import main as cli_main
+
+        cli_main()
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
-    cli_main()

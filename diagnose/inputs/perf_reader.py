@@ -13,11 +13,13 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
+import queue
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, Warning_, is_sample_line, merge
+from diagnose.inputs.safe_interrupt import InterruptAtSafePoints
 from diagnose.inputs.source import CHUNK_BYTES, GZIP_MAGIC, TruncatedGzip, read_chunks
 
 MAX_JOBS = 8
@@ -337,6 +339,8 @@ def _parse_ranges_lazily(path: str, ranges: list[tuple[int, int]],
             children[k].join()  # its memory is gone before its result is read
             summaries[k] = payload
     except BaseException:
+        for c in children.values():
+            c.kill()  # interrupted or failed: their results are not wanted
         for f in spills.values():
             f.close()
         raise
@@ -394,40 +398,73 @@ def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool, k: int,
 
 def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tuple[bytes, bool, int],
                            keep_addrs: bool, jobs: int) -> PartialParse:
-    ctx = mp.get_context("fork")
-    tasks: mp.Queue = ctx.Queue(maxsize=jobs * 2)
-    results: mp.Queue = ctx.Queue()
-    spills = [tempfile.TemporaryFile() for _ in range(jobs)]
-    workers = [ctx.Process(target=_stream_worker, args=(tasks, results, keep_addrs, k, spills[k]), daemon=True)
-               for k in range(jobs)]
-    for w in workers:
-        w.start()
-    try:
-        index = 0
-        chunk, last, line = first
-        while True:
-            tasks.put((chunk, index, line, last))
-            if last:
-                break
-            index += 1
-            chunk, last, line = next(chunks)
-        for _ in workers:
-            tasks.put(None)
-        parts = []
-        for _ in workers:
-            k, status, payload = results.get()
-            if status != "ok":
-                raise RuntimeError(f"parser process failed: {payload}")
-            workers[k].join()
-            parts.append(_take_over(spills[k]))
-    finally:
+    # A Ctrl-C is raised only between queue operations (see safe_interrupt): one inside
+    # tasks.put() would leave the queue's lock taken and the process hanging at exit. Every wait
+    # is short so that the Ctrl-C is seen (the workers, which get it too, stop consuming).
+    with InterruptAtSafePoints() as ctrl_c:
+        ctx = mp.get_context("fork")
+        tasks: mp.Queue = ctx.Queue(maxsize=jobs * 2)
+        results: mp.Queue = ctx.Queue()
+        spills = [tempfile.TemporaryFile() for _ in range(jobs)]
+        workers = [ctx.Process(target=_stream_worker, args=(tasks, results, keep_addrs, k, spills[k]), daemon=True)
+                   for k in range(jobs)]
         for w in workers:
-            w.join(timeout=5)
-            if w.is_alive():
+            w.start()
+        try:
+            index = 0
+            chunk, last, line = first
+            while True:
+                _put(tasks, (chunk, index, line, last), ctrl_c)
+                if last:
+                    break
+                index += 1
+                chunk, last, line = next(chunks)
+                ctrl_c.check()
+            for _ in workers:
+                _put(tasks, None, ctrl_c)
+            parts = []
+            for _ in workers:
+                k, status, payload = _get(results, ctrl_c)
+                if status != "ok":
+                    raise RuntimeError(f"parser process failed: {payload}")
+                workers[k].join()
+                parts.append(_take_over(spills[k]))
+        except BaseException:
+            # Interrupted or failed: the workers hold nothing worth waiting for.
+            for w in workers:
                 w.kill()
-        for f in spills:
-            f.close()
+            tasks.cancel_join_thread()  # what is still queued for them is dropped
+            raise
+        finally:
+            for w in workers:
+                w.join(timeout=5)
+                if w.is_alive():
+                    w.kill()
+            for f in spills:
+                f.close()
     return merge(parts)
+
+
+QUEUE_WAIT_S = 0.2
+
+
+def _put(q: mp.Queue, item: object, ctrl_c: InterruptAtSafePoints) -> None:
+    while True:
+        ctrl_c.check()
+        try:
+            q.put(item, timeout=QUEUE_WAIT_S)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: mp.Queue, ctrl_c: InterruptAtSafePoints) -> tuple:
+    while True:
+        ctrl_c.check()
+        try:
+            return q.get(timeout=QUEUE_WAIT_S)
+        except queue.Empty:
+            continue
 
 
 def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
