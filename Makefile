@@ -31,8 +31,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/diagnose analyze fixtures/aiortc-call.perf.txt.gz
 
+# The suite runs on up to 4 CPUs (pytest-xdist), a test file per worker at a time so that each
+# file's expensive module fixtures are made once: `make test TEST_JOBS=1` runs it in one process.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
+
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_ingest.py

@@ -36,7 +36,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
             prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `diagnose` command (python -m diagnose) and capture its output."""
     full_env = dict(os.environ)
-    full_env.setdefault("COLUMNS", "120")
+    # The width the tests read reports at, whatever the runner's own is (pytest-xdist's workers
+    # set COLUMNS=80): a test that wants another width passes it in env.
+    full_env["COLUMNS"] = "120"
     if env:
         full_env.update(env)
     return subprocess.run([*(prefix or []), sys.executable, "-m", "diagnose", *args], capture_output=True,

@@ -105,7 +105,7 @@ class OtherUser:
         self.prefix = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
         self.python = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
         self.env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{site}", "HOME": str(home),
-                    "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": os.environ.get("COLUMNS", "120")}
+                    "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "120"}
         self.env.pop("VIRTUAL_ENV", None)
 
     def python_command(self, *args: str) -> list[str]:

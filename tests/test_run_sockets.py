@@ -69,7 +69,9 @@ def row_of(network: dict, port: int) -> dict:
 
 def table_row(terminal: str, port: int) -> str:
     """The sockets table's row of the receiver in the terminal report."""
-    return next(line for line in terminal.splitlines() if line.strip().startswith(f"udp 127.0.0.1:{port} (inode"))
+    rows = [line for line in terminal.splitlines() if line.strip().startswith(f"udp 127.0.0.1:{port} (inode")]
+    assert rows, f"no sockets-table row for port {port} in the terminal report:\n{terminal}"
+    return rows[0]
 
 
 def offered_or_in_effect(finding: dict) -> set[str]:
