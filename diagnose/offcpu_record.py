@@ -11,13 +11,13 @@ Sched tracepoints need root (or CAP_PERFMON with tracefs readable): when perf ca
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
 
+from diagnose import child_process
 from diagnose.offcpu import EVENT, OffCpu, OffCpuParser, snapshot_threads
 from diagnose.recorder import (CLOCK, FINISH_TIMEOUT_S, PIPE_CHUNK, START_TIMEOUT_S, _Control, _cpu_seconds,
                                _die_with_parent, _first_error)
@@ -104,14 +104,8 @@ class OffCpuRecorder:
         proc = self.proc
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=FINISH_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                self._fail(f"perf record did not finish writing within {FINISH_TIMEOUT_S:.0f} s")
+        if not child_process.stop(proc, FINISH_TIMEOUT_S):
+            self._fail(f"perf record did not finish writing within {FINISH_TIMEOUT_S:.0f} s")
         self.messages = [m for m in self._lines() if m not in ("Events enabled", "Events disabled")]
         if self.problem is None and (self.enabled_s is None or not self.output.is_file()):
             self._fail(self._error() or f"perf record exited with code {proc.returncode}")
@@ -119,9 +113,7 @@ class OffCpuRecorder:
 
     def close(self) -> None:
         """Never leave perf behind (an error, a second Ctrl-C)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        child_process.kill(self.proc)
         if self.control is not None:
             self.control.close()
             self.control = None

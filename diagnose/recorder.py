@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from diagnose import child_process
 from diagnose.errors import DiagnoseError
 from diagnose.inputs.perf_data import script_command
 from diagnose.preflight import PARANOID_FIX, alive
@@ -312,14 +313,7 @@ def _spinning(perf_pid: int, window: list[tuple[float, float]], now: float) -> b
 
 
 def _finish(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=FINISH_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    if not child_process.stop(proc, FINISH_TIMEOUT_S):
         raise DiagnoseError(f"perf record did not finish writing within {FINISH_TIMEOUT_S:.0f} s after being "
                             f"stopped; record a shorter capture or with a lower --frequency") from None
 

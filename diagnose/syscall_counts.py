@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 import subprocess
 import tempfile
 import time
@@ -45,6 +44,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from diagnose import child_process
 from diagnose.environment import PROC, read_text
 from diagnose.recorder import _Control as Control
 from diagnose.recorder import _die_with_parent, _first_error
@@ -208,11 +208,8 @@ class Counter:
         """Stop perf stat and read what it counted, as environment["syscalls"]."""
         try:
             if self.problem is None and self.proc is not None:
-                if self.proc.poll() is None:
-                    self.proc.send_signal(signal.SIGINT)  # perf stat prints its counts and exits
-                try:
-                    self.proc.wait(timeout=FINISH_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
+                # perf stat prints its counts and exits
+                if not child_process.stop(self.proc, FINISH_TIMEOUT_S):
                     self.problem = f"perf stat did not finish within {FINISH_TIMEOUT_S:.0f} s"
             if self.problem is None and "ended_s" not in self.stamps:
                 self.problem = "the recording ended before counting started"
@@ -232,9 +229,7 @@ class Counter:
 
     def close(self) -> None:
         """Leave nothing behind: perf stat killed if still running, temporary files removed."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        child_process.kill(self.proc)
         if self.control is not None:
             self.control.close()
             self.control = None
