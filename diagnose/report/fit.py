@@ -62,7 +62,8 @@ def wrap_name(name: str, width: int, max_lines: int = 3) -> list[str]:
     in the middle when that is not possible in `max_lines` lines."""
     if cell_len(name) <= width:
         return [name]
-    points = break_points(name)
+    # `[libvpx.so.7.1.0]`: a file standing for a function that has no symbol; a file name is not cut.
+    points = [] if name.startswith("[") and name.endswith("]") else break_points(name)
     lines, start = [], 0
     while cell_len(name[start:]) > width:
         fit = [k for k in points if k > start and cell_len(name[start:k]) <= width]
@@ -127,6 +128,7 @@ class Col:
     min_width: int = 12
     max_lines: int = 3
     keep: bool = True  # a column dropped when the table would not fit otherwise: keep=False
+    comfort: int = 0  # a prose column narrower than this makes the table drop columns that can go
     cells: list[Any] = field(default_factory=list)
 
 
@@ -167,12 +169,15 @@ def _natural(col: Col) -> int:
     return max(widths)
 
 
-def _minimum(col: Col) -> int:
+def _minimum(col: Col, squeeze: bool = False) -> int:
     head = max((cell_len(w) for w in col.header.split(" ")), default=0)
     if col.kind == "fixed":
+        if squeeze:  # the header wraps at its spaces, the cells stay whole
+            return max([head] + [max((cell_len(x) for x in _plain(c).split("\n")), default=0) for c in col.cells])
         return _natural(col)
     if col.kind == "prose":
-        return max([head, 8] + [_longest_word(c) for c in col.cells])
+        # A word longer than this is wrapped at its boundaries (prose()) rather than widen the column.
+        return max([head, 8] + [min(24, _longest_word(c)) for c in col.cells])
     return max(head, min(col.min_width, _natural(col)))
 
 
@@ -182,12 +187,15 @@ def fitted_table(title: str | None, cols: list[Col], width: int, **table_args: A
     cols = list(cols)
     overhead = lambda n: 2 + (n - 1) + 2 * (n - 1)  # noqa: E731  edges, separators, padding (pad_edge off)
     while True:
-        need = sum(_minimum(c) for c in cols) + overhead(len(cols))
+        need = sum(max(_minimum(c), min(c.comfort, _natural(c))) for c in cols) + overhead(len(cols))
         droppable = [i for i, c in enumerate(cols) if not c.keep]
         if need <= width or not droppable:
             break
         del cols[droppable[-1]]
-    room = width - overhead(len(cols)) - sum(_natural(c) for c in cols if c.kind == "fixed")
+    # Still too wide: the fixed columns' headers wrap at their spaces (their cells never do).
+    squeeze = sum(_minimum(c) for c in cols) + overhead(len(cols)) > width
+    fixed_width = {id(c): _minimum(c, squeeze) for c in cols if c.kind == "fixed"}
+    room = width - overhead(len(cols)) - sum(fixed_width.values())
     flexible = [c for c in cols if c.kind != "fixed"]
     widths = {id(c): _minimum(c) for c in flexible}
     spare = room - sum(widths.values())
@@ -205,10 +213,11 @@ def fitted_table(title: str | None, cols: list[Col], width: int, **table_args: A
               **table_args)
     rows = len(cols[0].cells) if cols else 0
     for c in cols:
-        w = _natural(c) if c.kind == "fixed" else widths[id(c)]
-        t.add_column(c.header if cell_len(c.header) <= w else middle_ellipsis(c.header, w) if c.kind != "prose"
-                     else c.header, justify=c.justify, style=c.style, width=w, no_wrap=c.kind != "prose",
-                     overflow="fold" if c.kind == "prose" else "ellipsis")
+        w = fixed_width[id(c)] if c.kind == "fixed" else widths[id(c)]
+        wraps = c.kind == "prose" or (c.kind == "fixed" and squeeze)
+        t.add_column(c.header if cell_len(c.header) <= w or wraps else middle_ellipsis(c.header, w),
+                     justify=c.justify, style=c.style, width=w, no_wrap=not wraps,
+                     overflow="fold" if wraps else "ellipsis")
     for r in range(rows):
         cells = []
         for c in cols:

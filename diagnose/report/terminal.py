@@ -62,12 +62,25 @@ def _texts() -> dict:
     return texts()
 
 
+def captured_on(text: str) -> str:
+    """perf's `captured on` (`Mon Aug  4 10:22:55 2025`, the recording host's local time) as
+    `2025-08-04 10:22:55`, the same in every language; a text in another form as it is."""
+    from datetime import datetime
+
+    words = text.split()
+    zone = f" {words.pop()}" if words and words[-1] == "UTC" else ""
+    try:
+        return datetime.strptime(" ".join(words), "%a %b %d %H:%M:%S %Y").strftime("%Y-%m-%d %H:%M:%S") + zone
+    except ValueError:
+        return text
+
+
 def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
     p, s = analysis.profile, analysis.summary
     cap = p.capture
     lang = analysis.lang
     L = lambda k: label(k, lang)  # noqa: E731
-    rows = [(L("captured_on"), cap.captured_on)] if cap.captured_on else []
+    rows = [(L("captured_on"), captured_on(cap.captured_on))] if cap.captured_on else []
     rows.append((L("source"), f"{cap.source} ({cap.format})"))
     if cap.event:
         others = [e for e in cap.events if e and e != cap.event]
@@ -179,15 +192,15 @@ def _health_line(analysis: Analysis, width: int) -> Table:
 
 
 def _plain_table(title: str, header: list[str], align: list[str], rows: list[list[str]], width: int,
-                 words: tuple[int, ...] = ()) -> Table:
-    """A table of cells already in words: the first column a name, the columns in `words` prose,
-    the others fixed."""
+                 words: tuple[int, ...] = (), droppable: tuple[int, ...] = ()) -> Table:
+    """A table of cells already in words: the first column a name (or words, if listed in `words`),
+    the columns in `words` wrapped at spaces, the others fixed; `droppable` go first when narrow."""
     cols = []
     for i, (head, a) in enumerate(zip(header, align)):
         cells = [Text(esc(r[i])) for r in rows]
-        kind = "name" if i == 0 else "prose" if i in words else "fixed"
+        kind = "prose" if i in words else "name" if i == 0 else "fixed"
         cols.append(Col(esc(head), kind, justify="right" if a == "r" else "left", min_width=16,
-                        cells=[Named(c.plain) for c in cells] if kind == "name" else cells))
+                        keep=i not in droppable, cells=[Named(c.plain) for c in cells] if kind == "name" else cells))
     return fitted_table(esc(title), cols, width)
 
 
@@ -213,7 +226,7 @@ def _sockets(analysis: Analysis, width: int) -> list:
         return []
     title, header, rows, notes = shown
     align = ["l" if i in (0, 5) else "r" for i in range(len(header))]
-    return [_plain_table(title, header, align, rows, width, (5,)), *_notes(notes, width)]
+    return [_plain_table(title, header, align, rows, width, (0, 5), (2, 6)), *_notes(notes, width)]
 
 
 def _count_table(counted: CountTable, width: int) -> list:

@@ -169,10 +169,13 @@ def verdict_renderable(analysis: Analysis, width: int) -> Any:
             entries.append((L("verdict_advice"), v.advice + end))
         if v.avoid:
             entries.append((L("verdict_avoid"), ("、" if lang == "zh" else ", ").join(v.avoid) + end))
-    grid = Table.grid(padding=(0, 1))
+    grid = Table.grid(padding=0)
     grid.add_column(no_wrap=True, style="bold")
     grid.add_column()
-    key_width = max(len(k) for k, _ in entries) + 2
-    for key, text in entries:
-        grid.add_row(key, hanging(Text(esc(text, multiline=True)), width - 5 - key_width))
+    from rich.cells import cell_len
+
+    keys = [k + colon(lang) if k else "" for k, _ in entries]
+    key_width = max(cell_len(k) for k in keys)
+    for key, (_, text) in zip(keys, entries):
+        grid.add_row(key, hanging(Text(esc(text, multiline=True)), width - 4 - key_width))
     return titled_panel(grid, L("verdict"), width)
