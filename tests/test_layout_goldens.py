@@ -43,9 +43,11 @@ def reports(analyses: dict[str, object]) -> dict[str, dict]:
 
 def names_of(report: dict) -> tuple[set[str], set[str]]:
     """(function names, which may break after a boundary; ids and file names, which never break)."""
-    functions = {f["name"] for f in report.get("functions", []) if not f["name"].startswith("[")}
-    whole = {f.get("module", "").rsplit("/", 1)[-1] for f in report.get("functions", [])}
-    whole |= {f["name"] for f in report.get("functions", []) if f["name"].startswith("[")}  # [libvpx.so.7]
+    listed = report["profile"]["functions"] if "profile" in report else []
+    assert listed or "profile" not in report
+    functions = {f["name"] for f in listed if not f["name"].startswith("[")}
+    whole = {f.get("module", "").rsplit("/", 1)[-1] for f in listed}
+    whole |= {f["name"] for f in listed if f["name"].startswith("[")}  # [libvpx.so.7]: a file, not cut
     cap = report.get("capture", {})
     whole |= {t.get("comm", "") for t in cap.get("threads", [])} | {cap.get("source") or ""}
     whole |= {f["id"] for f in report.get("findings", [])}
@@ -173,3 +175,33 @@ def test_the_checks_catch_what_the_issue_saw() -> None:
         check_layout("│ 1. a\n│ 3. b\n", 80, set(), set())
     with pytest.raises(AssertionError):
         check_layout(" name   Δ cores [9…\n", 80, set(), set())
+
+
+def test_inclusive_list_skips_thread_wide_frames_and_says_so(analyses: dict, reports: dict) -> None:
+    """The seed-shaped capture's roots (rtc::Thread::Run on every stack, clone3 and start_thread on
+    every stack of their threads) are named in one line, not listed; the JSON keeps them."""
+    from diagnose.report.terminal import render_terminal
+
+    text = render_terminal(analyses["seed"], width=140)
+    incl = text[text.index("Hottest functions by inclusive time"):text.index("Kernel / user")]
+    table, _, note = incl.partition("Not listed:")
+    for root in ("rtc::Thread::Run", "clone3", "start_thread"):
+        assert root not in table and root in note
+    assert "rtc_ipc::Channel::OnReadable" in table  # 39.55%: on part of its threads' stacks only
+    rows = re.findall(r"^ {0,2}(\d+) {3}", table, re.MULTILINE)
+    assert rows == [str(i) for i in range(1, 16)]
+    json_names = {f["name"]: f for f in reports["seed"]["profile"]["functions"]}
+    assert json_names["rtc::Thread::Run"]["inclusive_samples"] == 6200
+
+
+def test_overview_says_when_and_how_it_was_recorded(analyses: dict, reports: dict) -> None:
+    from diagnose.inputs.perf_profile import call_graph_of
+    from diagnose.report.terminal import render_terminal
+
+    text = render_terminal(analyses["seed"], width=100)
+    assert "Captured on         2025-08-04 10:22:55" in text  # perf's "Mon Aug  4 10:22:55 2025"
+    assert "perf version        6.8.12" in text and "frame pointers (--call-graph fp)" in text
+    assert reports["seed"]["capture"]["call_graph"] == "fp"
+    dwarf = "/usr/bin/perf record -e cpu-clock -F 99 --call-graph dwarf -D -1 -p 18041 -o x/perf.data"
+    assert call_graph_of(dwarf) == "dwarf" and call_graph_of("perf record --call-graph=lbr -p 1") == "lbr"
+    assert call_graph_of("perf record -F 99 -p 1 -- sleep 5") == "none" and call_graph_of("sleep 5") is None

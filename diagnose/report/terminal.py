@@ -165,7 +165,7 @@ def _function_table(title: str, rows, which: str, width: int, lang: str = "en") 
 def _group_table(title: str, rows, head: str, with_cores: bool, width: int,
                  extra: tuple[str, list[str]] | None = None, lang: str = "en") -> Table:
     """Rows of shares with their intervals; `extra`: a last column of words (header, one value per row)."""
-    cols = [Col(head, "name", min_width=16, cells=[Named(esc(r.label)) for r in rows]),
+    cols = [Col(head, "name", min_width=16, max_lines=1, cells=[Named(esc(r.label)) for r in rows]),
             Col(label("col_share", lang), justify="right", cells=[pct(r.share.value) for r in rows]),
             Col(label("col_ci95", lang), justify="right", style="dim", cells=[_ci(r.share) for r in rows]),
             Col(label("col_samples", lang), justify="right", cells=[f"{r.share.k:,}" for r in rows])]
