@@ -44,6 +44,15 @@ def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _one_paragraph(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A command's docstring as its --help text: its lines joined (a docstring is wrapped at the
+    source's width, the help at the terminal's), paragraphs kept apart."""
+    doc = command.__doc__
+    if doc:
+        command.__doc__ = "\n\n".join(" ".join(p.split()) for p in doc.strip().split("\n\n"))
+    return command
+
+
 def _register() -> None:
     for name in COMMANDS:
         try:
@@ -53,9 +62,12 @@ def _register() -> None:
                 continue  # not built yet
             raise
         if hasattr(module, "app"):
+            for info in module.app.registered_commands:
+                if info.callback is not None:
+                    _one_paragraph(info.callback)
             app.add_typer(module.app, name=name)
         else:
-            app.command(name)(_interruptible(module.command))
+            app.command(name)(_interruptible(_one_paragraph(module.command)))
 
 
 _register()

@@ -111,6 +111,8 @@ class CaptureInfo:
     cpus_online: int | None = None
     cpu_model: str | None = None
     captured_on: str | None = None
+    # How perf recorded the call chains: "fp", "dwarf", "lbr", "none" (no -g); None: not said.
+    call_graph: str | None = None
     kernel_frames_known: bool = True
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)

@@ -66,15 +66,33 @@ def list_rules(
         console.print(c)
         return
     ruleset = load_packs(rules, kb)
-    t = Table(title=L("r_title").format(rules=len(ruleset.rules), packs=len(ruleset.packs)), title_justify="left")
-    for col in ("r_id", "r_pack", "r_severity", "r_status", "r_enabled", "r_tags", "r_title_col"):
-        t.add_column(L(col), overflow="fold")
-    for r in sorted(ruleset.rules, key=lambda r: (r.pack, r.id)):
-        t.add_row(*row(r.id, r.pack, severity_label(r.severity, lang), L(f"r_status_{r.status}"),
-                       L("r_yes") if r.enabled else L("r_no"), ", ".join(r.tags), tr(r.title, lang)))
-    console.print(t)
+    console.print(rules_table(ruleset, lang, console.width))
     for note in ruleset.notes:
         print(f"{L('r_note')}{colon(lang)}{esc(say(note, lang))}", file=sys.stderr)
+
+
+def rules_table(ruleset, lang: str, width: int):  # type: ignore[no-untyped-def]
+    """The rules as a table `width` columns wide: ids whole on one line (the columns that can go,
+    status, enabled and pack, go first at a narrow width), titles and tags wrapped at spaces."""
+    from rich.text import Text
+
+    from diagnose.report.escape import terminal as esc
+    from diagnose.report.fit import Col, Named, fitted_table
+    from diagnose.report.labels import severity_label
+    from diagnose.texts import tr
+
+    L = _words(lang)
+    rows = sorted(ruleset.rules, key=lambda r: (r.pack, r.id))
+    longest = max((len(esc(r.id)) for r in rows), default=8)
+    cols = [Col(L("r_id"), "name", min_width=longest, max_lines=1, cells=[Named(esc(r.id)) for r in rows]),
+            Col(L("r_pack"), keep=False, cells=[Text(esc(r.pack)) for r in rows]),
+            Col(L("r_severity"), cells=[severity_label(r.severity, lang) for r in rows]),
+            Col(L("r_status"), keep=False, cells=[L(f"r_status_{r.status}") for r in rows]),
+            Col(L("r_enabled"), keep=False, cells=[L("r_yes") if r.enabled else L("r_no") for r in rows]),
+            Col(L("r_tags"), "prose", keep=False, cells=[Text(esc(", ".join(r.tags))) for r in rows]),
+            Col(L("r_title_col"), "prose", comfort=36, cells=[Text(esc(tr(r.title, lang))) for r in rows])]
+    title = L("r_title").format(rules=len(ruleset.rules), packs=len(ruleset.packs))
+    return fitted_table(title, cols, width)
 
 
 @app.command("validate")

@@ -241,7 +241,7 @@ def render_markdown(cmp: Comparison, lang: str = "en") -> str:
 # -- terminal ------------------------------------------------------------------------------
 
 def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang: str = "en") -> str:
-    from rich import box
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -251,40 +251,46 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
                       highlight=False, emoji=False)
     L = lambda k: label(k, lang)  # noqa: E731
     console.print(Text(L("d_title"), style="bold"))
-    console.print(Text(esc(_side_line(L("d_before"), cmp.before, lang))))
-    console.print(Text(esc(_side_line(L("d_after") + (" " if lang == "en" else ""), cmp.after, lang))))
+    from diagnose.report.fit import hanging
+
+    for key, side in ((L("d_before"), cmp.before), (L("d_after") + (" " if lang == "en" else ""), cmp.after)):
+        line = esc(_side_line(key, side, lang))
+        head, _, rest = line.partition(colon(lang))
+        grid = Table.grid()
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        grid.add_row(head + colon(lang), hanging(Text(rest), width - cell_len(head + colon(lang))))
+        console.print(grid)
     t = cmp.total
     if t.cores is not None and t.before.cores is not None and t.after.cores is not None:
         verdict = L("d_significant") if t.cores.significant else L("d_within_noise")
         console.print(Text(L("d_cpu_used").format(before=f"{t.before.cores:.3f}", after=f"{t.after.cores:.3f}",
                                                   change=_dcores(t.cores)) + f" [{verdict}]"))
     for n in cmp.notes:
-        console.print(Text(f"{L('d_note')}{colon(lang)}{esc(n)}", style="yellow"))
+        console.print(hanging(Text(f"{L('d_note')}{colon(lang)}{esc(n)}", style="yellow"), width))
 
     def table(title: str, rows: list[Change], with_module: bool) -> Table:
-        tb = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-        tb.add_column(L("d_name"), overflow="fold", ratio=3, min_width=16)
-        tb.add_column(L("d_verdict"), overflow="fold", min_width=8)
+        from diagnose.report.fit import Col, Named, fitted_table
+
+        styles = [("red" if c.direction == "grew" else "green") if c.significant else "dim" for c in rows]
+        names = [Named(esc(_label(c, lang))) if with_module else Text(esc(_label(c, lang))) for c in rows]
+        cols = [Col(L("d_name"), "name" if with_module else "prose", min_width=20, comfort=28, cells=names),
+                Col(L("d_verdict"), "prose", cells=[Text(_verdict(c, lang), style=st) for c, st in zip(rows, styles)])]
         if with_module:
-            tb.add_column(L("d_md_module"), style="cyan", overflow="fold", ratio=1)
-        tb.add_column(L("d_share"), justify="right", no_wrap=True)
+            cols.append(Col(L("d_md_module"), "name", style="cyan", min_width=14, max_lines=1, keep=False,
+                            cells=[Named(esc(_base(c.module))) for c in rows]))
+        cols.append(Col(L("d_share"), justify="right",
+                        cells=[f"{100 * c.before.share:.1f}→{100 * c.after.share:.1f}%" for c in rows]))
         # With cores the primary measure, the share's interval is left to the JSON and Markdown.
-        tb.add_column(L("d_pp") if cmp.primary == "cores" else L("d_pp_ci"), justify="right", no_wrap=True)
+        cols.append(Col(L("d_pp") if cmp.primary == "cores" else L("d_pp_ci"), justify="right",
+                        cells=["–" if c.share is None else f"{100 * c.share.value:+.1f}" if cmp.primary == "cores"
+                               else _short(c.share, 100, 1) for c in rows]))
         if cmp.primary == "cores":
-            tb.add_column(L("d_cores_col"), justify="right", no_wrap=True)
-            tb.add_column(L("d_dcores"), justify="right", no_wrap=True)
-        for c in rows:
-            style = ("red" if c.direction == "grew" else "green") if c.significant else "dim"
-            cells = [Text(esc(_label(c, lang))), Text(_verdict(c, lang), style=style)]
-            cells += [Text(esc(_base(c.module)))] if with_module else []
-            cells += [Text(f"{100 * c.before.share:.1f}→{100 * c.after.share:.1f}%"),
-                      Text("–" if c.share is None else f"{100 * c.share.value:+.1f}" if cmp.primary == "cores"
-                           else _short(c.share, 100, 1))]
-            if cmp.primary == "cores":
-                cells += [Text(f"{_cores(c.before.cores)}→{_cores(c.after.cores)}"),
-                          Text(_short(c.cores, 1, 3) if c.cores else "–")]
-            tb.add_row(*cells)
-        return tb
+            cols.append(Col(L("d_cores_col"), justify="right", keep=False,
+                            cells=[f"{_cores(c.before.cores)}→{_cores(c.after.cores)}" for c in rows]))
+            cols.append(Col(L("d_dcores"), justify="right", cells=[_short(c.cores, 1, 3) if c.cores else "–"
+                                                                   for c in rows]))
+        return fitted_table(title, cols, width)
 
     console.print()
     console.print(table(L("d_components"), cmp.components, False))
@@ -301,7 +307,11 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
     console.print()
     console.print(Text(L("d_findings"), style="bold"))
     for f in cmp.findings:
-        console.print(Text(f"  {esc(_finding_text(f, lang))}"))
+        grid = Table.grid()
+        grid.add_column(width=2)
+        grid.add_column()
+        grid.add_row("", hanging(Text(esc(_finding_text(f, lang))), width - 2))
+        console.print(grid)
     if not cmp.findings:
         console.print(Text("  " + L("d_no_findings")))
     console.print()

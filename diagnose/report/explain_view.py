@@ -251,7 +251,7 @@ def _rule_title(report: dict[str, Any], rid: str, lang: str) -> str | None:
     return rule_title(rid, lang)
 
 
-def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
+def overview_renderables(report: dict[str, Any], lang: str, width: int = 110) -> list[Any]:
     out: list[Any] = []
     cap = report.get("capture", {})
     freq, dur = cap.get("frequency_hz"), cap.get("duration_s")
@@ -260,25 +260,31 @@ def overview_renderables(report: dict[str, Any], lang: str) -> list[Any]:
         hz=f"{freq} Hz" if freq is not None else label("x_freq_unknown", lang),
         s=f"{dur} s" if dur is not None else label("x_dur_unknown", lang))), style="bold"))
     findings = report.get("findings") or []
-    t = Table(box=box.SIMPLE_HEAD, title=label("findings", lang), title_justify="left")
-    for col in ("#", label("x_severity", lang), label("x_finding_col", lang), label("score", lang),
-                label("x_conf", lang), label("x_summary", lang)):
-        t.add_column(col, overflow="fold")
-    for f in findings:
-        name = ("  ↳ " if f.get("explained_by") else "") + esc(f["id"]) + (f" [{esc(f['subject'])}]" if f.get("subject")
-                                                                            else "")
-        t.add_row(esc(f.get("rank")), severity_label(f["severity"], lang), Text(name), f"{f['score']:.0f}",
-                  f"{f['confidence']:.2f}", Text(_t(f, "summary", lang)))
+    from diagnose.report.fit import Col, Named, fitted_table
+
+    def name(f: dict[str, Any]) -> Named:
+        return Named(("↳ " if f.get("explained_by") else "") + esc(f["id"]),
+                     f" [{esc(f['subject'])}]" if f.get("subject") else "", "magenta")
+
+    # An explained finding is shown under its cause, marked ↳ and not numbered again.
+    t = fitted_table(label("findings", lang), [
+        Col("#", justify="right", cells=["" if f.get("explained_by") else esc(f.get("rank")) for f in findings]),
+        Col(label("x_severity", lang), cells=[severity_label(f["severity"], lang) for f in findings]),
+        Col(label("x_finding_col", lang), "name", min_width=max((len(f["id"]) + 2 for f in findings), default=8),
+            max_lines=2, cells=[name(f) for f in findings]),
+        Col(label("score", lang), justify="right", keep=False, cells=[f"{f['score']:.0f}" for f in findings]),
+        Col(label("x_conf", lang), justify="right", keep=False, cells=[f"{f['confidence']:.2f}" for f in findings]),
+        Col(label("x_summary", lang), "prose", comfort=30, cells=[Text(_t(f, "summary", lang)) for f in findings]),
+    ], width)
     out.append(t if findings else Text(label("no_findings", lang)))
     rules = (report.get("evaluation") or {}).get("rules", [])
     quiet = [r for r in rules if r["status"] != "fired"]
     if quiet:
-        q = Table(box=box.SIMPLE_HEAD, title=label("x_quiet", lang), title_justify="left")
-        q.add_column(label("x_rule", lang))
-        q.add_column(label("x_status", lang))
-        q.add_column(label("x_why_not", lang), overflow="fold")
-        for r in quiet:
-            q.add_row(Text(esc(r["id"])), Text(_status(r["status"], lang)), Text(_why_not(r, lang)))
+        q = fitted_table(label("x_quiet", lang), [
+            Col(label("x_rule", lang), "name", min_width=max(len(r["id"]) for r in quiet), max_lines=1,
+                cells=[Named(esc(r["id"])) for r in quiet]),
+            Col(label("x_status", lang), "prose", cells=[Text(_status(r["status"], lang)) for r in quiet]),
+            Col(label("x_why_not", lang), "prose", cells=[Text(_why_not(r, lang)) for r in quiet])], width)
         out.append(q)
     for note in (report.get("evaluation") or {}).get("notes", []):
         out.append(Text(f"{label('x_note', lang)}{colon(lang)}{esc(say(note, lang), multiline=True)}", style="dim"))
@@ -292,7 +298,7 @@ def render_explain(report: dict[str, Any], finding: str | None, rule: str | None
     elif rule:
         parts = rule_renderables(report, rule, lang)
     else:
-        parts = overview_renderables(report, lang)
+        parts = overview_renderables(report, lang, width)
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="truecolor" if color else None,
                       highlight=False, soft_wrap=False)

@@ -87,6 +87,7 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "cpus_online": cap.cpus_online,
         "cpu_model": cap.cpu_model,
         "captured_on": cap.captured_on,
+        "call_graph": cap.call_graph,  # "fp", "dwarf", "lbr", "none" (recorded without -g), or null
         "kernel_frames_known": cap.kernel_frames_known,
         "truncated": cap.truncated,
         # --pid/--tid/--comm: what was selected ({pids, tids, comms, text, samples, of_samples,

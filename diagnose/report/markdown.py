@@ -21,6 +21,7 @@ from diagnose.report.syscall_tables import count_table, missing_lines
 from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
+from diagnose.report.verdict import verdict
 from diagnose.stats import Share, wilson
 from diagnose.syscalls import syscall_breakdown
 from diagnose.texts import tr
@@ -348,26 +349,14 @@ def _healthy(analysis: Analysis) -> list[str]:
 
 
 def _verdict(analysis: Analysis, lang: str) -> list[str]:
-    top = [f for f in analysis.findings if f.explained_by is None and "capture-quality" not in f.tags
-           and f.severity != "info"]
-    if not top:
-        notes = analysis.evaluation.notes if analysis.evaluation else []
-        return [label("verdict_none", lang)] + [f"- {_md(say(x, lang))}" for x in notes]
-    first = top[0]
-    lines = [f"**{label('verdict_main', lang)}:** {_md(tr(first.summary, lang))}"]
-    if len(top) > 1:
-        lines.append("")
-        lines.append(f"**{label('verdict_then', lang)}:** " + "; ".join(
-            _md(tr(f.title, lang)) + (f" ({_md(f.subject)})" if f.subject else "") for f in top[1:4]) + ".")
-    if first.recommendations:
-        rec = first.recommendations[0]
-        t = rec.get("texts", {}).get(lang) or {}
-        what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else t.get("title", rec["title"])
-        lines += ["", f"**{label('verdict_advice', lang)}:** {_md(what)}."]
-    # What would not help, for any of the main findings (the fix people reach for first).
-    avoid = list(dict.fromkeys(f"sysctl {r['key']}" if r["kind"] == "sysctl" else
-                               (r.get("texts", {}).get(lang) or {}).get("title", r["title"])
-                               for f in top[:3] for r in f.not_helpful))
-    if avoid:
-        lines += ["", f"**{label('verdict_avoid', lang)}:** {_md(', '.join(avoid))}."]
+    v = verdict(analysis, lang)
+    if v.main is None:
+        return [label("verdict_none", lang)] + [f"- {_md(x)}" for x in v.notes]
+    lines = [f"**{label('verdict_main', lang)}:** {_md(v.main)}"]
+    if v.then:
+        lines += ["", f"**{label('verdict_then', lang)}:** " + "; ".join(_md(x) for x in v.then) + "."]
+    if v.advice:
+        lines += ["", f"**{label('verdict_advice', lang)}:** {_md(v.advice)}."]
+    if v.avoid:
+        lines += ["", f"**{label('verdict_avoid', lang)}:** {_md(', '.join(v.avoid))}."]
     return lines

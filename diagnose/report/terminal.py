@@ -6,23 +6,27 @@ from __future__ import annotations
 import io
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from diagnose.analysis import Analysis
-from diagnose.finding_processes import for_text, processes_text
-from diagnose.recommend import is_check_only
 from diagnose.report import offcpu_view
 from diagnose.report.escape import terminal as esc
-from diagnose.report.labels import figure_source, label, platform_text, redaction_text, severity_label, zh_punct
+from diagnose.report.fit import Col, Named, fitted_table, hanging, middle_ellipsis, titled_panel
+from diagnose.report.labels import colon, figure_source, label, platform_text, redaction_text, zh_punct
+from diagnose.report.terminal_findings import SEVERITY_STYLE, findings_renderable, verdict_renderable
 from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.stats import Share, pct
 from diagnose.messages import say
 from diagnose.texts import tr
+from diagnose.thread_wide import top_inclusive_skipping
+
+__all__ = ["SEVERITY_STYLE", "render_terminal", "renderables", "overview_rows"]
 
 TOP_FUNCTIONS = 15
 TOP_GROUPS = 10
@@ -38,7 +42,37 @@ def _cores(x: float | None) -> str:
 
 
 def _module_label(module: str) -> str:
-    return module.rsplit("/", 1)[-1] if module else ""
+    """A module by its file name; the kernel as [kernel] (the JSON report keeps the full path)."""
+    base = module.rsplit("/", 1)[-1] if module else ""
+    return "[kernel]" if base == "[kernel.kallsyms]" else base
+
+
+def _labelled(key: str, text: Text, width: int, style: str = "") -> Table:
+    """`key: text`, the text's wrapped lines hanging under its first word."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row(Text(key, style=style or "bold"), hanging(text, width - cell_len(key)))
+    return grid
+
+
+def _texts() -> dict:
+    from diagnose.report.labels import texts
+
+    return texts()
+
+
+def captured_on(text: str) -> str:
+    """perf's `captured on` (`Mon Aug  4 10:22:55 2025`, the recording host's local time) as
+    `2025-08-04 10:22:55`, the same in every language; a text in another form as it is."""
+    from datetime import datetime
+
+    words = text.split()
+    zone = f" {words.pop()}" if words and words[-1] == "UTC" else ""
+    try:
+        return datetime.strptime(" ".join(words), "%a %b %d %H:%M:%S %Y").strftime("%Y-%m-%d %H:%M:%S") + zone
+    except ValueError:
+        return text
 
 
 def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
@@ -46,7 +80,8 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
     cap = p.capture
     lang = analysis.lang
     L = lambda k: label(k, lang)  # noqa: E731
-    rows = [(L("source"), f"{cap.source} ({cap.format})")]
+    rows = [(L("captured_on"), captured_on(cap.captured_on))] if cap.captured_on else []
+    rows.append((L("source"), f"{cap.source} ({cap.format})"))
     if cap.event:
         others = [e for e in cap.events if e and e != cap.event]
         rows.append((L("event"), cap.event + (f" ({L('t_also_in_file')}: {', '.join(others)})" if others else "")))
@@ -81,214 +116,171 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
         rows.append((L("host"), host))
     if cap.command:
         rows.append((L("recorded_with"), " ".join(cap.command.split())))
+    if cap.perf_version:
+        rows.append((L("perf_version"), cap.perf_version))
+    if cap.call_graph:
+        key = f"cg_{cap.call_graph}"
+        rows.append((L("call_graph"), L(key) if key in _texts() else cap.call_graph))
     redaction = redaction_text(analysis)
     if redaction:
         rows.append((L("redaction"), redaction))
     return rows
 
 
-def _components_table(analysis: Analysis) -> Table | None:
+def _components_table(analysis: Analysis, width: int) -> Table | None:
     kb = analysis.knowledge
     if kb is None:
         return None
     from diagnose.components import component_breakdown
 
     lang = analysis.lang
-    t = Table(title=label("t_by_component", lang), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column(label("component", lang), overflow="fold", ratio=2)
-    t.add_column(label("col_share", lang), justify="right")
-    t.add_column(label("col_ci95", lang), justify="right", style="dim")
-    t.add_column(label("col_cores", lang), justify="right")
-    t.add_column(label("largest", lang), overflow="fold", ratio=3, style="dim")
-    for r in component_breakdown(analysis.profile, kb):
-        parts = ", ".join(f"{tr(kb.category_by_id[c].title, lang)} {pct(sh.value)}" for c, sh in r.categories[:3])
-        t.add_row(Text(esc(tr(r.title, lang))), pct(r.share.value), _ci(r.share), _cores(r.cores), Text(esc(parts)))
-    return t
+    L = lambda k: label(k, lang)  # noqa: E731
+    rows = component_breakdown(analysis.profile, kb)
+    parts = [", ".join(f"{tr(kb.category_by_id[c].title, lang)} {pct(sh.value)}" for c, sh in r.categories[:3])
+             for r in rows]
+    cols = [Col(L("component"), "prose", cells=[Text(esc(tr(r.title, lang))) for r in rows]),
+            Col(L("col_share"), justify="right", cells=[pct(r.share.value) for r in rows]),
+            Col(L("col_ci95"), justify="right", style="dim", cells=[_ci(r.share) for r in rows]),
+            Col(L("col_cores"), justify="right", cells=[_cores(r.cores) for r in rows]),
+            Col(L("largest"), "prose", style="dim", keep=False, cells=[Text(esc(x)) for x in parts])]
+    return fitted_table(L("t_by_component"), cols, width)
 
 
-def _function_table(title: str, rows, which: str, denominator: int, lang: str = "en") -> Table:
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
-    t.add_column("#", justify="right", style="dim")
-    t.add_column(label("col_function", lang), overflow="fold", ratio=3)
-    t.add_column(label("col_module", lang), style="cyan", overflow="fold", ratio=1)
+def _function_table(title: str, rows, which: str, width: int, lang: str = "en") -> Table:
+    L = lambda k: label(k, lang)  # noqa: E731
     main_col, other = ("col_self_pct", "col_incl_pct") if which == "self" else ("col_incl_pct", "col_self_pct")
-    t.add_column(label(main_col, lang), justify="right")
-    t.add_column(label("col_ci95", lang), justify="right", style="dim")
-    t.add_column(label("col_samples", lang), justify="right")
-    t.add_column(label(other, lang), justify="right", style="dim")
-    for i, r in enumerate(rows, 1):
-        main, second = (r.self, r.inclusive) if which == "self" else (r.inclusive, r.self)
-        name = Text(esc(r.name))
-        if r.kind == "kernel":
-            name.append(" [k]", style="yellow")
-        t.add_row(str(i), name, Text(esc(_module_label(r.module))), pct(main.value), _ci(main), f"{main.k:,}",
-                  pct(second.value))
-    return t
+    pick = (lambda r: (r.self, r.inclusive)) if which == "self" else (lambda r: (r.inclusive, r.self))
+    cols = [Col("#", justify="right", style="dim", cells=[str(i) for i in range(1, len(rows) + 1)]),
+            Col(L("col_function"), "name", min_width=24,
+                cells=[Named(esc(r.name), " [k]" if r.kind == "kernel" else "", "yellow") for r in rows]),
+            Col(L("col_module"), "name", style="cyan", min_width=16, max_lines=1,
+                cells=[Named(esc(_module_label(r.module))) for r in rows]),
+            Col(L(main_col), justify="right", cells=[pct(pick(r)[0].value) for r in rows]),
+            Col(L("col_ci95"), justify="right", style="dim", cells=[_ci(pick(r)[0]) for r in rows]),
+            Col(L("col_samples"), justify="right", keep=False, cells=[f"{pick(r)[0].k:,}" for r in rows]),
+            Col(L(other), justify="right", style="dim", keep=False, cells=[pct(pick(r)[1].value) for r in rows])]
+    return fitted_table(title, cols, width)
 
 
-def _group_table(title: str, rows, head: str, with_cores: bool,
+def _group_table(title: str, rows, head: str, with_cores: bool, width: int,
                  extra: tuple[str, list[str]] | None = None, lang: str = "en") -> Table:
-    """Rows of shares with their intervals; `extra`: a last column (header, one value per row)."""
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column(head, overflow="fold")
-    t.add_column(label("col_share", lang), justify="right")
-    t.add_column(label("col_ci95", lang), justify="right", style="dim")
-    t.add_column(label("col_samples", lang), justify="right")
+    """Rows of shares with their intervals; `extra`: a last column of words (header, one value per row)."""
+    cols = [Col(head, "name", min_width=16, max_lines=1, cells=[Named(esc(r.label)) for r in rows]),
+            Col(label("col_share", lang), justify="right", cells=[pct(r.share.value) for r in rows]),
+            Col(label("col_ci95", lang), justify="right", style="dim", cells=[_ci(r.share) for r in rows]),
+            Col(label("col_samples", lang), justify="right", cells=[f"{r.share.k:,}" for r in rows])]
     if with_cores:
-        t.add_column(label("col_cores", lang), justify="right")
+        cols.append(Col(label("col_cores", lang), justify="right", cells=[_cores(r.cores) for r in rows]))
     if extra is not None:
-        t.add_column(extra[0], overflow="fold", style="dim", ratio=2)
-    for i, r in enumerate(rows):
-        cells: list[str | Text] = [Text(esc(r.label)), pct(r.share.value), _ci(r.share), f"{r.share.k:,}"]
-        if with_cores:
-            cells.append(_cores(r.cores))
-        if extra is not None:
-            cells.append(Text(esc(extra[1][i])))
-        t.add_row(*cells)
-    return t
+        cols.append(Col(extra[0], "prose", style="dim", keep=False, cells=[Text(esc(x)) for x in extra[1]]))
+    return fitted_table(title, cols, width)
 
 
-def _thread_table(analysis: Analysis, rows) -> Table:
+def _thread_table(analysis: Analysis, rows, width: int) -> Table:
     lang = analysis.lang
     kb = analysis.knowledge
     roles = [kb.role_text(str(r.key.get("comm", "")), lang) or "" for r in rows] if kb is not None else []
     extra = (label("role", lang), roles) if any(roles) else None
-    return _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True, extra, lang)
+    return _group_table(label("t_by_thread", lang), rows, label("t_thread_col", lang), True, width, extra, lang)
 
 
-def _health_line(analysis: Analysis) -> Text:
+def _health_line(analysis: Analysis, width: int) -> Table:
     from diagnose.health import health
 
-    line = Text(label("health", analysis.lang) + ": ", style="bold")
-    line.append(esc(health(analysis)["text"][analysis.lang]))
-    return line
+    return _labelled(label("health", analysis.lang) + colon(analysis.lang),
+                     Text(esc(health(analysis)["text"][analysis.lang])), width)
 
 
-def _measured_threads(analysis: Analysis) -> Group | None:
+def _plain_table(title: str, header: list[str], align: list[str], rows: list[list[str]], width: int,
+                 words: tuple[int, ...] = (), droppable: tuple[int, ...] = ()) -> Table:
+    """A table of cells already in words: the first column a name (or words, if listed in `words`),
+    the columns in `words` wrapped at spaces, the others fixed; `droppable` go first when narrow."""
+    cols = []
+    for i, (head, a) in enumerate(zip(header, align)):
+        cells = [Text(esc(r[i])) for r in rows]
+        kind = "prose" if i in words else "name" if i == 0 else "fixed"
+        cols.append(Col(esc(head), kind, justify="right" if a == "r" else "left", min_width=16,
+                        keep=i not in droppable, cells=[Named(c.plain) for c in cells] if kind == "name" else cells))
+    return fitted_table(esc(title), cols, width)
+
+
+def _notes(notes: list[str], width: int) -> list[Text]:
+    return [hanging(Text(esc(n, multiline=True), style="dim"), width) for n in notes]
+
+
+def _measured_threads(analysis: Analysis, width: int) -> Group | None:
     from diagnose.report.thread_table import thread_table
 
     table = thread_table(analysis)
     if table is None:
         return None
-    t = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for name, align in zip(table.header, table.align):
-        t.add_column(name, justify="right" if align == "r" else "left", overflow="fold")
-    for row in table.rows:
-        t.add_row(*(Text(esc(c)) for c in row))
-    return Group(t, *(Text(esc(n, multiline=True), style="dim") for n in table.notes))
-def _sockets(analysis: Analysis) -> list:
+    words = (1,) if len(table.header) > 7 else ()  # the role column, when there is one
+    return Group(_plain_table(table.title, table.header, table.align, table.rows, width, words),
+                 *_notes(table.notes, width))
+
+
+def _sockets(analysis: Analysis, width: int) -> list:
     """The targets' sockets over the recording, with the namespace's UDP counters under them."""
     shown = sockets_table(analysis)
     if shown is None:
         return []
     title, header, rows, notes = shown
-    t = Table(title=esc(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for i, h in enumerate(header):
-        t.add_column(esc(h), overflow="fold", justify="left" if i in (0, 5) else "right", ratio=3 if i == 0 else None,
-                     no_wrap=i not in (0, 5))
-    for r in rows:
-        t.add_row(*(Text(esc(c)) for c in r))
-    return [t, *(Text(esc(n, multiline=True), style="dim") for n in notes)]
+    align = ["l" if i in (0, 5) else "r" for i in range(len(header))]
+    return [_plain_table(title, header, align, rows, width, (0, 5), (2, 6)), *_notes(notes, width)]
 
 
-SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
-                  "info": "dim"}
+def _count_table(counted: CountTable, width: int) -> list:
+    return [_plain_table(counted.title, counted.header, counted.align, counted.rows, width), *_notes(counted.notes, width)]
 
 
-def _rec_line(rec: dict, lang: str) -> Text:
-    t = Text("  • ")
-    texts = rec.get("texts", {}).get(lang, {}) or rec.get("texts", {}).get("en", {})
-    if rec["kind"] == "sysctl":
-        key, value = esc(rec["key"]), esc(rec.get("value"))
-        t.append(f"sysctl {key}", style="bold")
-        cur = rec.get("current")
-        if is_check_only(rec):
-            t.append(": " + (label("keep_default", lang).format(value=value) if rec.get("value") is not None
-                             else label("check_only", lang)))
-            t.append(f"   sysctl {key}", style="green")
-            return t
-        t.append(f": {esc(cur)} → {value}" if cur is not None else f": → {value} ({label('not_recorded', lang)})")
-        t.append(f"   {esc(rec['apply'][0])}", style="green")
-    else:
-        t.append(esc(texts.get("title", rec.get("title", ""))), style="bold")
-        where = texts.get("where") or rec.get("where")
-        if where:
-            t.append(f" — {esc(where)}", style="dim")
-        if for_text(rec):
-            t.append(f" [{label('for_processes', lang)} {esc(for_text(rec))}]", style="cyan")
-    if texts.get("estimate"):  # counted calls (diagnose run): what the change would save
-        t.append(f"\n      ≈ {esc(texts['estimate'])}", style="green")
-        t.append(f" ({label('assumption', lang)}: {esc(texts.get('assumption', ''))})", style="dim")
-    return t
-
-
-def _count_table(counted: CountTable) -> list:
-    t = Table(title=esc(counted.title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for head, align in zip(counted.header, counted.align):
-        t.add_column(head, justify="right" if align == "r" else "left", overflow="fold")
-    for row in counted.rows:
-        t.add_row(*(Text(esc(cell)) for cell in row))
-    return [t, *(Text(esc(n), style="dim") for n in counted.notes)]
-
-
-def findings_renderable(analysis: Analysis) -> Panel | None:
-    if analysis.evaluation is None:
-        return None
+def _chains(analysis: Analysis, width: int) -> Panel:
+    """The call-chain trees; a name too long for its line is shortened in the middle."""
     lang = analysis.lang
-    body = Text()
-    if not analysis.findings:
-        body.append(label("no_findings", lang) + "\n")
-    for f in analysis.findings:
-        nested = f.explained_by is not None
-        indent = "    " if nested else ""
-        body.append(indent + (f"↳ {label('explained_by', lang)} {esc(f.explained_by)}: " if nested else f"{f.rank}. "))
-        body.append(f" {severity_label(f.severity, lang)} ", style=SEVERITY_STYLE[f.severity])
-        body.append(" " + esc(tr(f.title, lang)), style="bold")
-        if f.subject:
-            body.append(f" [{esc(f.subject)}]", style="bold magenta")
-        body.append(f"  ({esc(f.id)}; {label('score', lang)} {f.score:.0f}, "
-                    f"{label('confidence', lang)} {f.confidence:.2f})\n", style="dim")
-        body.append(indent + "   " + esc(tr(f.summary, lang), multiline=True) + "\n")
-        if f.processes:
-            body.append(indent + f"   {label('from_processes', lang)}: {esc(processes_text(f.processes))}\n", style="cyan")
-        if f.capped:
-            body.append(indent + f"   ({label('severity_capped', lang)}: {esc(say(f.capped, lang))})\n", style="dim")
-        if not nested:
-            if f.recommendations:
-                body.append(indent + f"   {label('do', lang)}:\n", style="green")
-                for rec in f.recommendations:
-                    body.append(indent + " ")
-                    body.append(_rec_line(rec, lang))
-                    body.append("\n")
-            if f.not_helpful:
-                body.append(indent + f"   {label('not_helpful', lang)}:\n", style="red")
-                for rec in f.not_helpful:
-                    texts = rec.get("texts", {}).get(lang, {})
-                    what = f"sysctl {rec['key']}" if rec["kind"] == "sysctl" else texts.get("title", rec["title"])
-                    why = texts.get("why_here") or rec.get("why_not_helpful", "")
-                    body.append(f"{indent}    ✗ {esc(what)}: {esc(why, multiline=True)}\n")
-        body.append("\n")
-    for note in analysis.evaluation.notes:
-        body.append(f"{label('x_note', lang)}{': ' if lang == 'en' else '：'}{esc(say(note, lang), multiline=True)}\n",
-                    style="dim")
-    return Panel(body, title=label("findings", lang), title_align="left", box=box.ROUNDED)
+    inner = width - 4
+    lines = Text(no_wrap=True, overflow="crop")
+    for tree in analysis.summary.trees:
+        for prefix, node_text, kind in tree_lines(analysis, tree):
+            name, _, share = node_text.rpartition(" (")
+            room = inner - cell_len(prefix) - cell_len(share) - 2
+            lines.append(prefix, style="dim")
+            lines.append(middle_ellipsis(esc(name), max(8, room)) + f" ({share}",
+                         style="yellow" if kind == "kernel" else "")
+            lines.append("\n")
+        lines.append("\n")
+    lines.rstrip()
+    return titled_panel(lines, label("t_chains_short", lang), width, note=label("t_chains_note", lang))
 
 
-def renderables(analysis: Analysis) -> list:
+def _inclusive(analysis: Analysis, width: int) -> list:
+    """The inclusive list without the frames on (nearly) every stack of their thread, and a line
+    naming those it skipped."""
+    lang = analysis.lang
+    rows, skipped = top_inclusive_skipping(analysis.summary, TOP_FUNCTIONS)
+    out: list = [_function_table(label("t_incl_title", lang), rows, "incl", width, lang)]
+    if skipped:
+        names = ", ".join(f"{esc(r.name)} {pct(r.inclusive.value)}" for r in skipped)
+        out.append(hanging(Text(label("t_incl_skipped", lang).format(n=len(skipped), names=names), style="dim"),
+                           width))
+    return out
+
+
+def renderables(analysis: Analysis, width: int = 110) -> list:
     p, s = analysis.profile, analysis.summary
     out: list = []
-    ov = Table.grid(padding=(0, 2))
-    ov.add_column(style="bold")
-    ov.add_column(overflow="fold")
-    for k, v in overview_rows(analysis):
-        ov.add_row(k, Text(esc(v)))
     lang = analysis.lang
     L = lambda k: label(k, lang)  # noqa: E731
-    out.append(Panel(ov, title=L("overview"), title_align="left", box=box.ROUNDED))
-    out.append(_health_line(analysis))
+    ov = Table.grid(padding=(0, 2))
+    ov.add_column(style="bold", no_wrap=True)
+    ov.add_column()
+    rows = overview_rows(analysis)
+    value_width = width - 4 - 2 - max(cell_len(k) for k, _ in rows)
+    for k, v in rows:
+        ov.add_row(k, hanging(Text(esc(v)), value_width))
+    out.append(titled_panel(ov, L("overview"), width))
+    out.append(_health_line(analysis, width))
     for line in missing_lines(analysis):
-        out.append(Text(f"{L('not_measured')}: {esc(line)}", style="dim"))
-    panel = findings_renderable(analysis)
+        out.append(_labelled(L("not_measured") + colon(lang), Text(esc(line), style="dim"), width, "dim"))
+    panel = findings_renderable(analysis, width)
     if panel is not None:
         out.append(panel)
     if p.stack_samples == 0:
@@ -299,43 +291,36 @@ def renderables(analysis: Analysis) -> list:
             why = L("t_no_stacks").format(n=f"{cap.total_samples:,}")
         out.append(Text(why, style="bold"))
     else:
-        note = Text(L("t_shares_note").format(n=f"{p.stack_samples:,}"), style="dim")
-        out.append(note)
-        out.append(_function_table(L("t_self_title"),
-                                   s.top_self(TOP_FUNCTIONS), "self", p.stack_samples, lang))
-        out.append(_function_table(L("t_incl_title"),
-                                   s.top_inclusive(TOP_FUNCTIONS), "incl", p.stack_samples, lang))
+        out.append(hanging(Text(L("t_shares_note").format(n=f"{p.stack_samples:,}"), style="dim"), width))
+        out.append(_function_table(L("t_self_title"), s.top_self(TOP_FUNCTIONS), "self", width, lang))
+        out.extend(_inclusive(analysis, width))
         sides = [type(r)(L(r.label), r.share, r.cores, r.key) for r in s.kernel_user]  # kernel, user
-        split = _group_table(L("t_kernel_user_title"), sides, L("t_side"), True, lang=lang)
-        out.append(split)
-        out.append(Text(L("t_in_kernel").format(v=f"{pct(s.in_kernel.value)} ({_ci(s.in_kernel)})"), style="dim"))
+        out.append(_group_table(L("t_kernel_user_title"), sides, L("t_side"), True, width, lang=lang))
+        out.append(hanging(Text(L("t_in_kernel").format(v=f"{pct(s.in_kernel.value)} ({_ci(s.in_kernel)})"),
+                                style="dim"), width))
         modules = [type(r)(_module_label(r.label) or r.label, r.share, r.cores, r.key) for r in s.modules[:TOP_GROUPS]]
-        out.append(_group_table(L("t_by_module"), modules, L("module"), True, lang=lang))
-        components = _components_table(analysis)
+        out.append(_group_table(L("t_by_module"), modules, L("module"), True, width, lang=lang))
+        components = _components_table(analysis, width)
         if components is not None:
             out.append(components)
-        out.append(_thread_table(analysis, s.threads[:TOP_GROUPS]))
-        measured = _measured_threads(analysis)
+        out.append(_thread_table(analysis, s.threads[:TOP_GROUPS], width))
+        measured = _measured_threads(analysis, width)
         if measured is not None:
             out.append(measured)
         counted = count_table(analysis)
         if counted is not None:
-            out.extend(_count_table(counted))
+            out.extend(_count_table(counted, width))
         if s.trees:
-            lines = Text()
-            for tree in s.trees:
-                for prefix, node_text, kind in tree_lines(analysis, tree):
-                    lines.append(prefix, style="dim")
-                    lines.append(esc(node_text), style="yellow" if kind == "kernel" else "")
-                    lines.append("\n")
-                lines.append("\n")
-            out.append(Panel(lines, title=L("t_chains"), title_align="left", box=box.ROUNDED))
+            out.append(_chains(analysis, width))
     out.extend(offcpu_view.terminal_renderables(analysis))  # its own section, never in the shares above
-    out.extend(_sockets(analysis))  # measured beside the stacks: shown even without samples
+    out.extend(_sockets(analysis, width))  # measured beside the stacks: shown even without samples
     if analysis.extra.get("flamegraph"):
-        out.append(Text(f"{L('flamegraph_file')}: {esc(str(analysis.extra['flamegraph']))}"))
+        out.append(hanging(Text(f"{L('flamegraph_file')}{colon(lang)}{esc(str(analysis.extra['flamegraph']))}"),
+                           width))
     for w in p.capture.warnings:
-        out.append(Text(f"{L('warning')}{esc(say(w, lang), multiline=True)}", style="yellow"))
+        out.append(hanging(Text(f"{L('warning')}{esc(say(w, lang), multiline=True)}", style="yellow"), width))
+    if analysis.evaluation is not None:
+        out.append(verdict_renderable(analysis, width))
     return out
 
 
@@ -343,5 +328,5 @@ def render_terminal(analysis: Analysis, width: int = 110, color: bool = False) -
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="truecolor" if color else None,
                       highlight=False, soft_wrap=False, legacy_windows=False)
-    console.print(Group(*renderables(analysis)))
+    console.print(Group(*renderables(analysis, width)))
     return zh_punct(buf.getvalue(), analysis.lang)
