@@ -99,6 +99,8 @@ def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or
         ruleset, packs = None, []
     if problems.errors:
         errors = problems.sorted()
+        if len(errors) == 1:
+            raise errors[0]  # one error: one line, as every command says it
         for e in errors:
             print(esc(say(e.message, lang)), file=sys.stderr)
         raise DiagnoseError(f"{len(errors)} error(s) in {', '.join(paths)}; fix them and run `diagnose rules validate` "
