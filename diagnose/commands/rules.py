@@ -52,6 +52,7 @@ def list_rules(
     kb = builtin_knowledge()
     console = Console(highlight=False)
     if knowledge:
+        kb = load_packs(rules, kb).knowledge or kb  # with the packs' own entries (PACK:ID)
         t = Table(title=L("r_recommendations"), title_justify="left")
         for col in ("r_id", "r_kind", "r_title_col"):
             t.add_column(L(col))
