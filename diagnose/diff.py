@@ -465,6 +465,10 @@ def diff_paths(before: str, after: str, event: str | None = None, jobs: int | No
     from diagnose.knowledge import builtin_knowledge
 
     kb = builtin_knowledge()
+    if rules:  # the packs' own categories and components, for the component tables
+        from diagnose.rules import load_packs
+
+        kb = load_packs(rules, kb).knowledge or kb
     b, wb = load_side(before, kb, event, jobs, rules, lang)
     a, wa = load_side(after, kb, event, jobs, rules, lang)
     return compare(b, a, min_share, min_cores), [f"before: {w}" for w in wb] + [f"after: {w}" for w in wa]

@@ -9,15 +9,14 @@ from functools import lru_cache
 from typing import Any
 
 from diagnose.errors import DiagnoseError
-from diagnose.patterns import OwnedPatterns, PatternError, PatternSet, compile_pattern
+from diagnose import knowledge_entries as entries
+from diagnose.knowledge_entries import RECOMMENDATION_KINDS, SYSCTL_MODES  # noqa: F401 (public names)
+from diagnose.patterns import OwnedPatterns, PatternSet
 from diagnose.profile import Frame, Profile
-from diagnose.texts import zh_tidy
 from diagnose.yamlfile import YamlDoc, load_yaml_text
 
 SCHEMA = "diagnose.knowledge/v1"
 LANGS = ("en", "zh")
-RECOMMENDATION_KINDS = ("sysctl", "webrtc", "code", "system", "investigate")
-SYSCTL_MODES = ("raise-only", "set", "lower-only")
 FILES = ("sources.yaml", "components.yaml", "taxonomy.yaml", "threads.yaml", "stacks.yaml", "recommendations.yaml")
 
 Localized = dict[str, str]
@@ -198,58 +197,6 @@ class Knowledge:
 
 # -- loading and validation ---------------------------------------------------------------
 
-def _text(doc: YamlDoc, where: tuple, value: Any, required: bool = True) -> Localized | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, dict):
-        raise doc.error(where, "must be a mapping with en and zh texts", "write {en: ..., zh: ...}")
-    for lang in LANGS:
-        if not isinstance(value.get(lang), str) or not value[lang].strip():
-            raise doc.error((*where, lang), f"missing the {'Chinese' if lang == 'zh' else 'English'} text",
-                            f"add {lang}: ...")
-    extra = set(value) - set(LANGS)
-    if extra:
-        raise doc.error((*where, sorted(extra)[0]), "unknown language", f"use only {', '.join(LANGS)}")
-    return {k: zh_tidy(str(value[k])) if k == "zh" else str(value[k]) for k in LANGS}
-
-
-def _keys(doc: YamlDoc, where: tuple, item: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise doc.error(where, "must be a mapping")
-    for k in item:
-        if k not in allowed:
-            raise doc.error((*where, str(k)), "unknown field (a typo?)", f"allowed: {', '.join(sorted(allowed))}")
-    for k in sorted(required):
-        if k not in item:
-            raise doc.error(where, f"missing required field {k!r}", f"add {k}: ...")
-    return item
-
-
-def _list(doc: YamlDoc, where: tuple, value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise doc.error(where, "must be a list", "write [a, b] or one item per line starting with -")
-    return value
-
-
-def _flag(doc: YamlDoc, where: tuple, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise doc.error(where, "must be true or false (without quotes)")
-    return value
-
-
-def _patterns(doc: YamlDoc, where: tuple, value: Any) -> tuple[str, ...]:
-    out = []
-    for i, p in enumerate(_list(doc, where, value)):
-        try:
-            compile_pattern(p if isinstance(p, str) else str(p))
-        except PatternError as exc:
-            raise doc.error((*where, i), str(exc)) from None
-        out.append(str(p))
-    return tuple(out)
-
-
 def _doc(doc: YamlDoc, top: str) -> list[Any] | dict[str, Any]:
     data = doc.data
     if not isinstance(data, dict):
@@ -268,6 +215,7 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
     kb.sources, kb.components, kb.categories, kb.threads, kb.recommendations = {}, {}, [], [], {}
     kb.stacks, kb.signals = [], []
     docs = {name: load_yaml_text(text, path) for name, (path, text) in texts.items()}
+    known = entries.Known()
 
     if "sources.yaml" in docs:
         doc = docs["sources.yaml"]
@@ -275,63 +223,37 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
         if not isinstance(srcs, dict):
             raise doc.error(("sources",), "must be a mapping of id -> {title, url}")
         for sid, item in srcs.items():
-            _keys(doc, ("sources", sid), item, {"title", "url", "note"}, {"title"})
+            entries.keys(doc, ("sources", sid), item, {"title", "url", "note"}, {"title"})
             kb.sources[str(sid)] = {k: str(v) for k, v in item.items()}
-
-    def sources(doc: YamlDoc, where: tuple, value: Any) -> tuple[str, ...]:
-        out = []
-        for i, s in enumerate(_list(doc, where, value)):
-            if str(s) not in kb.sources:
-                raise doc.error((*where, i), f"unknown source {s!r}", "add it to sources.yaml or fix the id")
-            out.append(str(s))
-        return tuple(out)
+    known.sources = set(kb.sources)
 
     if "components.yaml" in docs:
         doc = docs["components.yaml"]
-        for i, item in enumerate(_list(doc, ("components",), _doc(doc, "components"))):
+        for i, item in enumerate(entries.as_list(doc, ("components",), _doc(doc, "components"))):
             w = ("components", i)
-            _keys(doc, w, item, {"id", "title", "color", "description"}, {"id", "title", "color"})
+            entries.keys(doc, w, item, entries.COMPONENT_KEYS, {"id"})
             cid = str(item["id"])
             if cid in kb.components:
                 raise doc.error((*w, "id"), f"duplicate component id {cid!r}")
-            kb.components[cid] = Component(cid, _text(doc, (*w, "title"), item["title"]), str(item["color"]))  # type: ignore[arg-type]
+            kb.components[cid] = entries.component(doc, w, item, cid)
+    known.components = set(kb.components)
 
     if "taxonomy.yaml" in docs:
         doc = docs["taxonomy.yaml"]
         seen: set[str] = set()
-        for i, item in enumerate(_list(doc, ("categories",), _doc(doc, "categories"))):
+        for i, item in enumerate(entries.as_list(doc, ("categories",), _doc(doc, "categories"))):
             w = ("categories", i)
-            _keys(doc, w, item, {"id", "component", "title", "description", "kind", "symbols", "modules", "subject",
-                                 "sources", "owns_callees", "within", "fallback"}, {"id", "component", "title"})
+            entries.keys(doc, w, item, entries.CATEGORY_KEYS, {"id"})
             cid = str(item["id"])
             if cid in seen:
                 raise doc.error((*w, "id"), f"duplicate category id {cid!r}")
             seen.add(cid)
-            if kb.components and str(item["component"]) not in kb.components:
-                raise doc.error((*w, "component"), f"unknown component {item['component']!r}",
-                                f"use one of {', '.join(kb.components)}")
-            kind = str(item.get("kind", "any"))
-            if kind not in ("any", "kernel", "user"):
-                raise doc.error((*w, "kind"), "must be kernel, user or any")
-            kb.categories.append(Category(
-                cid, str(item["component"]), _text(doc, (*w, "title"), item["title"]),  # type: ignore[arg-type]
-                _text(doc, (*w, "description"), item.get("description"), required=False) or {},
-                kind, _patterns(doc, (*w, "symbols"), item.get("symbols")),
-                _patterns(doc, (*w, "modules"), item.get("modules")),
-                str(item["subject"]) if item.get("subject") else None,
-                sources(doc, (*w, "sources"), item.get("sources")),
-                owns_callees=_flag(doc, (*w, "owns_callees"), item.get("owns_callees", False)),
-                within=_patterns(doc, (*w, "within"), item.get("within")),
-                fallback=_flag(doc, (*w, "fallback"), item.get("fallback", False))))
+            kb.categories.append(entries.category(doc, w, item, cid, known))
 
     if "threads.yaml" in docs:
         doc = docs["threads.yaml"]
-        for i, item in enumerate(_list(doc, ("threads",), _doc(doc, "threads"))):
-            w = ("threads", i)
-            _keys(doc, w, item, {"pattern", "role", "stack", "sources"}, {"pattern", "role"})
-            pattern = _patterns(doc, (*w, "pattern"), [item["pattern"]])[0]
-            kb.threads.append(ThreadRole(pattern, _text(doc, (*w, "role"), item["role"]),  # type: ignore[arg-type]
-                                         str(item.get("stack", "")), sources(doc, (*w, "sources"), item.get("sources"))))
+        for i, item in enumerate(entries.as_list(doc, ("threads",), _doc(doc, "threads"))):
+            kb.threads.append(entries.thread_role(doc, ("threads", i), item, known))
 
     if "stacks.yaml" in docs:
         doc = docs["stacks.yaml"]
@@ -343,124 +265,31 @@ def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
                 raise doc.error((str(k),), "unknown top-level field (a typo?)", "allowed: schema, stacks, signals")
         seen_markers: set[str] = set()
         for top, out in (("stacks", kb.stacks), ("signals", kb.signals)):
-            for i, item in enumerate(_list(doc, (top,), data.get(top))):
-                marker = _marker(doc, (top, i), item)
+            for i, item in enumerate(entries.as_list(doc, (top,), data.get(top))):
+                marker = entries.marker(doc, (top, i), item)
                 if marker.id in seen_markers:
                     raise doc.error((top, i, "id"), f"duplicate id {marker.id!r} (stacks and signals share ids)")
                 seen_markers.add(marker.id)
                 out.append(marker)
-    stack_ids = {m.id for m in kb.stacks}
-    signal_ids = {m.id for m in kb.signals}
+    known.stacks = {m.id for m in kb.stacks}
+    known.signals = {m.id for m in kb.signals}
 
     if "recommendations.yaml" in docs:
         doc = docs["recommendations.yaml"]
-        allowed = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
-                   "where", "commands", "applies_to", "requires", "unless", "variants", "batches", "not_if"}
-        for i, item in enumerate(_list(doc, ("recommendations",), _doc(doc, "recommendations"))):
+        for i, item in enumerate(entries.as_list(doc, ("recommendations",), _doc(doc, "recommendations"))):
             w = ("recommendations", i)
-            _keys(doc, w, item, allowed, {"id", "kind", "title", "why"})
-            rid, kind = str(item["id"]), str(item["kind"])
+            entries.keys(doc, w, item, entries.RECOMMENDATION_KEYS, {"id"})
+            rid = str(item["id"])
             if rid in kb.recommendations:
                 raise doc.error((*w, "id"), f"duplicate recommendation id {rid!r}")
-            if kind not in RECOMMENDATION_KINDS:
-                raise doc.error((*w, "kind"), f"unknown kind {kind!r}", f"use one of {', '.join(RECOMMENDATION_KINDS)}")
-            if kind == "sysctl":
-                for k in ("key", "value", "mode"):
-                    if k not in item:
-                        raise doc.error(w, f"a sysctl recommendation needs {k!r}", f"add {k}: ...")
-                if item["mode"] not in SYSCTL_MODES:
-                    raise doc.error((*w, "mode"), f"unknown mode {item['mode']!r}", f"use one of {', '.join(SYSCTL_MODES)}")
-            ranges = item.get("ranges")
-            if ranges is not None and not isinstance(ranges, dict):
-                raise doc.error((*w, "ranges"), "must be a mapping such as {client: ..., sfu: ...}")
-            kb.recommendations[rid] = Recommendation(
-                rid, kind, _text(doc, (*w, "title"), item["title"]), _text(doc, (*w, "why"), item["why"]),  # type: ignore[arg-type]
-                _text(doc, (*w, "caveats"), item.get("caveats"), required=False),
-                sources(doc, (*w, "sources"), item.get("sources")),
-                key=str(item["key"]) if "key" in item else None,
-                default=str(item["default"]) if item.get("default") is not None else None,
-                value=str(item["value"]) if item.get("value") is not None else None,
-                mode=str(item["mode"]) if "mode" in item else None,
-                ranges={str(k): str(v) for k, v in ranges.items()} if ranges else None,
-                where=_text(doc, (*w, "where"), item.get("where"), required=False),
-                commands=tuple(str(c) for c in _list(doc, (*w, "commands"), item.get("commands"))),
-                applies_to=_ids(doc, (*w, "applies_to"), item.get("applies_to"), stack_ids, "stack", "stacks.yaml stacks"),
-                requires=_ids(doc, (*w, "requires"), item.get("requires"), signal_ids, "signal", "stacks.yaml signals"),
-                unless=_ids(doc, (*w, "unless"), item.get("unless"), signal_ids, "signal", "stacks.yaml signals"),
-                variants=_variants(doc, (*w, "variants"), item.get("variants"), stack_ids),
-                batches=_batches(doc, (*w, "batches"), item.get("batches")),
-                not_if=_ids(doc, (*w, "not_if"), item.get("not_if"), signal_ids, "signal", "stacks.yaml signals"))
+            kb.recommendations[rid] = entries.recommendation(doc, w, item, rid, known)
     kb._index()
     return kb
 
 
-MARKER_KEYS = {"id", "title", "symbols", "modules", "threads", "processes", "calls", "env", "min_samples", "min_share"}
-ENV_OPS = ("gt", "gte", "lt", "lte", "eq", "ne")
-
-
-def _marker(doc: YamlDoc, where: tuple, item: Any) -> Marker:
-    _keys(doc, where, item, MARKER_KEYS, {"id", "title"})
-    env = []
-    for j, e in enumerate(_list(doc, (*where, "env"), item.get("env"))):
-        if not isinstance(e, dict) or "key" not in e or len(e) != 2:
-            raise doc.error((*where, "env", j), "must be {key: environment.path, gt: number} (one comparison)")
-        op = next(k for k in e if k != "key")
-        if op not in ENV_OPS or isinstance(e[op], bool) or not isinstance(e[op], (int, float)):
-            raise doc.error((*where, "env", j), f"the comparison must be one of {', '.join(ENV_OPS)} with a number")
-        env.append((str(e["key"]), op, float(e[op])))
-    min_samples = item.get("min_samples", 1)
-    min_share = item.get("min_share", 0.0)
-    if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
-        raise doc.error((*where, "min_samples"), "must be a whole number of samples (1 or more)")
-    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 <= min_share < 1:
-        raise doc.error((*where, "min_share"), "must be a share between 0 and 1")
-    calls = tuple(str(c) for c in _list(doc, (*where, "calls"), item.get("calls")))
-    return Marker(str(item["id"]), _text(doc, (*where, "title"), item["title"]),  # type: ignore[arg-type]
-                  _patterns(doc, (*where, "symbols"), item.get("symbols")),
-                  _patterns(doc, (*where, "modules"), item.get("modules")),
-                  _patterns(doc, (*where, "threads"), item.get("threads")),
-                  _patterns(doc, (*where, "processes"), item.get("processes")),
-                  calls, tuple(env), min_samples, float(min_share))
-
-
-def _ids(doc: YamlDoc, where: tuple, value: Any, known: set[str], what: str, home: str) -> tuple[str, ...]:
-    out = []
-    for i, v in enumerate(_list(doc, where, value)):
-        if str(v) not in known:
-            raise doc.error((*where, i), f"unknown {what} {v!r}", f"use an id from {home}")
-        out.append(str(v))
-    return tuple(out)
-
-
-def _batches(doc: YamlDoc, where: tuple, value: Any) -> Batching | None:
-    """{calls: [recvfrom, recvmsg], into: recvmmsg, per_call: 16}"""
-    if value is None:
-        return None
-    _keys(doc, where, value, {"calls", "into", "per_call"}, {"calls", "into", "per_call"})
-    calls = _list(doc, (*where, "calls"), value["calls"])
-    if not calls or not all(isinstance(c, str) and c.isidentifier() for c in calls):
-        raise doc.error((*where, "calls"), "must list system-call names", "e.g. calls: [recvfrom, recvmsg]")
-    if not isinstance(value["into"], str) or not value["into"].isidentifier():
-        raise doc.error((*where, "into"), "must name the batching system call", "e.g. into: recvmmsg")
-    per_call = value["per_call"]
-    if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call < 2:
-        raise doc.error((*where, "per_call"), "must be a whole number of messages per call, 2 or more")
-    return Batching(tuple(calls), value["into"], per_call)
-
-
-def _variants(doc: YamlDoc, where: tuple, value: Any, stack_ids: set[str]) -> dict[str, Variant]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise doc.error(where, "must map stack ids to {title, why, where, caveats} texts")
-    out = {}
-    for sid, v in value.items():
-        w = (*where, str(sid))
-        if str(sid) not in stack_ids:
-            raise doc.error(w, f"unknown stack {sid!r}", "use an id from stacks.yaml stacks")
-        _keys(doc, w, v, {"title", "why", "where", "caveats"}, set())
-        out[str(sid)] = Variant(*(_text(doc, (*w, k), v.get(k), required=False) for k in ("title", "why", "where", "caveats")))
-    return out
+def known_ids(kb: Knowledge) -> entries.Known:
+    """The ids of a knowledge base that an entry may refer to."""
+    return entries.Known(set(kb.sources), set(kb.components), {m.id for m in kb.stacks}, {m.id for m in kb.signals})
 
 
 @lru_cache(maxsize=1)

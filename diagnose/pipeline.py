@@ -191,8 +191,8 @@ def apply_rules(analysis: Analysis, rules: list[str] | None = None) -> None:
     from diagnose.per_process import add_process_findings
     from diagnose.rules import load_packs
 
-    kb = builtin_knowledge()
-    ruleset = load_packs(rules, kb)
+    ruleset = load_packs(rules, builtin_knowledge())
+    kb = ruleset.knowledge or builtin_knowledge()  # with the packs' own categories, roles, advice
     evaluation = evaluate(analysis.profile, ruleset, kb)
     # Several processes: a rule that fires for one of them alone, drowned in the merged shares.
     add_process_findings(evaluation, analysis.profile, ruleset, kb)

@@ -9,8 +9,9 @@ from typing import Any
 
 from diagnose.errors import DiagnoseError
 from diagnose.knowledge import Knowledge
-from diagnose.rules import Pack, RuleSet, builtin_pack_files, merge_packs, pack_files, parse_pack
-from diagnose.yamlfile import load_yaml, load_yaml_text
+from diagnose.problems import Problems
+from diagnose.rules import Pack, RuleSet, builtin_pack_files, knowledge_of, merge_packs, parse_pack, read_packs
+from diagnose.yamlfile import load_yaml_text
 
 
 @dataclass
@@ -32,10 +33,33 @@ def _matches(want: str, findings: list[Any]) -> bool:
     return any(want in (f.id, _label(f)) for f in findings)
 
 
-def load_with_builtin(paths: list[str], kb: Knowledge) -> tuple[RuleSet, list[Pack]]:
+def load_with_builtin(paths: list[str], kb: Knowledge, problems: Problems | None = None) -> tuple[RuleSet, list[Pack]]:
+    """The built-in packs and these, merged (RuleSet.knowledge has the packs' own knowledge),
+    and the packs of `paths`. With `problems`, every error is kept there instead of raised."""
     builtin = [parse_pack(load_yaml_text(text, name), kb) for name, text in builtin_pack_files()]
-    user = [parse_pack(load_yaml(f), kb) for p in paths for f in pack_files(p)]
-    return merge_packs(builtin + user), user
+    user = read_packs(paths, knowledge_of(builtin, kb), problems)
+    return merge_packs(builtin + user, kb, problems), user
+
+
+BUNDLED = "bundled:"
+
+
+def capture_path(pack_path: str, capture: str) -> str:
+    """Where a test case's capture is: `bundled:NAME` is a capture installed with diagnose
+    (rules/captures/), any other path is relative to the pack's file."""
+    if capture.startswith(BUNDLED):
+        import importlib.resources
+
+        name = capture[len(BUNDLED):]
+        root = importlib.resources.files("diagnose.builtin_rules") / "captures"
+        if "/" in name or name.startswith(".") or not (root / name).is_file():
+            return f"{BUNDLED}{name} (installed: {', '.join(sorted(_bundled(root))) or 'none'})"
+        return str(root / name)
+    return os.path.normpath(os.path.join(os.path.dirname(pack_path), capture))
+
+
+def _bundled(root: Any) -> list[str]:
+    return [r.name for r in root.iterdir() if r.name.endswith(".gz")] if root.is_dir() else []
 
 
 def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
@@ -43,13 +67,14 @@ def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
     from diagnose.pipeline import load_profile
 
     ruleset, packs = load_with_builtin(paths, kb)
+    kb = ruleset.knowledge or kb
     results: list[CaseResult] = []
     profiles: dict[str, Any] = {}
     cases = [(p, t) for p in packs for t in p.tests]
     if not cases:
         raise DiagnoseError(f"no test cases in {', '.join(paths)}; add tests: [{{capture: ..., expect: [...]}}] to a pack")
     for pack, case in cases:
-        capture = os.path.normpath(os.path.join(os.path.dirname(pack.path), str(case["capture"])))
+        capture = capture_path(pack.path, str(case["capture"]))
         name = str(case.get("name") or os.path.basename(capture))
         if not os.path.exists(capture):
             results.append(CaseResult(pack.name, name, capture, case.get("_line"), False,

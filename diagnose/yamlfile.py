@@ -54,7 +54,9 @@ class YamlDoc:
         text = f"{loc}: {field + ': ' if field else ''}{what}"
         if fix:
             text += f"; {fix}"
-        return DiagnoseError(text)
+        err = DiagnoseError(text)
+        err.where = (self.path, line or 0, field)  # type: ignore[attr-defined]  # to sort many errors
+        return err
 
 
 def _shown_key(key: str, limit: int = 60) -> str:

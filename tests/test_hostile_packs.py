@@ -153,5 +153,15 @@ def test_a_key_with_a_line_break_is_quoted_in_a_one_line_error(tmp_path: Path) -
     p.write_text(HEADER + 'rules:\n  - id: r0\n    title: t\n    severity: low\n    summary: s\n'
                  '    when: [{owned_share: {"cat\\negory": udp-receive}, gte: 0.1}]\n'
                  '    "evidence\\n' + "x" * 500 + '": {}\n')
-    line = assert_one_line_error(run_cli("rules", "validate", str(p)), f"{p}:")
-    assert "rules[0].evidence\\x0axxx" in line and len(line) < 600
+    # Two errors: rules validate lists both, each on one line, then the count.
+    proc = run_cli("rules", "validate", str(p))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 3, proc.stderr
+    assert lines[0].startswith(f"{p}:8: ") and "owned_share.cat\\x0aegory" in lines[0]
+    assert lines[1].startswith(f"{p}:9: ") and "rules[0].evidence\\x0axxx" in lines[1] and len(lines[1]) < 600
+    assert "2 error(s)" in lines[2]
+    # Running with the pack stops at the first error: one line.
+    capture = str(ROOT / "fixtures" / "idle-sleep.perf.txt.gz")
+    line = assert_one_line_error(run_cli("analyze", capture, "--rules", str(p)), f"{p}:8:")
+    assert "cat\\x0aegory" in line

@@ -52,6 +52,7 @@ def list_rules(
     kb = builtin_knowledge()
     console = Console(highlight=False)
     if knowledge:
+        kb = load_packs(rules, kb).knowledge or kb  # with the packs' own entries (PACK:ID)
         t = Table(title=L("r_recommendations"), title_justify="left")
         for col in ("r_id", "r_kind", "r_title_col"):
             t.add_column(L(col))
@@ -97,22 +98,51 @@ def rules_table(ruleset, lang: str, width: int):  # type: ignore[no-untyped-def]
 
 @app.command("validate")
 def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders.")], lang: Lang = "en") -> None:
-    """Check rule packs: YAML, fields, knowledge ids, patterns (errors name file, line and field)."""
+    """Check rule packs: YAML, fields, knowledge ids, patterns. Every error is listed (file:line:
+    field, sorted), then the command exits with code 2."""
+    from diagnose.errors import DiagnoseError
     from diagnose.knowledge import builtin_knowledge
-    from diagnose.report.escape import terminal as esc
-    from diagnose.ruletest import load_with_builtin
-
     from diagnose.messages import say
+    from diagnose.problems import Problems
+    from diagnose.report.escape import terminal as esc
     from diagnose.report.labels import colon
+    from diagnose.ruletest import load_with_builtin
 
     L = _words(lang)
     kb = builtin_knowledge()
-    ruleset, packs = load_with_builtin(paths, kb)
+    problems = Problems()
+    try:
+        ruleset, packs = load_with_builtin(paths, kb, problems)
+    except DiagnoseError as exc:  # a cycle of fact:/fired: or too many rules: after the other errors
+        problems.add(exc)
+        ruleset, packs = None, []
+    if problems.errors:
+        errors = problems.sorted()
+        if len(errors) == 1:
+            raise errors[0]  # one error: one line, as every command says it
+        for e in errors:
+            print(esc(say(e.message, lang)), file=sys.stderr)
+        raise DiagnoseError(f"{len(errors)} error(s) in {', '.join(paths)}; fix them and run `diagnose rules validate` "
+                            f"again")
+    assert ruleset is not None
     n_rules = sum(len(p.rules) for p in packs)
     n_tests = sum(len(p.tests) for p in packs)
     print(L("r_ok").format(packs=len(packs), rules=n_rules, tests=n_tests, merged=len(ruleset.rules)))
     for note in ruleset.notes:
         print(f"{L('r_note')}{colon(lang)}{esc(say(note, lang))}")
+
+
+@app.command("new")
+def new(name: Annotated[str, typer.Argument(help="The pack's name (letters, digits, - _ .); writes NAME.yaml.")],
+        output: Annotated[Optional[str], typer.Option("-o", "--output", help="The file to write (default: NAME.yaml).")] = None,
+        lang: Lang = "en") -> None:
+    """Write a commented skeleton pack (one rule, one knowledge entry, one test case on a bundled
+    capture) that validates and passes its test as written. Never overwrites a file."""
+    from diagnose.messages import say
+    from diagnose.pack_skeleton import write_skeleton
+
+    path = write_skeleton(name, output)
+    print(say(f"wrote {path}; check it with `diagnose rules validate {path}` and `diagnose rules test {path}`", lang))
 
 
 @app.command("test")

@@ -134,10 +134,12 @@ def _write_through(text: str, raw: bytes | Iterable[bytes]) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes | Iterable[bytes], shown: str | None = None, mode: int | None = None) -> None:
+def atomic_write(path: Path, data: bytes | Iterable[bytes], shown: str | None = None, mode: int | None = None,
+                 exclusive: bool = False) -> None:
     """Write `data` to the regular file `path` so that a reader never sees a partial file, and a
     failure leaves the file that was there as it was. An existing file keeps its mode and owner;
-    with `mode` (0o600 for a run folder) the file has that mode whatever was there."""
+    with `mode` (0o600 for a run folder) the file has that mode whatever was there. `exclusive`:
+    never replace a file (FileExistsError when `path` exists, even one made meanwhile)."""
     shown = shown or str(path)
     try:
         old = os.stat(path)
@@ -158,7 +160,13 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], shown: str | None = 
                 os.chmod(tmp, mode)  # mkstemp made it 0600: never readable by others meanwhile
             else:
                 _take_mode(tmp, old)
-            os.replace(tmp, path)
+            if exclusive:
+                os.link(tmp, path)  # fails if path exists: no file is ever replaced
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, path)
+        except FileExistsError:
+            raise
         except OSError as exc:
             raise _write_error(shown, exc, existed=old is not None) from None
     except BaseException:
