@@ -14,77 +14,24 @@ from rich.text import Text
 from diagnose.analysis import Analysis
 from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
-from diagnose.report import offcpu_view
+from diagnose.report import model, offcpu_view
 from diagnose.report.escape import terminal as esc
-from diagnose.report.labels import figure_source, label, platform_text, redaction_text, severity_label, zh_punct
+from diagnose.report.labels import label, severity_label, zh_punct
 from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
-from diagnose.stats import Share, pct
+from diagnose.stats import pct
 from diagnose.messages import say
 from diagnose.texts import tr
 
-TOP_FUNCTIONS = 15
-TOP_GROUPS = 10
-
-
-def _ci(share: Share) -> str:
-    lo, hi = share.interval
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
-
-
-def _cores(x: float | None) -> str:
-    return "–" if x is None else f"{x:.2f}"
-
-
-def _module_label(module: str) -> str:
-    return module.rsplit("/", 1)[-1] if module else ""
+TOP_FUNCTIONS = model.TOP_FUNCTIONS
+TOP_GROUPS = model.TOP_GROUPS
+_ci, _cores, _module_label = model.ci_text, model.cores_text, model.module_label
 
 
 def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
-    p, s = analysis.profile, analysis.summary
-    cap = p.capture
-    lang = analysis.lang
-    L = lambda k: label(k, lang)  # noqa: E731
-    rows = [(L("source"), f"{cap.source} ({cap.format})")]
-    if cap.event:
-        others = [e for e in cap.events if e and e != cap.event]
-        rows.append((L("event"), cap.event + (f" ({L('t_also_in_file')}: {', '.join(others)})" if others else "")))
-    samples = f"{cap.total_samples:,}"
-    if cap.stackless_samples:
-        samples += f" ({p.stack_samples:,} {L('with_stack')})"
-    rows.append((L("samples"), samples))
-    rows.append((L("duration"), f"{cap.duration_s:.2f} s {figure_source(cap.duration_source, lang)}" if cap.duration_s
-                 else L("unknown")))
-    rows.append((L("frequency"), f"{cap.frequency_hz:g} Hz {figure_source(cap.frequency_source, lang)}"
-                 if cap.frequency_hz else L("unknown")))
-    if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
-        rows.append((L("cores_used"), L("cores_formula").format(
-            cores=f"{s.cores_used:.2f}", n=f"{cap.total_samples:,}", hz=f"{cap.frequency_hz:g}",
-            s=f"{cap.duration_s:.2f}")))
-    else:
-        rows.append((L("cores_used"), L("t_cores_unknown")))
-    if s.processes:
-        procs = ", ".join(f"{r.label} ({L('n_cores').format(v=_cores(r.cores))})" if r.cores is not None else r.label
-                          for r in s.processes[:6])
-        rows.append((L("processes"), f"{len(s.processes)}: {procs}"))
-    elif cap.target_pids:
-        rows.append((L("processes"), L("t_pids_only").format(n=len(cap.target_pids),
-                                                             pids=", ".join(map(str, cap.target_pids)))))
-    rows.append((L("threads"), str(len(s.threads))))
-    platform = analysis.evaluation.platform if analysis.evaluation is not None else None
-    if platform is not None and (platform.stacks or platform.signals) and analysis.knowledge is not None:
-        rows.append((L("software"), platform_text(analysis, lang)))
-    if cap.os_release or cap.cpu_model:
-        host = ", ".join(x for x in (cap.hostname, cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
-                                     cap.cpus_online and L("n_cpus").format(n=cap.cpus_online)) if x)
-        rows.append((L("host"), host))
-    if cap.command:
-        rows.append((L("recorded_with"), " ".join(cap.command.split())))
-    redaction = redaction_text(analysis)
-    if redaction:
-        rows.append((L("redaction"), redaction))
-    return rows
+    """The overview's (label, text) rows: the report model's, which every format shows."""
+    return [(name, text) for _, name, text in model.overview_rows(analysis)]
 
 
 def _components_table(analysis: Analysis) -> Table | None:
