@@ -57,6 +57,20 @@ def call_graph_text(analysis: Analysis) -> str | None:
     return label(key, analysis.lang) if key in texts() else mode
 
 
+def captured_on_text(value: str) -> str:
+    """perf's capture time ("Wed Nov 25 22:16:05 2026", pprof's with " UTC") as "2026-11-25 22:16:05"
+    (" UTC" kept): the same in every language; a value in another form is shown as it is."""
+    from datetime import datetime
+
+    text = value.strip()
+    utc = text.endswith(" UTC")
+    try:
+        when = datetime.strptime(text.removesuffix(" UTC").strip(), "%a %b %d %H:%M:%S %Y")
+    except ValueError:
+        return text
+    return when.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc else "")
+
+
 def overview_rows(analysis: Analysis) -> list[tuple[str, str, str]]:
     """(key, label, text) for each row of the capture overview; `key` lets a renderer show the
     rows that are code (source, event, recorded_with) as code."""
@@ -66,7 +80,7 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str, str]]:
     L = lambda k: label(k, lang)  # noqa: E731
     rows = [("source", L("source"), f"{cap.source} ({cap.format})")]
     if cap.captured_on:
-        rows.append(("captured_on", L("captured_on"), cap.captured_on))
+        rows.append(("captured_on", L("captured_on"), captured_on_text(cap.captured_on)))
     if cap.event:
         others = [e for e in cap.events if e and e != cap.event]
         rows.append(("event", L("event"), cap.event + (f" ({L('t_also_in_file')}: {', '.join(others)})" if others else "")))
