@@ -27,8 +27,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from diagnose.call_graph_mode import call_graph_mode
+from diagnose.diff_warnings import DiffWarning, diff_warnings, process_names
 from diagnose.errors import DiagnoseError
-from diagnose.profile import Frame, Profile
+from diagnose.profile import Frame, Profile, Thread
 from diagnose.stats import Z95, wilson
 
 if TYPE_CHECKING:
@@ -146,6 +148,9 @@ class Side:
     # A report that lists only its top functions: (listed, total). Functions it does not list are
     # unknown there, not absent.
     partial: tuple[int, int] | None = None
+    # The names of its processes, and how its call chains were unwound (diagnose.diff_warnings).
+    processes: frozenset[str] = frozenset()
+    call_graph: str | None = None
 
     @property
     def exposure(self) -> float | None:
@@ -197,7 +202,8 @@ def side_from_analysis(analysis: Analysis, kb: Knowledge, lang: str = "en") -> S
     findings = {(f.id, f.subject): _finding_info(f, lang) for f in getattr(analysis, "findings", None) or []}
     cap = p.capture
     return Side(cap.source, "capture", cap.event, p.stack_samples, cap.frequency_hz, cap.duration_s, functions,
-                {r.id: r.share.k for r in rows}, {r.id: r.title for r in rows}, findings, p)
+                {r.id: r.share.k for r in rows}, {r.id: r.title for r in rows}, findings, p,
+                processes=process_names(p.threads), call_graph=call_graph_mode(cap.command))
 
 
 def side_from_report(data: dict[str, Any], path: str, kb: Knowledge) -> Side:
@@ -232,8 +238,13 @@ def side_from_report(data: dict[str, Any], path: str, kb: Knowledge) -> Side:
         raise DiagnoseError(f"{path}: the report lacks {exc} or has it in an unexpected form; "
                             f"write it again with `diagnose analyze CAPTURE --format json`") from None
     titles = {cid: kb.components[cid].title if cid in kb.components else {"en": cid, "zh": cid} for cid in components}
+    procs = [p for p in cap.get("processes") or [] if isinstance(p, dict)]
+    threads = [Thread(str(t.get("comm") or ""), t.get("pid"), t.get("tid")) for t in cap.get("threads") or []
+               if isinstance(t, dict)]
+    graph = cap.get("call_graph") if isinstance(cap.get("call_graph"), str) else call_graph_mode(cap.get("command"))
     return Side(str(cap.get("source") or path), "report", cap.get("event"), n, cap.get("frequency_hz"),
-                cap.get("duration_s"), functions, components, titles, findings, partial=partial)
+                cap.get("duration_s"), functions, components, titles, findings, partial=partial,
+                processes=process_names(threads, procs), call_graph=graph)
 
 
 def read_report(path: str) -> dict[str, Any] | None:
@@ -344,6 +355,7 @@ class Comparison:
     min_cores: float
     alpha: float
     notes: list[str] = field(default_factory=list)
+    warnings: list[DiffWarning] = field(default_factory=list)
 
     def significant(self, changes: list[Change]) -> list[Change]:
         return [c for c in changes if c.significant]
@@ -439,7 +451,7 @@ def compare(before: Side, after: Side, min_share: float = MIN_SHARE, min_cores: 
     components.sort(key=order)
     functions.sort(key=order)
     return Comparison(before, after, primary, total, components, functions, _findings(before, after),
-                      min_share, min_cores, alpha, notes)
+                      min_share, min_cores, alpha, notes, diff_warnings(before, after))
 
 
 def _findings(before: Side, after: Side) -> list[FindingChange]:

@@ -19,6 +19,7 @@ from diagnose.profile import Profile, cores_used
 from diagnose.platform import Platform, detect
 from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
+from diagnose.stats import cores_confidence
 from diagnose.syscall_costs import with_costs
 from diagnose.socket_buffers import with_receive_buffer
 from diagnose.texts import LANGS, fill, fmt_value
@@ -317,6 +318,13 @@ class _Run:
         conf = confidence(v, threshold, n) if is_share else (1.0 if n >= MIN_SAMPLES else n / MIN_SAMPLES)
         if prim is not None and prim.measure == "env":
             conf = 1.0  # counted by the kernel over the recording (drops from /proc), not sampled
+        cap = self.profile.capture
+        busy = next((c for c in rule.when if c.measure == "cores_used" and c.op in ("lt", "lte", "gt", "gte")), None)
+        if prim is None and busy is not None and cap.frequency_hz and cap.duration_s:
+            # CPU cores counted over the whole recording: sure from the sample count over the
+            # duration (0 samples in 5 s at 99 Hz is surely idle), not from the call chains.
+            conf = cores_confidence(self.profile.total_samples, float(as_number(self.resolve(busy.threshold, rule)) or 0.0),
+                                    str(busy.op), cap.frequency_hz, cap.duration_s)
         inferred = [m for m in measured.values() if m.inferred]
         if inferred:
             conf *= INFERRED_CONFIDENCE
@@ -339,7 +347,6 @@ class _Run:
             share = shown_share = pm.samples / n  # cores and sample counts: the samples behind them
         else:
             share = 0.0
-        cap = self.profile.capture
         total_cores = cores_used(self.profile.total_samples, cap.frequency_hz, cap.duration_s)
         # Capture-quality notes (too few samples, missing symbols) save no CPU: they rank last.
         gain = 0.0 if "capture-quality" in rule.tags else float(share) * (total_cores if total_cores else 1.0)
@@ -567,19 +574,23 @@ def evaluate(profile: Profile, ruleset: RuleSet, kb: Knowledge) -> Evaluation:
     cap = profile.capture
     total_cores = cores_used(profile.total_samples, cap.frequency_hz, cap.duration_s)
     cap_reason = None
-    if n < MIN_SAMPLES:
-        cap_reason = (f"only {n} samples with a call chain (fewer than {MIN_SAMPLES}): shares are too uncertain to rate "
-                      f"any finding from them above info; record longer or at a higher frequency")
-    elif total_cores is not None and total_cores < IDLE_CORES:
+    idle = total_cores is not None and total_cores < IDLE_CORES
+    if idle:  # first: few samples of an idle process are its idleness, not a short recording
         cap_reason = (f"the recorded processes used {total_cores:.3f} CPU cores on average: they were essentially idle, "
                       f"so no finding from the samples is rated above info")
+    elif n < MIN_SAMPLES:
+        cap_reason = (f"only {n} samples with a call chain (fewer than {MIN_SAMPLES}): shares are too uncertain to rate "
+                      f"any finding from them above info; record longer or at a higher frequency")
     run.link_explanations(findings)
     if cap_reason:
-        notes.append(cap_reason)
+        capped = False
         for f in findings:
             if f.severity != "info" and not _counted_outside_samples(run, f):
                 f.capped = cap_reason
                 f.severity = "info"
+                capped = True
+        if capped or not idle:  # idle and nothing capped: the idle-process finding says it all
+            notes.append(cap_reason)
     return Evaluation(rank(findings), traces, run.facts, notes, len(ruleset.rules), run.platform)
 
 

@@ -56,3 +56,32 @@ def share_text(share: Share, digits: int = 2) -> str:
     lo, hi = share.interval
     d = max(1, digits - 1)
     return f"{pct(share.value, digits)} ({100 * lo:.{d}f}-{100 * hi:.{d}f})"
+
+
+def poisson_cdf(k: int, lam: float) -> float:
+    """P(X <= k) for X ~ Poisson(lam): the chance of seeing at most k samples where lam were expected."""
+    if k < 0:
+        return 0.0
+    if lam <= 0:
+        return 1.0
+    if lam > 1000:  # normal approximation with continuity correction: exact to far better than 2 decimals here
+        return 0.5 * (1 + math.erf((k + 0.5 - lam) / math.sqrt(2 * lam)))
+    if k > lam + 40 * math.sqrt(lam) + 40:
+        return 1.0
+    term = math.exp(-lam)
+    total = term
+    for i in range(1, k + 1):
+        term *= lam / i
+        total += term
+    return min(total, 1.0)
+
+
+def cores_confidence(samples: int, threshold: float, op: str, frequency_hz: float, duration_s: float) -> float:
+    """How sure we are that the true CPU cores are on the rule's side of `threshold` (op lt/lte:
+    below it; gt/gte: above it), given `samples` samples at `frequency_hz` over `duration_s`:
+    the samples counted are Poisson with mean cores × frequency × duration, so this is one minus
+    the chance of seeing as few (or as many) samples if the cores were exactly at the threshold."""
+    lam = threshold * frequency_hz * duration_s
+    if op in ("lt", "lte"):
+        return 1.0 - poisson_cdf(samples, lam)
+    return poisson_cdf(samples - 1, lam)

@@ -152,3 +152,62 @@ def test_a_json_file_that_is_not_a_report(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"schema": ', encoding="utf-8")
     assert_one_line_error(run_cli("diff", CPU8, str(broken), "-j", "1"), "not valid JSON")
+
+
+# -- warnings: captures that compare badly (diagnose.diff_warnings) ---------------------------
+BZ_FP = str(fixture("bzip2-fp.perf.txt.gz"))  # bzip2 -9, perf record -g
+BZ_DWARF = str(fixture("bzip2-dwarf.perf.txt.gz"))  # the same load, perf record --call-graph dwarf
+
+
+@pytest.fixture(scope="module")
+def unwinders() -> Comparison:
+    return diff_paths(BZ_FP, BZ_DWARF)[0]
+
+
+def test_fp_against_dwarf_says_the_unwinder_changed_not_the_program(unwinders: Comparison) -> None:
+    assert [(w.kind, w.before, w.after) for w in unwinders.warnings] == [("call-graph", "fp", "dwarf")]
+    md, term = render_diff(unwinders, "markdown"), render_diff(unwinders, "terminal", width=100)
+    for text in (md, " ".join(term.split())):
+        assert "the unwinder changed, not the program" in text
+        assert "frame pointers (fp)" in text and "DWARF unwinding (dwarf)" in text
+    data = json.loads(render_diff(unwinders, "json"))
+    assert [(w["kind"], w["before"], w["after"]) for w in data["warnings"]] == [("call-graph", "fp", "dwarf")]
+    assert "unwinder changed" in data["warnings"][0]["text"]
+    zh = render_diff(unwinders, "markdown", lang="zh")
+    assert "变的是栈展开方式，不是程序" in zh
+
+
+def test_unrelated_captures_warn_that_they_share_no_process() -> None:
+    cmp = diff_paths(str(fixture("socat-unix-ipc.perf.txt.gz")), str(fixture("iperf3-udp-recv.perf.txt.gz")))[0]
+    assert [(w.kind, w.before, w.after) for w in cmp.warnings] == [("no-common-process", "socat", "iperf3")]
+    assert "share no process (before: socat; after: iperf3)" in render_diff(cmp, "markdown")
+    assert json.loads(render_diff(cmp, "json"))["warnings"][0]["kind"] == "no-common-process"
+
+
+def test_one_program_before_and_after_a_change_gives_no_warning(vp8: Comparison) -> None:
+    assert vp8.warnings == []  # ffmpeg at two speeds: same process name, event, frequency, unwinder
+    assert json.loads(render_diff(vp8, "json"))["warnings"] == []
+
+
+def test_json_reports_carry_the_call_graph_and_processes_to_diff(tmp_path: Path) -> None:
+    """A diff of saved reports warns as a diff of the captures does (capture.call_graph, processes)."""
+    paths = []
+    for src in (BZ_FP, BZ_DWARF):
+        out = tmp_path / (Path(src).name + ".json")
+        proc = run_cli("analyze", src, "--format", "json", "-o", str(out))
+        assert proc.returncode == 0, proc.stderr
+        paths.append(str(out))
+    assert json.loads(Path(paths[1]).read_text())["capture"]["call_graph"] == "dwarf"
+    cmp = diff_paths(*paths)[0]
+    assert [(w.kind, w.before, w.after) for w in cmp.warnings] == [("call-graph", "fp", "dwarf")]
+
+
+def test_call_graph_mode_from_the_perf_record_command() -> None:
+    from diagnose.call_graph_mode import call_graph_mode
+
+    assert call_graph_mode("/usr/bin/perf record -F 99 -g -p 1 -- sleep 5") == "fp"
+    assert call_graph_mode("perf record -ag -F 99 -- sleep 1") == "fp"
+    assert call_graph_mode("perf record --call-graph dwarf,16384 -p 1") == "dwarf"
+    assert call_graph_mode("perf record --call-graph=lbr -p 1") == "lbr"
+    assert call_graph_mode("perf record -F 99 -p 1 -- prog -g") == "none"  # -g after -- is the program's
+    assert call_graph_mode(None) is None and call_graph_mode("stackcollapse") is None

@@ -67,9 +67,30 @@ def test_tiny_capture_rates_nothing_above_info_and_says_why(tmp_path: Path) -> N
 
 
 def test_idle_capture_says_it_was_idle() -> None:
+    """0 samples in 5 s at 99 Hz: surely idle (confidence from the count over the duration, not
+    0), and neither "Only 0 samples" nor advice to record more samples of a process that did not run."""
+    from diagnose.report.markdown import render_markdown
+    from diagnose.report.terminal import render_terminal
+
     a = analyze(str(fixture("idle-sleep.perf.txt.gz")))
-    assert {f.id for f in a.findings} == {"idle-process", "low-sample-count"}
+    assert {f.id for f in a.findings} == {"idle-process"}
     assert all(f.severity == "info" for f in a.findings)
+    assert a.findings[0].confidence > 0.99
+    assert not any("only 0 samples" in n for n in a.evaluation.notes)
+    for text in (render_markdown(a), render_terminal(a, width=100)):
+        assert "confidence 0.00" not in text and "Only 0 samples" not in text and "only 0 samples" not in text
+        assert "Record more samples" not in text and "record longer" not in text.lower()
+        assert "0.00% (below" not in text  # no "healthy" share measured on no samples
+    assert "The processes were idle" in render_markdown(a)
+
+
+def test_busy_capture_is_not_idle_and_its_confidence_follows_the_count() -> None:
+    from diagnose.stats import cores_confidence
+
+    # 20 samples where 24.75 were expected at 0.05 cores (99 Hz, 5 s): likely idle, not surely.
+    assert 0.7 < cores_confidence(20, 0.05, "lt", 99, 5) < 0.95
+    assert cores_confidence(0, 0.05, "lt", 99, 5) > 0.999
+    assert cores_confidence(100, 0.05, "lt", 99, 5) < 0.001
 
 
 def test_sysctl_already_high_enough_is_not_advised() -> None:

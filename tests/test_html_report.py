@@ -168,7 +168,7 @@ def test_a_table_sorts_by_a_click_on_its_header(page: Any) -> None:
     # The functions by self time: ranked by share; sorted by name, then by samples both ways.
     table = page.locator(f"h3:text-is('{label('by_self', 'en')}') + table")
     headers = [h.strip() for h in table.locator("thead th").all_text_contents()]
-    name, samples = headers.index(label("function", "en")), headers.index(label("samples", "en"))
+    name, samples = headers.index(label("function", "en")), headers.index(label("col_samples", "en"))
     ranked = _column(table, name)
     assert len(ranked) >= 5
     table.locator("thead th").nth(name).click()

@@ -195,7 +195,7 @@ def test_inclusive_list_skips_thread_wide_frames_and_says_so(analyses: dict, rep
 
 
 def test_overview_says_when_and_how_it_was_recorded(analyses: dict, reports: dict) -> None:
-    from diagnose.inputs.perf_profile import call_graph_of
+    from diagnose.call_graph_mode import call_graph_mode as call_graph_of
     from diagnose.report.terminal import render_terminal
 
     text = render_terminal(analyses["seed"], width=100)

@@ -41,7 +41,7 @@ def list_rules(
     from diagnose.rules import load_packs
 
     from diagnose.messages import say
-    from diagnose.report.labels import colon, severity_label
+    from diagnose.report.labels import colon
     from diagnose.texts import tr
 
     L = _words(lang)

@@ -7,6 +7,7 @@ import re
 import shlex
 
 from diagnose.errors import DiagnoseError
+from diagnose.call_graph_mode import call_graph_mode
 from diagnose.inputs.perf_script import FrameRec, PartialParse
 from diagnose.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread, positive
 from diagnose.symbols import display_name
@@ -220,7 +221,7 @@ def apply_header(capture: CaptureInfo, header: list[bytes], event: str | None) -
         if key == "cmdline":
             capture.command = value
             capture.target_pids = pids_from_command(value)
-            capture.call_graph = call_graph_of(value)
+            capture.call_graph = call_graph_mode(value)
         elif key == "hostname":
             capture.hostname = value
         elif key == "os release":
@@ -304,25 +305,6 @@ def settle_duration(capture: CaptureInfo) -> None:
             span += 1.0 / capture.frequency_hz
         if positive(span) is not None:
             capture.duration_s, capture.duration_source = round(span, 6), "sample time stamps"
-
-
-def call_graph_of(command: str | None) -> str | None:
-    """The call-graph mode of a `perf record` command line: "fp" for -g (or --call-graph fp),
-    "dwarf", "lbr", "none" without either; None when the command is not a perf record."""
-    words = (command or "").split()
-    if "record" not in words:
-        return None
-    mode = "none"
-    for i, w in enumerate(words):
-        if w == "--":
-            break
-        if w == "-g" or (w.startswith("-") and not w.startswith("--") and "g" in w[1:] and w[1:].isalpha()):
-            mode = "fp"
-        elif w == "--call-graph" and i + 1 < len(words):
-            mode = words[i + 1].split(",")[0]
-        elif w.startswith("--call-graph="):
-            mode = w.split("=", 1)[1].split(",")[0]
-    return mode
 
 
 def pids_from_command(command: str | None) -> list[int]:

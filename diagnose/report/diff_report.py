@@ -182,7 +182,17 @@ def diff_dict(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
         "functions": [_change(c, lang) for c in cmp.functions],
         "findings": [finding(f) for f in cmp.findings],
         "notes": cmp.notes,
+        # why the two captures may compare badly: [{kind, before, after, text}] (diagnose.diff_warnings)
+        "warnings": [w.to_dict(lang) for w in cmp.warnings],
     }
+
+
+def _notes(cmp: Comparison) -> list[str]:
+    """The notes a reader sees beside the warnings: those the warnings do not already say (the
+    JSON keeps every note)."""
+    said = {w.kind for w in cmp.warnings}
+    return [n for n in cmp.notes if not ("event" in said and n.startswith("the captures sampled different events"))
+            and not ("frequency" in said and n.startswith("sampling frequencies differ"))]
 
 
 # -- Markdown ------------------------------------------------------------------------------
@@ -216,7 +226,8 @@ def render_markdown(cmp: Comparison, lang: str = "en") -> str:
         verdict = L("d_significant") if t.cores.significant else L("d_within_noise")
         out.append("- " + L("d_cpu_used").format(before=f"{t.before.cores:.3f}", after=f"{t.after.cores:.3f}",
                                                  change=_dcores(t.cores)) + f" ({verdict})")
-    out += [f"- {L('d_note')}{colon(lang)}{_md(n)}" for n in cmp.notes]
+    out += [f"- **{_md(L('warning').strip())}** {_md(w.text(lang))}" for w in cmp.warnings]
+    out += [f"- {L('d_note')}{colon(lang)}{_md(n)}" for n in _notes(cmp)]
     out += ["", f"## {L('d_components')}", ""] + _md_table(cmp.components, cmp, lang, False)
     sig = cmp.significant(cmp.functions)
     out += ["", f"## {L('d_functions')}", ""]
@@ -266,7 +277,9 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
         verdict = L("d_significant") if t.cores.significant else L("d_within_noise")
         console.print(Text(L("d_cpu_used").format(before=f"{t.before.cores:.3f}", after=f"{t.after.cores:.3f}",
                                                   change=_dcores(t.cores)) + f" [{verdict}]"))
-    for n in cmp.notes:
+    for w in cmp.warnings:
+        console.print(hanging(Text(f"{L('warning')}{esc(w.text(lang))}", style="bold yellow"), width))
+    for n in _notes(cmp):
         console.print(hanging(Text(f"{L('d_note')}{colon(lang)}{esc(n)}", style="yellow"), width))
 
     def table(title: str, rows: list[Change], with_module: bool) -> Table:

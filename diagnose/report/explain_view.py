@@ -47,6 +47,8 @@ def _t(d: dict[str, Any], key: str, lang: str) -> str:
 def _value(measure: str, v: Any, lang: str = "en") -> str:
     if v is None:
         return label("unknown", lang)
+    if isinstance(v, bool) and lang != "en":  # fired:, fact: (English keeps true/false as the JSON has them)
+        return label("x_yes" if v else "x_no", lang)
     if isinstance(v, dict) and isinstance(v.get("en"), str):
         v = v.get(lang) or v["en"]  # a fact that is a sentence per language (network.receive_buffer.origin)
     if isinstance(v, (int, float)) and not isinstance(v, bool) and ("share" in measure or measure.startswith(("top_", "passes_through", "dominator"))):

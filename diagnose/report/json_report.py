@@ -8,6 +8,7 @@ from typing import Any
 
 from diagnose import __version__
 from diagnose.analysis import Analysis
+from diagnose.call_graph_mode import call_graph_mode
 from diagnose.errors import DiagnoseError
 from diagnose.health import health
 from diagnose.profile import cores_used
@@ -84,10 +85,11 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "hostname": cap.hostname,
         "os_release": cap.os_release,
         "perf_version": cap.perf_version,
+        # how the call chains were unwound: fp, dwarf, lbr, none; null when the capture does not say
+        "call_graph": call_graph_mode(cap.command),
         "cpus_online": cap.cpus_online,
         "cpu_model": cap.cpu_model,
         "captured_on": cap.captured_on,
-        "call_graph": cap.call_graph,  # "fp", "dwarf", "lbr", "none" (recorded without -g), or null
         "kernel_frames_known": cap.kernel_frames_known,
         "truncated": cap.truncated,
         # --pid/--tid/--comm: what was selected ({pids, tids, comms, text, samples, of_samples,

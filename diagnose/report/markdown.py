@@ -12,10 +12,11 @@ from diagnose.components import component_breakdown
 from diagnose.health import health
 from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
+from diagnose.report import model
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
 from diagnose.messages import say
-from diagnose.report.labels import colon, figure_source, label, platform_text, redaction_text, severity_label, zh_punct
+from diagnose.report.labels import colon, label, severity_label, zh_punct
 from diagnose.report.thread_table import thread_table
 from diagnose.report.syscall_tables import count_table, missing_lines
 from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
@@ -41,10 +42,6 @@ def _ci(share: Share) -> str:
 def _cell(text: str) -> str:
     """Inline code in a table cell."""
     return code(text, cell=True)
-
-
-def _base(module: str) -> str:
-    return module.rsplit("/", 1)[-1]
 
 
 class _Doc:
@@ -77,38 +74,9 @@ def render_markdown(analysis: Analysis) -> str:
 
     # 1. overview
     d.add(f"## 1. {L('overview')}", "")
-    rows = [[L("source"), _cell(cap.source) + f" ({cap.format})"]]
-    if cap.event:
-        rows.append([L("event"), _cell(cap.event)])
-    rows.append([L("samples"), f"{cap.total_samples:,} ({n:,} {L('with_stack')})"])
-    rows.append([L("duration"), f"{cap.duration_s:.2f} s {figure_source(cap.duration_source, lang)}" if cap.duration_s
-                 else L("unknown")])
-    rows.append([L("frequency"), f"{cap.frequency_hz:g} Hz" if cap.frequency_hz else L("unknown")])
-    if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
-        rows.append([L("cores_used"), L("cores_formula").format(
-            cores=f"{s.cores_used:.2f}", n=f"{cap.total_samples:,}", hz=f"{cap.frequency_hz:g}",
-            s=f"{cap.duration_s:.2f}")])
-    else:
-        rows.append([L("cores_used"), L("unknown")])
-    if s.processes:
-        rows.append([L("processes"), ", ".join(f"{_md(r.label)} ({L('n_cores').format(v=f'{r.cores:.2f}')})"
-                                               if r.cores is not None else _md(r.label)
-                                               for r in s.processes[:8])])
-    elif cap.target_pids:
-        rows.append([L("processes"), ", ".join(map(str, cap.target_pids))])
-    rows.append([L("threads"), str(len(s.threads))])
-    if analysis.evaluation is not None and analysis.evaluation.platform is not None and analysis.knowledge is not None \
-            and (analysis.evaluation.platform.stacks or analysis.evaluation.platform.signals):
-        rows.append([L("software"), _md(platform_text(analysis, lang))])
-    if cap.os_release or cap.cpu_model:
-        rows.append([L("host"), _md(", ".join(x for x in (cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
-                                                           cap.cpus_online and L("n_cpus").format(n=cap.cpus_online))
-                                                          if x))])
-    if cap.command:
-        rows.append([L("recorded_with"), _cell(" ".join(cap.command.split()))])
-    redaction = redaction_text(analysis)
-    if redaction:
-        rows.append([L("redaction"), _md(redaction)])
+    code_rows = ("event", "recorded_with")
+    rows = [[name, _cell(cap.source) + f" ({_md(cap.format)})" if key == "source" else
+             _cell(text) if key in code_rows else _md(text)] for key, name, text in model.overview_rows(analysis)]
     d.table(["", ""], rows)
     not_measured = missing_lines(analysis)
     if not_measured:
@@ -117,12 +85,8 @@ def render_markdown(analysis: Analysis) -> str:
               *("- " + "".join(code(p) if i % 2 else _md(p) for i, p in enumerate(line.split("`"))) for line in not_measured),
               "")
     if s.threads:
-        kb_ = analysis.knowledge
-        body = [[_md(r.label), _pct(r.share.value), f"{r.cores:.2f}" if r.cores is not None else "–",
-                 _md(kb_.role_text(str(r.key.get("comm", "")), lang) or "") if kb_ is not None else ""]
-                for r in s.threads[:TOP]]
-        d.add(f"**{L('t_by_thread')}**", "")
-        d.table([L("t_thread_col"), L("share"), L("cores_used"), L("role")], body, ["l", "r", "r", "l"])
+        d.add(*_group_table(L("t_by_thread"), L("t_thread_col"), s.threads[:model.TOP_GROUPS], lang,
+                            _roles(analysis, s.threads[:model.TOP_GROUPS])))
     measured = thread_table(analysis)
     if measured is not None:
         d.add(f"**{_md(measured.title)}**", "")
@@ -135,24 +99,30 @@ def render_markdown(analysis: Analysis) -> str:
         d.table([_md(h) for h in header], [[_md(c) for c in r] for r in rows_], ["l", "r", "r", "r", "r", "l", "r"])
         d.add(*(f"- {_md(n)}" for n in notes), *([""] if notes else []))
     if n:
-        ku = {r.label: r for r in s.kernel_user}
-        d.add(f"{L('kernel_user')}: {L('kernel')} {_pct(ku['kernel'].share.value)} ({_ci(ku['kernel'].share)}), "
-              f"{L('user')} {_pct(ku['user'].share.value)} ({_ci(ku['user'].share)}).", "")
+        sides = [type(r)(L(r.label), r.share, r.cores, r.key) for r in s.kernel_user]  # kernel, user
+        d.add(*_group_table(L("t_kernel_user_title"), L("t_side"), sides, lang))
+        d.add(L("t_in_kernel").format(v=f"{_pct(s.in_kernel.value)} ({model.ci_text(s.in_kernel)})"), "")
+        modules = [type(r)(model.module_label(r.label) or r.label, r.share, r.cores, r.key)
+                   for r in s.modules[:model.TOP_GROUPS]]
+        d.add(*_group_table(L("t_by_module"), L("module"), modules, lang))
         hw = 100 * (wilson(int(0.1 * n), n)[1] - wilson(int(0.1 * n), n)[0]) / 2
         d.add("_" + L("uncertainty").format(n=f"{n:,}", hw=f"{hw:.1f}") + "_", "")
 
     # 2. hot functions and chains
     d.add(f"## 2. {L('hot_functions')}", "")
     if n:
-        for key, rows_ in (("by_self", s.top_self(TOP)), ("by_inclusive", s.top_inclusive(TOP))):
+        for key, which, rows_ in (("by_self", "self", s.top_self(model.TOP_FUNCTIONS)),
+                                  ("by_inclusive", "incl", s.top_inclusive(model.TOP_FUNCTIONS))):
             d.add(f"### {L(key)}", "")
             body = []
+            main_col, other_col = ("col_self_pct", "col_incl_pct") if which == "self" else ("col_incl_pct", "col_self_pct")
             for i, r in enumerate(rows_, 1):
-                main = r.self if key == "by_self" else r.inclusive
-                body.append([str(i), _cell(r.name) + (" (kernel)" if r.kind == "kernel" else ""), _md(_base(r.module)),
-                             _pct(main.value), _ci(main), f"{main.k:,}"])
-            d.table(["#", L("function"), L("module"), L("share"), L("ci95"), L("samples")], body,
-                    ["r", "l", "l", "r", "r", "r"])
+                main, second = (r.self, r.inclusive) if which == "self" else (r.inclusive, r.self)
+                body.append([str(i), _cell(r.name) + (" (kernel)" if r.kind == "kernel" else ""),
+                             _md(model.module_label(r.module)), _pct(main.value), model.ci_text(main),
+                             model.samples_text(main.k), _pct(second.value)])
+            d.table(["#", L("function"), L("module"), L(main_col), L("col_ci95"), L("col_samples"), L(other_col)], body,
+                    ["r", "l", "l", "r", "r", "r", "r"])
         if s.trees:
             d.add(f"### {L('chains')}", "")
             chains: list[str] = []
@@ -197,9 +167,10 @@ def render_markdown(analysis: Analysis) -> str:
         body = []
         for r in component_breakdown(p, kb):
             parts = ", ".join(f"{_md(tr(kb.category_by_id[c].title, lang))} {_pct(sh.value)}" for c, sh in r.categories[:3])
-            body.append([_md(tr(r.title, lang)), _pct(r.share.value), _ci(r.share),
-                         f"{r.cores:.2f}" if r.cores is not None else "–", parts])
-        d.table([L("component"), L("share"), L("ci95"), L("cores_used"), L("largest")], body, ["l", "r", "r", "r", "l"])
+            body.append([_md(tr(r.title, lang)), _pct(r.share.value), model.ci_text(r.share),
+                         model.samples_text(r.share.k), model.cores_text(r.cores), parts])
+        d.table([L("component"), L("col_share"), L("col_ci95"), L("col_samples"), L("col_cores"), L("largest")], body,
+                ["l", "r", "r", "r", "r", "l"])
     d.add(*offcpu_markdown(analysis))  # where the threads waited: its own section, never in the shares
 
     # 5. assessment
@@ -213,9 +184,11 @@ def render_markdown(analysis: Analysis) -> str:
     else:
         d.add(f"- {L('no_findings')}")
     d.add("", f"### {L('healthy')}", "")
-    healthy = _healthy(analysis)
-    for line in healthy or [f"- {L('no_findings')}"]:
-        d.add(line)
+    healthy = model.healthy_items(analysis)
+    for item in healthy:
+        d.add("- " + "".join(code(part) if i % 2 else _md(part) for i, part in enumerate(item.text(lang).split("`"))))
+    if not healthy:
+        d.add(f"- {_md(model.healthy_empty_text(analysis))}")
     d.add("")
 
     # 6. findings and recommendations
@@ -248,6 +221,27 @@ def render_markdown(analysis: Analysis) -> str:
         d.add(f"**{L('warnings')}{colon(lang).rstrip()}**", "", *(f"- {_md(say(w, lang))}" for w in cap.warnings), "")
     d.add("---", f"_{L('generated_by')}_", "")
     return zh_punct("\n".join(d.lines), lang)
+
+
+def _roles(analysis: Analysis, rows: list[Any]) -> list[str] | None:
+    kb = analysis.knowledge
+    roles = [kb.role_text(str(r.key.get("comm", "")), analysis.lang) or "" for r in rows] if kb is not None else []
+    return roles if any(roles) else None
+
+
+def _group_table(title: str, head: str, rows: list[Any], lang: str, extra: list[str] | None = None) -> list[str]:
+    """A table of shares (the terminal's columns): name, share, 95% interval, samples, cores[, role]."""
+    d = _Doc()
+    d.add(f"**{_md(title)}**", "")
+    header = [head, label("col_share", lang), label("col_ci95", lang), label("col_samples", lang), label("col_cores", lang)]
+    body = [[_md(r.label), _pct(r.share.value), model.ci_text(r.share), model.samples_text(r.share.k),
+             model.cores_text(r.cores)] for r in rows]
+    if extra is not None:
+        header.append(label("role", lang))
+        for row, text in zip(body, extra):
+            row.append(_md(text))
+    d.table(header, body, ["l", "r", "r", "r", "r", "l"][:len(header)])
+    return d.lines
 
 
 def _link(path: str) -> str:
@@ -322,30 +316,6 @@ def _finding(d: _Doc, f: Any, analysis: Analysis, lang: str, commands: list[str]
             d.add(f"- [{severity_label(g.severity, lang)}] {_md(tr(g.title, lang))} — {code(g.id)}: "
                   f"{_md(tr(g.summary, lang))}")
         d.add("")
-
-
-def _healthy(analysis: Analysis) -> list[str]:
-    """Rules that did not fire, with what they measured against their threshold."""
-    if analysis.evaluation is None or analysis.ruleset is None:
-        return []
-    lang = analysis.lang
-    out = []
-    found = {f.id for f in analysis.findings}  # a rule that fired for one process alone is not healthy
-    for t in analysis.evaluation.trace:
-        if t.status != "not-fired" or t.id in found:
-            continue
-        rule = analysis.ruleset.by_id(t.id)
-        if rule is None or "capture-quality" in rule.tags:
-            continue
-        c = next((c for c in t.conditions if c.group == "when" and c.op in ("gte", "gt") and isinstance(c.value, float)),
-                 None)
-        if c is None or not isinstance(c.threshold, (int, float)) or c.threshold <= 0:
-            continue
-        ratio = c.value / c.threshold
-        out.append((ratio, f"- {_md(tr(rule.title, lang))}: {_pct(c.value)} "
-                           f"({label('below_threshold', lang)} {_pct(c.threshold)}) — {code(t.id)}"))
-    out.sort(key=lambda x: -x[0])
-    return [line for _, line in out[:10]]
 
 
 def _verdict(analysis: Analysis, lang: str) -> list[str]:

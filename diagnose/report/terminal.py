@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 
-from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -13,38 +12,29 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnose.analysis import Analysis
-from diagnose.report import offcpu_view
+from diagnose.report import model, offcpu_view
 from diagnose.report.escape import terminal as esc
 from diagnose.report.fit import Col, Named, fitted_table, hanging, middle_ellipsis, titled_panel
-from diagnose.report.labels import colon, figure_source, label, platform_text, redaction_text, zh_punct
+from diagnose.report.labels import colon, label, zh_punct
 from diagnose.report.terminal_findings import SEVERITY_STYLE, findings_renderable, verdict_renderable
 from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
-from diagnose.stats import Share, pct
+from diagnose.stats import pct
 from diagnose.messages import say
 from diagnose.texts import tr
 from diagnose.thread_wide import top_inclusive_skipping
 
 __all__ = ["SEVERITY_STYLE", "render_terminal", "renderables", "overview_rows"]
 
-TOP_FUNCTIONS = 15
-TOP_GROUPS = 10
+TOP_FUNCTIONS = model.TOP_FUNCTIONS
+TOP_GROUPS = model.TOP_GROUPS
+_ci, _cores, _module_label = model.ci_text, model.cores_text, model.module_label
 
 
-def _ci(share: Share) -> str:
-    lo, hi = share.interval
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
-
-
-def _cores(x: float | None) -> str:
-    return "–" if x is None else f"{x:.2f}"
-
-
-def _module_label(module: str) -> str:
-    """A module by its file name; the kernel as [kernel] (the JSON report keeps the full path)."""
-    base = module.rsplit("/", 1)[-1] if module else ""
-    return "[kernel]" if base == "[kernel.kallsyms]" else base
+def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
+    """The overview's (label, text) rows: the report model's, which every format shows."""
+    return [(name, text) for _, name, text in model.overview_rows(analysis)]
 
 
 def _labelled(key: str, text: Text, width: int, style: str = "") -> Table:
@@ -54,77 +44,6 @@ def _labelled(key: str, text: Text, width: int, style: str = "") -> Table:
     grid.add_column()
     grid.add_row(Text(key, style=style or "bold"), hanging(text, width - cell_len(key)))
     return grid
-
-
-def _texts() -> dict:
-    from diagnose.report.labels import texts
-
-    return texts()
-
-
-def captured_on(text: str) -> str:
-    """perf's `captured on` (`Mon Aug  4 10:22:55 2025`, the recording host's local time) as
-    `2025-08-04 10:22:55`, the same in every language; a text in another form as it is."""
-    from datetime import datetime
-
-    words = text.split()
-    zone = f" {words.pop()}" if words and words[-1] == "UTC" else ""
-    try:
-        return datetime.strptime(" ".join(words), "%a %b %d %H:%M:%S %Y").strftime("%Y-%m-%d %H:%M:%S") + zone
-    except ValueError:
-        return text
-
-
-def overview_rows(analysis: Analysis) -> list[tuple[str, str]]:
-    p, s = analysis.profile, analysis.summary
-    cap = p.capture
-    lang = analysis.lang
-    L = lambda k: label(k, lang)  # noqa: E731
-    rows = [(L("captured_on"), captured_on(cap.captured_on))] if cap.captured_on else []
-    rows.append((L("source"), f"{cap.source} ({cap.format})"))
-    if cap.event:
-        others = [e for e in cap.events if e and e != cap.event]
-        rows.append((L("event"), cap.event + (f" ({L('t_also_in_file')}: {', '.join(others)})" if others else "")))
-    samples = f"{cap.total_samples:,}"
-    if cap.stackless_samples:
-        samples += f" ({p.stack_samples:,} {L('with_stack')})"
-    rows.append((L("samples"), samples))
-    rows.append((L("duration"), f"{cap.duration_s:.2f} s {figure_source(cap.duration_source, lang)}" if cap.duration_s
-                 else L("unknown")))
-    rows.append((L("frequency"), f"{cap.frequency_hz:g} Hz {figure_source(cap.frequency_source, lang)}"
-                 if cap.frequency_hz else L("unknown")))
-    if s.cores_used is not None and cap.frequency_hz and cap.duration_s:
-        rows.append((L("cores_used"), L("cores_formula").format(
-            cores=f"{s.cores_used:.2f}", n=f"{cap.total_samples:,}", hz=f"{cap.frequency_hz:g}",
-            s=f"{cap.duration_s:.2f}")))
-    else:
-        rows.append((L("cores_used"), L("t_cores_unknown")))
-    if s.processes:
-        procs = ", ".join(f"{r.label} ({L('n_cores').format(v=_cores(r.cores))})" if r.cores is not None else r.label
-                          for r in s.processes[:6])
-        rows.append((L("processes"), f"{len(s.processes)}: {procs}"))
-    elif cap.target_pids:
-        rows.append((L("processes"), L("t_pids_only").format(n=len(cap.target_pids),
-                                                             pids=", ".join(map(str, cap.target_pids)))))
-    rows.append((L("threads"), str(len(s.threads))))
-    platform = analysis.evaluation.platform if analysis.evaluation is not None else None
-    if platform is not None and (platform.stacks or platform.signals) and analysis.knowledge is not None:
-        rows.append((L("software"), platform_text(analysis, lang)))
-    if cap.os_release or cap.cpu_model:
-        host = ", ".join(x for x in (cap.hostname, cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
-                                     cap.cpus_online and L("n_cpus").format(n=cap.cpus_online)) if x)
-        rows.append((L("host"), host))
-    if cap.command:
-        rows.append((L("recorded_with"), " ".join(cap.command.split())))
-    if cap.perf_version:
-        rows.append((L("perf_version"), cap.perf_version))
-    if cap.call_graph:
-        key = f"cg_{cap.call_graph}"
-        rows.append((L("call_graph"), L(key) if key in _texts() else cap.call_graph))
-    redaction = redaction_text(analysis)
-    if redaction:
-        rows.append((L("redaction"), redaction))
-    return rows
 
 
 def _components_table(analysis: Analysis, width: int) -> Table | None:
