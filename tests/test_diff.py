@@ -169,7 +169,7 @@ def test_fp_against_dwarf_says_the_unwinder_changed_not_the_program(unwinders: C
     md, term = render_diff(unwinders, "markdown"), render_diff(unwinders, "terminal", width=100)
     for text in (md, " ".join(term.split())):
         assert "the unwinder changed, not the program" in text
-        assert "frame pointers (fp)" in text and "DWARF unwinding (dwarf)" in text
+        assert "frame pointers (--call-graph fp)" in text and "DWARF unwinding (--call-graph dwarf)" in text
     data = json.loads(render_diff(unwinders, "json"))
     assert [(w["kind"], w["before"], w["after"]) for w in data["warnings"]] == [("call-graph", "fp", "dwarf")]
     assert "unwinder changed" in data["warnings"][0]["text"]

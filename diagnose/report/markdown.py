@@ -12,6 +12,7 @@ from diagnose.components import component_breakdown
 from diagnose.health import health
 from diagnose.finding_processes import for_text, processes_text
 from diagnose.recommend import is_check_only
+from diagnose.thread_wide import top_inclusive_skipping
 from diagnose.report import model
 from diagnose.report.escape import code, fence
 from diagnose.report.escape import markdown as _md
@@ -111,8 +112,10 @@ def render_markdown(analysis: Analysis) -> str:
     # 2. hot functions and chains
     d.add(f"## 2. {L('hot_functions')}", "")
     if n:
+        # The inclusive list skips the frames on (nearly) every stack of their thread, as the terminal's.
+        inclusive, skipped = top_inclusive_skipping(s, model.TOP_FUNCTIONS)
         for key, which, rows_ in (("by_self", "self", s.top_self(model.TOP_FUNCTIONS)),
-                                  ("by_inclusive", "incl", s.top_inclusive(model.TOP_FUNCTIONS))):
+                                  ("by_inclusive", "incl", inclusive)):
             d.add(f"### {L(key)}", "")
             body = []
             main_col, other_col = ("col_self_pct", "col_incl_pct") if which == "self" else ("col_incl_pct", "col_self_pct")
@@ -123,6 +126,9 @@ def render_markdown(analysis: Analysis) -> str:
                              model.samples_text(main.k), _pct(second.value)])
             d.table(["#", L("function"), L("module"), L(main_col), L("col_ci95"), L("col_samples"), L(other_col)], body,
                     ["r", "l", "l", "r", "r", "r", "r"])
+            if which == "incl" and skipped:
+                names = ", ".join(f"{_cell(r.name)} {_pct(r.inclusive.value)}" for r in skipped)
+                d.add("_" + L("t_incl_skipped").format(n=len(skipped), names=names) + "_", "")
         if s.trees:
             d.add(f"### {L('chains')}", "")
             chains: list[str] = []

@@ -80,9 +80,9 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str, str]]:
     cap = p.capture
     lang = analysis.lang
     L = lambda k: label(k, lang)  # noqa: E731
-    rows = [("source", L("source"), f"{cap.source} ({cap.format})")]
-    if cap.captured_on:
-        rows.append(("captured_on", L("captured_on"), captured_on_text(cap.captured_on)))
+    # When it was captured comes first, as in the hand-written report the project started from.
+    rows = [("captured_on", L("captured_on"), captured_on_text(cap.captured_on))] if cap.captured_on else []
+    rows.append(("source", L("source"), f"{cap.source} ({cap.format})"))
     if cap.event:
         others = [e for e in cap.events if e and e != cap.event]
         rows.append(("event", L("event"), cap.event + (f" ({L('t_also_in_file')}: {', '.join(others)})" if others else "")))
