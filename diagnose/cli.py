@@ -62,13 +62,19 @@ _register()
 
 
 def main() -> None:
-    """Console entry point. Usage errors are reported by typer itself (exit code 2)."""
+    """Console entry point. Usage errors are reported by typer itself (exit code 2); under --lang zh
+    the help and the usage errors are in Chinese (diagnose.cli_zh)."""
     from diagnose import messages
 
     messages.set_lang(messages.lang_of_argv(sys.argv[1:]))
     zh = messages.current_lang() == "zh"
     try:
-        app()
+        if zh:
+            from diagnose import cli_zh
+
+            cli_zh.run(app)
+        else:
+            app()
     except DiagnoseError as exc:
         from diagnose.report.escape import terminal
 
