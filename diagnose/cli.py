@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from diagnose.commands import COMMANDS
+from diagnose.commands.group_lang import GroupLang, pass_lang_down
 from diagnose.entry import EXIT_INTERRUPTED, INTERRUPTED
 from diagnose.errors import DiagnoseError
 
@@ -25,8 +26,9 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context, lang: GroupLang = None) -> None:
     """Diagnose CPU profiles (perf) of Linux processes, first of all real-time media (WebRTC) processes."""
+    pass_lang_down(ctx, lang)
 
 
 def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:

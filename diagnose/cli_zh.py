@@ -118,7 +118,7 @@ def run(app: typer.Typer) -> None:
     except _click.ClickException as exc:
         _usage_error(exc)
         sys.exit(exc.exit_code)
-    except _click.exceptions.Abort:
+    except typer.Abort:
         print("diagnose：已中止", file=sys.stderr)
         sys.exit(1)
     # In this mode click returns the code of an exit the command asked for (typer.Exit), and the
