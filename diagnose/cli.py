@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from diagnose.commands import COMMANDS
+from diagnose.commands.group_lang import GroupLang, pass_lang_down
 from diagnose.entry import EXIT_INTERRUPTED, INTERRUPTED
 from diagnose.errors import DiagnoseError
 
@@ -25,8 +26,9 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context, lang: GroupLang = None) -> None:
     """Diagnose CPU profiles (perf) of Linux processes, first of all real-time media (WebRTC) processes."""
+    pass_lang_down(ctx, lang)
 
 
 def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,13 +76,19 @@ _register()
 
 
 def main() -> None:
-    """Console entry point. Usage errors are reported by typer itself (exit code 2)."""
+    """Console entry point. Usage errors are reported by typer itself (exit code 2); under --lang zh
+    the help and the usage errors are in Chinese (diagnose.cli_zh)."""
     from diagnose import messages
 
     messages.set_lang(messages.lang_of_argv(sys.argv[1:]))
     zh = messages.current_lang() == "zh"
     try:
-        app()
+        if zh:
+            from diagnose import cli_zh
+
+            cli_zh.run(app)
+        else:
+            app()
     except DiagnoseError as exc:
         from diagnose.report.escape import terminal
 

@@ -229,3 +229,83 @@ def test_every_chinese_text_of_the_knowledge_base_and_rules() -> None:
     assert not bad, f"{len(bad)} Chinese texts hold English words: {bad[:15]}"
     folded = [where for where, t in texts if FOLDING.search(t) or HALF_WIDTH.search(t)]
     assert not folded, f"folding spaces or half-width punctuation in: {folded[:15]}"
+
+
+def _command_tree() -> list[tuple[list[str], Any]]:
+    import typer.main
+
+    from diagnose.cli import app
+
+    out: list[tuple[list[str], Any]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        out.append((path, cmd))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
+def _help_names() -> set[str]:
+    """What a help screen shows that is code: command, option and argument names, option values
+    (defaults, the values an option lists), the program as Python runs it, typer's metavars."""
+    found = ["python", "OPTIONS", "COMMAND", "ARGS"]
+    for path, cmd in _command_tree():
+        found += path
+        for p in cmd.params:
+            found += [p.name or "", *p.opts, str(p.default)]
+    return name_tokens(found) | KNOWLEDGE_CODE
+
+
+# typer's metavars: <str>, <list[str]>, {input} (an argument's name).
+METAVAR = re.compile(r"<[a-z\[\], ]+>|\{\w+\}")
+COMMAND_PATHS = [" ".join(path) for path, _ in _command_tree()]
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=lambda p: p or "diagnose")
+def test_help_is_chinese(path: str) -> None:
+    """`--help` of every command and group with --lang zh: the command's and each option's help,
+    the panel titles and marks, and nothing cut short with an ellipsis."""
+    proc = run_cli(*path.split(), "--lang", "zh", "--help", env={"COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "…" not in out, out
+    for english in ("Usage", "Options", "Show this message", "[default:", "[required]"):
+        assert english not in out, (english, out)
+    assert_chinese(METAVAR.sub(" ", out), _help_names(), f"{path} --help")
+
+
+def test_english_help_is_unchanged() -> None:
+    """Without --lang zh, typer's help as it was: English texts, English panels, no Chinese."""
+    proc = run_cli("analyze", "--help", env={"COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: " in proc.stdout and "─ Options ─" in proc.stdout and "[default: terminal]" in proc.stdout
+    assert "Analyse a capture: findings with advice" in proc.stdout
+    assert "Show this message and exit." in proc.stdout
+    assert not re.search(r"[\u4e00-\u9fff]", proc.stdout)
+
+
+@pytest.mark.parametrize("args", [
+    ("analyze", "--bogus", "x"),  # no such option
+    ("analyze",),  # missing argument
+    ("analyze", "x", "--width", "wide"),  # invalid value
+    ("anlyze",),  # no such command
+    ("diff", "a", "b", "c"),  # extra argument
+    ("rules", "nosuch"),
+])
+def test_usage_errors_are_chinese(args: tuple[str, ...]) -> None:
+    proc = run_cli(*args, "--lang", "zh")
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("diagnose：错误："), line
+    assert proc.stdout == ""
+    assert_chinese(line, _help_names() | {"anlyze", "nosuch", "bogus", "wide"}, " ".join(args))
+
+
+def test_lang_before_the_command_is_the_commands_default() -> None:
+    """`diagnose --lang zh rules list` is `diagnose rules list --lang zh`."""
+    before = run_cli("--lang", "zh", "rules", "list", env={"COLUMNS": "200"})
+    after = run_cli("rules", "list", "--lang", "zh", env={"COLUMNS": "200"})
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout and "规则" in before.stdout
