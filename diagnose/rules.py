@@ -70,6 +70,8 @@ def _parse_pack(doc: YamlDoc, kb: Knowledge | None, p: Problems) -> Pack:
             p.add(doc.error((str(k),), "unknown top-level field (a typo?)", f"allowed: {', '.join(sorted(allowed))}"))
     if data.get("schema") != SCHEMA:
         p.add(doc.error(("schema",), f"schema must be {SCHEMA}", f"add schema: {SCHEMA}"))
+        if "schema" in data:
+            return empty  # another format or version: what else it lacks says nothing more
     meta = data.get("pack")
     if not isinstance(meta, dict):
         p.add(doc.error(("pack",), "missing the pack header", "add pack: {name: ..., version: 1.0.0, engine: '>=1.0'}"))
