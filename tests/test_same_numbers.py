@@ -192,3 +192,37 @@ def test_the_overview_states_cores_and_samples_alike(formats: dict[str, Any]) ->
             row = next(line for line in formats[name].splitlines() if line.lstrip("│| ").startswith(
                 label("processes", "en")))
             assert shown in row.replace("\\_", "_"), (name, row)
+
+
+def _syscall_rows_terminal(text: str) -> list[Row]:
+    """The terminal's system-call table: (call, share, entry/exit, work) of each row."""
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(label("syscalls", "en") + ": "))
+    rule = next(i for i in range(at + 1, len(lines)) if lines[i].strip() and set(lines[i].strip()) == {"─"})
+    rows = []
+    for line in lines[rule + 1:]:
+        cells = line.split()
+        numbers = [c for c in cells if re.fullmatch(r"[\d.]+%|–", c)]
+        if len(numbers) < 3:
+            break
+        rows.append((cells[0], numbers[0], numbers[1], numbers[-1]))
+    return rows
+
+
+def _syscall_rows_markdown(text: str) -> list[Row]:
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("## 3. "))
+    first = next(i for i in range(at, len(lines)) if lines[i].startswith("|"))
+    rows = []
+    for line in lines[first + 2:]:
+        if not line.startswith("|"):
+            break
+        c = _md_cells(line)
+        rows.append((c[0].strip("`"), c[2], c[3], c[5]))
+    return rows
+
+
+def test_the_system_call_table_is_the_same_in_the_terminal_and_markdown(formats: dict[str, Any]) -> None:
+    term, md = _syscall_rows_terminal(formats["terminal"]), _syscall_rows_markdown(formats["markdown"])
+    assert term, "no system-call row read from the terminal report"
+    assert term == md

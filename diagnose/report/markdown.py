@@ -19,13 +19,13 @@ from diagnose.report.escape import markdown as _md
 from diagnose.messages import say
 from diagnose.report.labels import colon, label, severity_label, zh_punct
 from diagnose.report.thread_table import thread_table
+from diagnose.report.syscall_section import syscall_section
 from diagnose.report.syscall_tables import count_table, missing_lines
 from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.report.verdict import verdict
 from diagnose.stats import Share, wilson
-from diagnose.syscalls import syscall_breakdown
 from diagnose.texts import tr
 
 TOP = 10
@@ -139,26 +139,16 @@ def render_markdown(analysis: Analysis) -> str:
     kb = analysis.knowledge
     # 3. system calls
     d.add(f"## 3. {L('syscalls')}", "", L("syscalls_intro"), "")
-    if kb is not None and n:
-        sb = syscall_breakdown(p, kb)
-        if sb.total:
-            total, trans = Share(sb.total, n), Share(sb.transitions, n)
-            work = Share(sb.total - sb.transitions, n)
-            if sb.inferred:
-                d.add(f"- {L('in_syscalls')}: **{_pct(total.value)}** ({_ci(total)})", "", L("syscalls_inferred"), "")
-            else:
-                d.add(f"- {L('in_syscalls')}: **{_pct(total.value)}** ({_ci(total)})",
-                      f"- {L('entry_exit')}: {_pct(trans.value)} ({_ci(trans)})",
-                      f"- {L('kernel_work')}: {_pct(work.value)} ({_ci(work)})", "")
-            body = []
-            for r in sb.rows[:TOP]:
-                callers = ", ".join(_cell(w) for w, _ in sorted(r.wrappers.items(), key=lambda kv: -kv[1])[:2])
-                body.append([_cell(r.name), L(f"dir_{r.direction}"), _pct(r.total / n),
-                             _pct(r.transitions / n) if not sb.inferred else "–",
-                             _pct(r.loopback / n) if r.loopback else "–",
-                             _pct(r.work / n) if not sb.inferred else "–", callers])
-            d.table([L("syscall"), L("direction"), L("share"), L("entry_exit"), L("loopback_delivery"),
-                     L("kernel_work"), L("caller")], body, ["l", "l", "r", "r", "r", "r", "l"])
+    section = syscall_section(analysis)
+    if section is not None:
+        if section.totals:
+            first, *rest = section.totals
+            d.add(f"- {first[0]}: **{first[1]}** ({first[2]})", *(f"- {k}: {v} ({ci})" for k, v, ci in rest), "")
+            if section.inferred:
+                d.add(L("syscalls_inferred"), "")
+            d.table(section.header, [[_cell(r.name), r.direction, r.share, r.entry_exit, r.loopback, r.work,
+                                      ", ".join(_cell(c) for c in r.callers)] for r in section.rows],
+                    ["l", "l", "r", "r", "r", "r", "l"])
         else:
             d.add(L("no_syscalls"), "")
     counted = count_table(analysis)

@@ -17,6 +17,7 @@ from diagnose.report.escape import terminal as esc
 from diagnose.report.fit import Col, Named, fitted_table, hanging, middle_ellipsis, titled_panel
 from diagnose.report.labels import colon, label, zh_punct
 from diagnose.report.terminal_findings import SEVERITY_STYLE, findings_renderable, verdict_renderable
+from diagnose.report.syscall_section import syscall_section
 from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
@@ -183,6 +184,45 @@ def _inclusive(analysis: Analysis, width: int) -> list:
     return out
 
 
+def _syscalls(analysis: Analysis, width: int) -> list:
+    """The system-call overhead section, as the Markdown report's (report.syscall_section)."""
+    section = syscall_section(analysis)
+    if section is None:
+        return []
+    lang = analysis.lang
+    if not section.totals:
+        return [hanging(Text(label("no_syscalls", lang), style="dim"), width)]
+    totals = "; ".join(f"{k} {v} ({ci})" for k, v, ci in section.totals)
+    out: list = [hanging(Text(f"{label('syscalls', lang)}{colon(lang)}{totals}"), width)]
+    if section.inferred:
+        out.append(hanging(Text(label("syscalls_inferred", lang), style="dim"), width))
+    rows = section.rows
+    h = section.header
+    cols = [Col(h[0], "name", min_width=12, max_lines=1, cells=[Named(esc(r.name)) for r in rows]),
+            Col(h[1], keep=False, cells=[r.direction for r in rows]),
+            Col(h[2], justify="right", cells=[r.share for r in rows]),
+            Col(h[3], justify="right", cells=[r.entry_exit for r in rows]),
+            Col(h[4], justify="right", keep=False, cells=[r.loopback for r in rows]),
+            Col(h[5], justify="right", cells=[r.work for r in rows]),
+            Col(h[6], "name", min_width=16, max_lines=2, cells=[Named(esc(", ".join(r.callers)))
+                                                                          for r in rows])]
+    out.append(fitted_table(None, cols, width))
+    return out
+
+
+def _healthy(analysis: Analysis, width: int) -> list:
+    """What is healthy (model.healthy_items), as the Markdown's assessment says it."""
+    if analysis.evaluation is None:
+        return []
+    lang = analysis.lang
+    items = [item.text(lang).replace("`", "") for item in model.healthy_items(analysis)]
+    if not items:
+        items = [model.healthy_empty_text(analysis)]
+    out: list = [Text(label("healthy", lang), style="bold green")]
+    out.extend(_labelled("- ", Text(esc(t), style="green"), width, "green") for t in items)
+    return out
+
+
 def renderables(analysis: Analysis, width: int = 110) -> list:
     p, s = analysis.profile, analysis.summary
     out: list = []
@@ -202,6 +242,7 @@ def renderables(analysis: Analysis, width: int = 110) -> list:
     panel = findings_renderable(analysis, width)
     if panel is not None:
         out.append(panel)
+    out.extend(_healthy(analysis, width))
     if p.stack_samples == 0:
         cap = p.capture
         if cap.total_samples == 0:
@@ -217,6 +258,7 @@ def renderables(analysis: Analysis, width: int = 110) -> list:
         out.append(_group_table(L("t_kernel_user_title"), sides, L("t_side"), True, width, lang=lang))
         out.append(hanging(Text(L("t_in_kernel").format(v=f"{pct(s.in_kernel.value)} ({_ci(s.in_kernel)})"),
                                 style="dim"), width))
+        out.extend(_syscalls(analysis, width))
         modules = [type(r)(_module_label(r.label) or r.label, r.share, r.cores, r.key) for r in s.modules[:TOP_GROUPS]]
         out.append(_group_table(L("t_by_module"), modules, L("module"), True, width, lang=lang))
         components = _components_table(analysis, width)
