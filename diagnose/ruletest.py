@@ -14,6 +14,30 @@ from diagnose.rules import Pack, RuleSet, builtin_pack_files, knowledge_of, merg
 from diagnose.yamlfile import load_yaml_text
 
 
+@dataclass(frozen=True)
+class Miss:
+    """One expectation of a test case that the capture did not meet. kind: "capture-missing",
+    "not-fired" (`trace`: the rule's trace, why it did not fire), "fired", "top", "severity"."""
+
+    kind: str
+    subject: str  # the expected rule (or finding id:subject), the capture path, the severity
+    got: str = ""  # the top finding that came instead
+    trace: dict[str, Any] | None = None
+    above: tuple[tuple[str, str], ...] = ()  # (finding, severity) of those above the severity
+
+    def text(self) -> str:
+        if self.kind == "capture-missing":
+            return f"capture not found: {self.subject}"
+        if self.kind == "not-fired":
+            why = (self.trace or {}).get("why_not") or (self.trace or {}).get("status") or "no such rule"
+            return f"expected {self.subject} to fire; it did not ({why})"
+        if self.kind == "fired":
+            return f"expected {self.subject} not to fire; it fired"
+        if self.kind == "top":
+            return f"expected {self.subject} as the top finding; got {self.got or 'none'}"
+        return f"expected no finding above {self.subject}; got {', '.join(f'{f} ({sev})' for f, sev in self.above)}"
+
+
 @dataclass
 class CaseResult:
     pack: str
@@ -21,8 +45,13 @@ class CaseResult:
     capture: str
     line: int | None
     passed: bool
-    problems: list[str] = field(default_factory=list)
+    misses: list[Miss] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """The misses in English (`diagnose rules test` says them in the chosen language)."""
+        return [m.text() for m in self.misses]
 
 
 def _label(f: Any) -> str:
@@ -78,39 +107,37 @@ def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
         name = str(case.get("name") or os.path.basename(capture))
         if not os.path.exists(capture):
             results.append(CaseResult(pack.name, name, capture, case.get("_line"), False,
-                                      [f"capture not found: {capture}"]))
+                                      [Miss("capture-missing", capture)]))
             continue
         if capture not in profiles:
             profiles[capture] = load_profile(capture)
         evaluation = evaluate(profiles[capture], ruleset, kb)
         findings = evaluation.findings
-        problems = []
+        problems: list[Miss] = []
         for want in case.get("expect") or []:
             if not _matches(str(want), findings):
-                problems.append(f"expected {want} to fire; it did not ({_why(evaluation, str(want))})")
+                problems.append(Miss("not-fired", str(want), trace=_trace(evaluation, str(want))))
         for unwanted in case.get("expect_not") or []:
             if _matches(str(unwanted), findings):
-                problems.append(f"expected {unwanted} not to fire; it fired")
+                problems.append(Miss("fired", str(unwanted)))
         top = case.get("top")
         if top is not None:
             first = next((f for f in findings if f.explained_by is None), None)
             if first is None or str(top) not in (first.id, _label(first)):
-                problems.append(f"expected {top} as the top finding; got {_label(first) if first else 'none'}")
+                problems.append(Miss("top", str(top), _label(first) if first else ""))
         at_most = case.get("severity_at_most")
         if at_most is not None:
             from diagnose.rules import SEVERITIES
 
             over = [f for f in findings if SEVERITIES.index(f.severity) > SEVERITIES.index(str(at_most))]
             if over:
-                problems.append(f"expected no finding above {at_most}; got {', '.join(f'{_label(f)} ({f.severity})' for f in over)}")
+                problems.append(Miss("severity", str(at_most), above=tuple((_label(f), f.severity) for f in over)))
         results.append(CaseResult(pack.name, name, capture, case.get("_line"), not problems, problems,
                                   [_label(f) for f in findings]))
     return results
 
 
-def _why(evaluation: Any, rid: str) -> str:
+def _trace(evaluation: Any, rid: str) -> dict[str, Any] | None:
+    """The trace of the rule a test case expected to fire (None: no such rule)."""
     rid = rid.split(":", 1)[0]
-    for t in evaluation.trace:
-        if t.id == rid:
-            return t.why_not or t.status
-    return "no such rule"
+    return next((t.to_dict() for t in evaluation.trace if t.id == rid), None)

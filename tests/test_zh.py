@@ -309,3 +309,30 @@ def test_lang_before_the_command_is_the_commands_default() -> None:
     after = run_cli("rules", "list", "--lang", "zh", env={"COLUMNS": "200"})
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr
     assert before.stdout == after.stdout and "规则" in before.stdout
+
+
+def test_rules_test_says_unmet_expectations_in_chinese(tmp_path: Path) -> None:
+    """A pack whose test cases fail in every way `rules test` knows: each unmet expectation, and why
+    the expected rule did not fire, in Chinese (the English is kept for --lang en)."""
+    from conftest import FIXTURES, run_cli
+
+    pack = tmp_path / "team.yaml"
+    capture = FIXTURES / "iperf3-udp-recv.perf.txt.gz"
+    pack.write_text(
+        "schema: diagnose.rules/v1\npack: {name: team, version: 1.0.0, engine: '>=1.0'}\nrules: []\ntests:\n"
+        f"  - {{capture: {capture}, expect: [codec-hot, no-such-rule], expect_not: [syscall-heavy],"
+        " top: codec-hot, severity_at_most: info}\n"
+        "  - {capture: missing.perf.txt.gz, expect: [codec-hot]}\n")
+    en = run_cli("rules", "test", str(pack))
+    assert en.returncode == 1 and "expected codec-hot to fire; it did not" in en.stdout, en.stdout + en.stderr
+    zh = run_cli("rules", "test", str(pack), "--lang", "zh")
+    assert zh.returncode == 1, zh.stdout + zh.stderr
+    for said in ("预期 codec-hot 触发", "没有这条规则", "预期 syscall-heavy 不触发", "排名第一", "找不到采集"):
+        assert said in zh.stdout, zh.stdout
+    from diagnose.knowledge import builtin_knowledge
+    from diagnose.rules import load_packs
+
+    names = {"codec-hot", "no-such-rule", "team", str(capture), str(tmp_path / "missing.perf.txt.gz"),
+             "iperf3-udp-recv.perf.txt.gz", "missing.perf.txt.gz", "pselect6"}
+    names |= {r.id for r in load_packs(None, builtin_knowledge()).rules}  # the findings that fired instead
+    assert_chinese(zh.stdout, name_tokens(list(names)) | names, "rules test --lang zh")

@@ -158,6 +158,7 @@ def test(paths: Annotated[list[str], typer.Argument(help="Rule pack files or fol
     """Run the test cases of rule packs: each capture's findings that must and must not appear."""
     from diagnose.knowledge import builtin_knowledge
     from diagnose.report.escape import terminal as esc
+    from diagnose.report.explain_view import miss_text
     from diagnose.ruletest import run_tests
 
     L = _words(lang)
@@ -166,8 +167,8 @@ def test(paths: Annotated[list[str], typer.Argument(help="Rule pack files or fol
     for r in results:
         mark = L("r_pass") if r.passed else L("r_fail")
         print(f"{mark}  {esc(r.pack)}: {esc(r.name)}")
-        for p in r.problems:
-            print(f"      {esc(p)}")
+        for m in r.misses:
+            print(f"      {esc(miss_text(m, lang))}")
     print(L("r_summary").format(passed=len(results) - len(failed), failed=len(failed)))
     if failed:
         raise typer.Exit(1)

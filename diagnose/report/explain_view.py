@@ -306,3 +306,18 @@ def render_explain(report: dict[str, Any], finding: str | None, rule: str | None
                       highlight=False, soft_wrap=False)
     console.print(Group(*parts))
     return zh_punct(buf.getvalue(), lang)
+
+
+def miss_text(miss: Any, lang: str) -> str:
+    """An unmet expectation of a rule-pack test case (ruletest.Miss) in the report's language;
+    why a rule did not fire is said as `explain --rule` says it."""
+    if lang != "zh":
+        return miss.text()
+    L = lambda k: label(k, lang)  # noqa: E731
+    if miss.kind == "not-fired":
+        why = _why_not(miss.trace, lang) if miss.trace else L("r_no_such_rule")
+        return L("r_miss_not_fired").format(rule=miss.subject, why=why)
+    if miss.kind == "severity":
+        got = "、".join(f"{f}（{severity_label(sev, lang)}）" for f, sev in miss.above)
+        return L("r_miss_severity").format(rule=severity_label(miss.subject, lang), got=got)
+    return L(f"r_miss_{miss.kind.replace('-', '_')}").format(rule=miss.subject, got=miss.got or L("r_none"))
