@@ -171,3 +171,49 @@ def test_a_bad_perf_data_is_reported_before_a_bad_rule_pack(recording: Path, tmp
     assert_one_line_error(run_cli("flamegraph", str(recording), "--rules", str(pack), "-o", str(tmp_path / "f.svg")),
                           f"{pack}:1", "schema must be")
     assert not (tmp_path / "f.svg").exists()
+
+
+def _read(path: Path, **kwargs: int) -> tuple[bytes, int, object]:
+    from diagnose.collapse import CollapseOptions, fold, folded_lines
+    from diagnose.inputs.perf_script import count
+    from diagnose.pipeline import read_perf, resolve
+
+    parse, warnings, cut = read_perf(resolve(str(path)), **kwargs)
+    assert warnings == [] and not cut
+    samples = sum(count(c)[0] for c in parse.counts.values())
+    return b"".join(folded_lines(fold(parse, CollapseOptions(tid=True)))), samples, parse
+
+
+@pytest.mark.parametrize("slices", [2, 3])
+def test_a_perf_data_read_in_time_slices_equals_one_perf_script(recording: Path, slices: int) -> None:
+    """Several perf script processes over disjoint time slices (forced on this small recording):
+    every sample read once, the folded stacks byte for byte those of one perf script."""
+    from diagnose.inputs.perf_slices import slices_for
+
+    ranges = slices_for(str(recording), slices, min_bytes=0)
+    assert ranges is not None and len(ranges) == slices
+    # Each slice holds samples of its own (the cut is not at an end of the recording).
+    per_slice = [_samples(subprocess.run(["perf", "script", "-F", "+pid", "--time", r, "-i", str(recording)],
+                                         capture_output=True, check=True).stdout) for r in ranges]
+    assert all(n > 0 for n in per_slice), (ranges, per_slice)
+    one_folded, one_samples, one = _read(recording, jobs=1)
+    sliced_folded, sliced_samples, sliced = _read(recording, jobs=slices, slice_min_bytes=0)
+    # (Without --header: the recorded command line, which has newlines, would count as lines.)
+    whole = subprocess.run(["perf", "script", "-F", "+pid", "-i", str(recording)], capture_output=True, check=True)
+    assert one_samples == sum(per_slice) == _samples(whole.stdout)
+    assert sliced_samples == one_samples
+    assert sliced_folded == one_folded and one_folded
+    assert sliced.header == one.header and sliced.header  # printed once, by the first slice
+    assert (sliced.time_min, sliced.time_max) == (one.time_min, one.time_max)
+    assert {e: s.samples for e, s in sliced.events.items()} == {e: s.samples for e, s in one.events.items()}
+
+
+def test_a_small_or_cut_perf_data_is_read_by_one_perf_script(recording_in_rounds: Path, tmp_path: Path) -> None:
+    from diagnose.inputs.perf_slices import slices_for
+
+    assert slices_for(str(recording_in_rounds), 2) is None  # under the size where slices pay off
+    assert slices_for(str(recording_in_rounds), 1, min_bytes=0) is None  # one CPU
+    assert slices_for(str(recording_in_rounds), 2, min_bytes=0) is not None
+    cut = tmp_path / "cut.data"
+    cut.write_bytes(recording_in_rounds.read_bytes()[: recording_in_rounds.stat().st_size * 9 // 10])
+    assert slices_for(str(cut), 2, min_bytes=0) is None  # no sample times in a header cut off
