@@ -143,7 +143,7 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
         t = note("perf script alone (text drained)", t)
         parse, _ = parse_chunks(stream_perf_script(str(data)), False, max(1, default_jobs() - 1))
         t = note("perf script + parse (streamed)", t)
-        ranges = slices_for(str(data), min_bytes=0)
+        ranges = slices_for(str(data), 2, min_bytes=0)
         if ranges is not None:
             parse = parse_sliced(str(data), ranges, False, PerfScriptExit())
             t = note(f"perf script + parse, {len(ranges)} time slices", t)
@@ -176,6 +176,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the recorded perf.data as bench/out/e2e.perf.data")
     ap.add_argument("--also", type=Path, metavar="CHECKOUT",
                     help="also time another checkout's diagnose (e.g. main, before a change) in the same rounds")
+    ap.add_argument("--slices", type=int, metavar="N",
+                    help="also time the diagnose commands with --jobs N: the perf.data read by N perf scripts over "
+                         "time slices (what a machine of 2N CPUs does by itself)")
     args = ap.parse_args()
 
     outdir = HERE / "out"
@@ -199,10 +202,16 @@ def main() -> None:
                                             "-o", str(work / "d.json")], work / "d.json"),
         "diagnose collapse": ([*diagnose, "collapse", str(data), "-o", str(work / "d.folded")], work / "d.folded"),
     }
+    if args.slices:
+        for name, (cmd, out) in list(commands.items()):
+            if name.startswith("diagnose "):
+                sliced_out = out.with_name(f"sliced-{out.name}")
+                sliced_cmd = [str(sliced_out) if a == str(out) else a for a in cmd]
+                commands[f"{name} --jobs {args.slices}"] = ([*sliced_cmd, "--jobs", str(args.slices)], sliced_out)
     if args.also is not None:
         other_env = {**os.environ, "PYTHONPATH": str(args.also.resolve())}
         for name, (cmd, out) in list(commands.items()):
-            if name.startswith("diagnose "):
+            if name.startswith("diagnose ") and "--jobs" not in name:
                 other_out = out.with_name("also-" + out.name)
                 other_cmd = [other_out if a == str(out) else a for a in cmd]
                 commands[f"{args.also.name}: {name}"] = ([str(a) for a in other_cmd], other_out, other_env)
@@ -222,10 +231,10 @@ def main() -> None:
           f"{same} (period sum {samples:,})")
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python "
           f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"{'command':40} {'median s':>9} {'x flamegraph-rs':>16} {'CPU s':>7} {'peak MB':>8}")
+    print(f"{'command':46} {'median s':>9} {'x flamegraph-rs':>16} {'CPU s':>7} {'peak MB':>8}")
     for name, r in results.items():
         r["ratio_to_flamegraph_rs"] = r["seconds"] / base
-        print(f"{name:40} {r['seconds']:9.2f} {r['ratio_to_flamegraph_rs']:15.2f}x {r['cpu_seconds']:7.2f} "
+        print(f"{name:46} {r['seconds']:9.2f} {r['ratio_to_flamegraph_rs']:15.2f}x {r['cpu_seconds']:7.2f} "
               f"{r['peak_pss_mb']:8.1f}")
     goals = {"diagnose flamegraph no slower than flamegraph-rs": results["diagnose flamegraph"]["ratio_to_flamegraph_rs"] <= 1.0,
              "diagnose analyze within 1.5x of flamegraph-rs":

@@ -217,3 +217,44 @@ def test_a_small_or_cut_perf_data_is_read_by_one_perf_script(recording_in_rounds
     cut = tmp_path / "cut.data"
     cut.write_bytes(recording_in_rounds.read_bytes()[: recording_in_rounds.stat().st_size * 9 // 10])
     assert slices_for(str(cut), 2, min_bytes=0) is None  # no sample times in a header cut off
+
+
+def _processes_reading(path: Path) -> list[str]:
+    """Processes whose command line names `path` (perf script, or a forked parser of it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(path).encode() in argv:
+                found.append(b" ".join(argv).decode(errors="replace"))
+    return found
+
+
+READ_IN_SLICES = ("import sys\nfrom diagnose.pipeline import read_perf, resolve\nprint('ready', flush=True)\n"
+                  "while True:\n    read_perf(resolve(sys.argv[1]), jobs=2, slice_min_bytes=0)\n")
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3])
+def test_ctrl_c_while_reading_slices_ends_every_perf_script(recording: Path, delay: float) -> None:
+    import signal
+    import time
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen([sys.executable, "-c", READ_IN_SLICES, str(recording)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    time.sleep(delay)
+    busy = _processes_reading(recording)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode in (130, -signal.SIGINT), stderr.decode()
+    assert b"KeyboardInterrupt" in stderr or not stderr
+    assert any(line.split()[0].endswith("perf") for line in busy) or delay < 0.1  # it was reading
+    deadline = time.monotonic() + 10
+    while _processes_reading(recording) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_reading(recording) == []

@@ -11,31 +11,41 @@ time order; only the first slice prints the header). Every slice still reads the
 (perf processes the events that are not samples, mmap and comm, in each), which costs each
 process about a tenth of a second on an 8 MB recording: a small recording is read as one stream.
 
-All slices' perf scripts run at once. The first slice's text is parsed as it streams from its
-pipe; the others are written by perf to unnamed files (no Python process of their own: nothing
-forked, nothing handed over) and parsed after it, in order, by the same parser, as one text.
-Each slice's perf exit status is kept: the first that failed (in slice order) is the one told.
+Slice 0 is parsed by this process; each other slice by a forked process that runs its own perf
+script and hands its result over in a file (perf_reader's _hand_over), as the byte ranges of a
+large perf script text file are. Each slice's perf exit status is kept: the first that failed
+(in slice order) is the one told.
 """
 
 from __future__ import annotations
 
-import itertools
+import multiprocessing as mp
 import os
+import queue
+import signal
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from diagnose.errors import DiagnoseError
-from diagnose.inputs.perf_data import (PERF_INSTALL_HINT, PIPE_PIECE, STREAM_CHUNK_BYTES, PerfScriptExit, _last_error_line,
-                                       analysis_command, perf_binary, stream_perf_script)
-from diagnose.inputs.perf_reader import parse_chunks
-from diagnose.inputs.perf_script import PartialParse
+from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, perf_binary, stream_perf_script
+from diagnose.inputs.perf_reader import RANGE_INDEX, SampleChunker, _hand_over, _summary, _take_over, note_cut_samples
+from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge
+from diagnose.inputs.safe_interrupt import InterruptAtSafePoints
 
-# Below this size a perf.data is read by one perf script: each slice's fixed cost (perf reading
-# the whole file) is not paid back (measured: see README, Speed on perf.data).
+# Below this size a perf.data is read by one perf script: each slice's fixed cost (about 0.1 CPU
+# second of perf's own start: symbols, the events that are not samples) is not paid back.
 SLICE_MIN_BYTES = 4 * 1024 * 1024
+# Each slice keeps two CPUs busy, its perf script and its parser: with fewer than two idle CPUs
+# per slice the slices only add work (2 CPUs: 1.12 s against 0.81 s for one stream, see README).
+CPUS_PER_SLICE = 2
+# perf script's time per slice stops falling beyond this (its fixed cost): one perf 0.39 CPU s,
+# 2 slices at most 0.24 each, 3 slices 0.21, 4 slices 0.21 (7.1 MB system-wide recording).
+MAX_SLICES = 3
 NS = 1_000_000_000
+QUEUE_WAIT_S = 0.2
 
 
 def usable_cpus() -> int:
@@ -87,9 +97,10 @@ def time_ranges(first: int, last: int, n: int) -> list[str]:
 
 
 def slices_for(path: str, jobs: int | None = None, min_bytes: int = SLICE_MIN_BYTES) -> list[str] | None:
-    """The time slices to read `path` in, or None to read it as one stream (one usable CPU, a
-    recording under min_bytes, a header without sample times)."""
-    n = usable_cpus() if jobs is None else max(1, jobs)
+    """The time slices to read `path` in (jobs of them when given: one parser process each), or
+    None to read it as one stream (fewer than 2 * CPUS_PER_SLICE usable CPUs, a recording under
+    min_bytes, a header without sample times)."""
+    n = min(MAX_SLICES, usable_cpus() // CPUS_PER_SLICE) if jobs is None else max(1, jobs)
     try:
         small = os.path.getsize(path) < min_bytes
     except OSError:
@@ -100,55 +111,127 @@ def slices_for(path: str, jobs: int | None = None, min_bytes: int = SLICE_MIN_BY
     return None if span is None else time_ranges(span[0], span[1], n)
 
 
-def _slice_text(proc: subprocess.Popen, out: BinaryIO, err: BinaryIO, status: PerfScriptExit) -> Iterator[bytes]:
-    """A slice's text, once its perf script (writing to a file) has ended; its exit in status."""
-    code = proc.wait()
-    status.code = code
-    if code != 0:
-        err.seek(0)
-        text = err.read().decode("utf-8", "replace")
-        status.error = _last_error_line(text) if text.strip() else f"exit code {code}"
-    out.seek(0)
-    while True:
-        piece = out.read(PIPE_PIECE)
-        if not piece:
-            return
-        yield piece
+class _Lines:
+    """Counts the lines of a stream as it passes (for absolute line numbers in warnings)."""
+
+    def __init__(self, data: Iterable[bytes]) -> None:
+        self.data = data
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.data:
+            self.count += piece.count(b"\n")
+            yield piece
+
+
+def _parse_slice(path: str, time_range: str, k: int, keep_addrs: bool, status: PerfScriptExit,
+                 ctrl_c: InterruptAtSafePoints | None = None) -> tuple[PartialParse, int]:
+    """One slice's parse and the number of lines of its text."""
+    stream = stream_perf_script(path, status, time_range, header=k == 0)
+    lines = _Lines(stream)
+    parser = ChunkParser(keep_addrs)
+    chunker = SampleChunker(STREAM_CHUNK_BYTES)
+    try:
+        for i, (chunk, last, line) in enumerate(chunker.chunks(lines)):
+            parser.feed(chunk, k * RANGE_INDEX + i, line, last)
+            if ctrl_c is not None:
+                ctrl_c.check()
+    finally:
+        stream.close()  # stopped early (Ctrl-C, an error): its perf script is ended now
+    out = parser.finish()
+    note_cut_samples(out, chunker)
+    return out, lines.count
+
+
+def _slice_worker(path: str, time_range: str, k: int, keep_addrs: bool, results: mp.Queue,
+                  spill: BinaryIO) -> None:  # pragma: no cover - runs in a child process
+    # Stopped by the parent (SIGTERM, also on Ctrl-C, which the parent alone handles): leave
+    # through the stream's cleanup, which ends its perf script.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+    status = PerfScriptExit()
+    try:
+        part, n_lines = _parse_slice(path, time_range, k, keep_addrs, status)
+        _hand_over(part, spill)
+        results.put((k, "ok", (_summary(part), n_lines, status)))
+    except DiagnoseError as exc:
+        results.put((k, "input", str(exc)))
+    except BaseException as exc:  # report, never leave the parent waiting
+        results.put((k, "error", repr(exc)))
 
 
 def parse_sliced(path: str, ranges: list[str], keep_addrs: bool, status: PerfScriptExit) -> PartialParse:
-    """The perf.data's samples read by one perf script per time range, all running at once:
-    the first slice's text is parsed as it streams from its pipe, the others' are written by
-    perf to unnamed files and parsed after it, in order, by the same parser (one text, as one
-    perf script would print it: same line numbers, nothing to merge). `status` gets the first
-    failed slice's exit, else the last one's."""
-    procs: list[subprocess.Popen] = []
-    files: list[BinaryIO] = []
-    statuses = [PerfScriptExit() for _ in ranges]
-    pieces: list[Iterator[bytes]] = []
-    try:
-        for k in range(1, len(ranges)):
-            out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-            files += [out, err]
-            try:
-                proc = subprocess.Popen(analysis_command(path, ranges[k], header=False), stdout=out, stderr=err,
-                                        stdin=subprocess.DEVNULL)
-            except OSError as exc:
-                raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
-            procs.append(proc)
-            pieces.append(_slice_text(proc, out, err, statuses[k]))
-        first = stream_perf_script(path, statuses[0], ranges[0])
+    """The perf.data's samples read by one perf script per time range, parsed concurrently and
+    merged in slice order; `status` gets the first failed slice's exit (or the last's success)."""
+    ctx = mp.get_context("fork")
+    results: mp.Queue = ctx.Queue()
+    spills = {k: tempfile.TemporaryFile() for k in range(1, len(ranges))}
+    workers = {k: ctx.Process(target=_slice_worker, args=(path, ranges[k], k, keep_addrs, results, spills[k]),
+                              daemon=True) for k in range(1, len(ranges))}
+    statuses: dict[int, PerfScriptExit] = {0: PerfScriptExit()}
+    summaries: dict[int, tuple[PartialParse, int]] = {}
+    # A Ctrl-C is raised between chunks and between waits (see safe_interrupt); the workers are
+    # then stopped, each ending its perf script.
+    with InterruptAtSafePoints() as ctrl_c:
+        for w in workers.values():
+            w.start()
         try:
-            parse, _ = parse_chunks(itertools.chain(first, *pieces), keep_addrs, 1, STREAM_CHUNK_BYTES)
+            summaries[0] = _parse_slice(path, ranges[0], 0, keep_addrs, statuses[0], ctrl_c)
+            failure: str | None = None
+            for _ in workers:
+                k, kind, payload = _get(results, ctrl_c)
+                workers[k].join()
+                if kind == "ok":
+                    meta, n_lines, statuses[k] = payload
+                    summaries[k] = (meta, n_lines)
+                elif kind == "input":
+                    failure = failure or payload
+                else:
+                    raise RuntimeError(f"perf script slice {k} failed: {payload}")
+            if failure is not None:
+                raise DiagnoseError(failure)
+        except BaseException:
+            _stop(workers.values())
+            for f in spills.values():
+                f.close()
+            raise
         finally:
-            first.close()  # stopped early (Ctrl-C, an error): its perf script is ended now
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        for f in files:
-            f.close()
-    chosen = next((st for st in statuses if st.failed), statuses[-1])
+            _stop(workers.values())
+    parts = [summaries[0][0]]
+    base = summaries[0][1]
+    for k in range(1, len(ranges)):
+        part = _take_over(spills[k])
+        meta, n_lines = summaries[k]
+        # Line numbers as in the slices' texts put end to end (perf script's whole text).
+        part.warnings, part.unterminated_line = meta.warnings, meta.unterminated_line
+        for w in part.warnings.values():
+            if w.line is not None:
+                w.line += base
+        if part.unterminated_line is not None:
+            part.unterminated_line += base
+        base += n_lines
+        parts.append(part)
+    failed = next((statuses[k] for k in range(len(ranges)) if statuses[k].failed), None)
+    chosen = failed or statuses[len(ranges) - 1]
     status.code, status.error = chosen.code, chosen.error
-    return parse
+    return merge(parts)
+
+
+def _stop(workers: Iterable[mp.Process]) -> None:
+    alive = [w for w in workers if w.is_alive()]
+    for w in alive:
+        w.terminate()  # SIGTERM: the worker ends its perf script on the way out
+    for w in alive:
+        w.join(timeout=5)
+        if w.is_alive():
+            w.kill()
+            w.join()
+
+
+def _get(q: mp.Queue, ctrl_c: InterruptAtSafePoints) -> tuple:
+    while True:
+        ctrl_c.check()
+        try:
+            return q.get(timeout=QUEUE_WAIT_S)
+        except queue.Empty:
+            continue
