@@ -43,8 +43,8 @@ def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: boo
 def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: int | None = None,
               slice_min_bytes: int = SLICE_MIN_BYTES) -> tuple[PartialParse, list[str], bool]:
     """The parse, its warnings, and whether the input was cut short (a compressed file that
-    ends early, text that ends inside a sample). A perf.data of slice_min_bytes or more is read
-    by one perf script per usable CPU (or per job), over time slices (see perf_slices)."""
+    ends early, text that ends inside a sample). A perf.data of slice_min_bytes or more may be
+    read by several perf scripts over time slices, one parser each (see perf_slices.slices_for)."""
     perf_exit = PerfScriptExit()
     ranges = slices_for(source.path, jobs, slice_min_bytes) if source.format == "perf-data" else None
     if ranges is not None:

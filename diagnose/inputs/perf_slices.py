@@ -7,9 +7,13 @@ The slices: the recording's first and last sample times (from its header, `perf 
 whose bounds perf takes as inclusive and exact to the nanosecond, so the slices' bounds are
 consecutive nanoseconds (`,T1`, `T1+1ns,T2`, ..., `Tn+1ns,`): no sample is in two slices nor
 lost, and the slices' texts put end to end are perf script's whole text (perf prints samples in
-time order; only the first slice prints the header). Every slice still reads the whole file
-(perf processes the events that are not samples, mmap and comm, in each), which costs each
-process about a tenth of a second on an 8 MB recording: a small recording is read as one stream.
+time order; only the first slice prints the header). Each slice's perf starts anew (symbols,
+and the events that are not samples, mmap and comm, up to its slice's end): about 0.1 CPU
+second each on a 7 MB recording, so a small recording is read as one stream.
+
+Each slice keeps two CPUs busy (its perf script and its parser): on 2 CPUs the slices only add
+work and one stream is kept; with 4 or more usable CPUs (or --jobs N) the read takes about the
+longest slice's time instead of the whole.
 
 Slice 0 is parsed by this process; each other slice by a forked process that runs its own perf
 script and hands its result over in a file (perf_reader's _hand_over), as the byte ranges of a
