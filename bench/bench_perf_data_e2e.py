@@ -56,14 +56,14 @@ def _cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def timed_runs(commands: dict[str, tuple[list[str], Path]], runs: int, env: dict[str, str]) -> dict[str, dict]:
-    """Each command `runs` times, in rounds; wall time, CPU time (the process and its children)
-    and peak memory (measure.py)."""
+def timed_runs(commands: dict[str, tuple], runs: int, env: dict[str, str]) -> dict[str, dict]:
+    """Each command (argument list, output file[, its own environment]) `runs` times, in rounds;
+    wall time, CPU time (the process and its children) and peak memory (measure.py)."""
     results: dict[str, dict] = {name: {"all_seconds": [], "all_cpu_seconds": [], "peaks_kb": []} for name in commands}
     for _ in range(runs):
-        for name, (cmd, out) in commands.items():
+        for name, (cmd, out, *own_env) in commands.items():
             cpu = _cpu_children()
-            t, peak = measure(cmd, out.with_suffix(".stdout"), env=env)
+            t, peak = measure(cmd, out.with_suffix(".stdout"), env=own_env[0] if own_env else env)
             r = results[name]
             r["all_seconds"].append(t)
             r["all_cpu_seconds"].append(_cpu_children() - cpu)
@@ -115,7 +115,8 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
     from diagnose.analysis import Analysis
     from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
     from diagnose.engine import evaluate
-    from diagnose.inputs.perf_data import stream_perf_script
+    from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
+    from diagnose.inputs.perf_slices import parse_sliced, slices_for
     from diagnose.inputs.perf_profile import build_profile
     from diagnose.inputs.perf_reader import default_jobs, parse_chunks
     from diagnose.knowledge import builtin_knowledge
@@ -142,6 +143,10 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
         t = note("perf script alone (text drained)", t)
         parse, _ = parse_chunks(stream_perf_script(str(data)), False, max(1, default_jobs() - 1))
         t = note("perf script + parse (streamed)", t)
+        ranges = slices_for(str(data), 2, min_bytes=0)
+        if ranges is not None:
+            parse = parse_sliced(str(data), ranges, False, PerfScriptExit())
+            t = note(f"perf script + parse, {len(ranges)} time slices", t)
         profile = build_profile(parse, str(data), "perf-data", None)
         t = note("profile model", t)
         graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples),
@@ -169,6 +174,11 @@ def main() -> None:
     ap.add_argument("--frequency", type=int, default=1999)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the recorded perf.data as bench/out/e2e.perf.data")
+    ap.add_argument("--also", type=Path, metavar="CHECKOUT",
+                    help="also time another checkout's diagnose (e.g. main, before a change) in the same rounds")
+    ap.add_argument("--slices", type=int, metavar="N",
+                    help="also time the diagnose commands with --jobs N: the perf.data read by N perf scripts over "
+                         "time slices (what a machine of 2N CPUs does by itself)")
     args = ap.parse_args()
 
     outdir = HERE / "out"
@@ -192,6 +202,19 @@ def main() -> None:
                                             "-o", str(work / "d.json")], work / "d.json"),
         "diagnose collapse": ([*diagnose, "collapse", str(data), "-o", str(work / "d.folded")], work / "d.folded"),
     }
+    if args.slices:
+        for name, (cmd, out) in list(commands.items()):
+            if name.startswith("diagnose "):
+                sliced_out = out.with_name(f"sliced-{out.name}")
+                sliced_cmd = [str(sliced_out) if a == str(out) else a for a in cmd]
+                commands[f"{name} --jobs {args.slices}"] = ([*sliced_cmd, "--jobs", str(args.slices)], sliced_out)
+    if args.also is not None:
+        other_env = {**os.environ, "PYTHONPATH": str(args.also.resolve())}
+        for name, (cmd, out) in list(commands.items()):
+            if name.startswith("diagnose ") and "--jobs" not in name:
+                other_out = out.with_name("also-" + out.name)
+                other_cmd = [other_out if a == str(out) else a for a in cmd]
+                commands[f"{args.also.name}: {name}"] = ([str(a) for a in other_cmd], other_out, other_env)
     results = timed_runs(commands, args.runs, env)
     agreement = check_folded(exe, data, work / "d.folded", work)
     stacks = agreement["stacks"]
@@ -208,10 +231,10 @@ def main() -> None:
           f"{same} (period sum {samples:,})")
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python "
           f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"{'command':40} {'median s':>9} {'x flamegraph-rs':>16} {'CPU s':>7} {'peak MB':>8}")
+    print(f"{'command':46} {'median s':>9} {'x flamegraph-rs':>16} {'CPU s':>7} {'peak MB':>8}")
     for name, r in results.items():
         r["ratio_to_flamegraph_rs"] = r["seconds"] / base
-        print(f"{name:40} {r['seconds']:9.2f} {r['ratio_to_flamegraph_rs']:15.2f}x {r['cpu_seconds']:7.2f} "
+        print(f"{name:46} {r['seconds']:9.2f} {r['ratio_to_flamegraph_rs']:15.2f}x {r['cpu_seconds']:7.2f} "
               f"{r['peak_pss_mb']:8.1f}")
     goals = {"diagnose flamegraph no slower than flamegraph-rs": results["diagnose flamegraph"]["ratio_to_flamegraph_rs"] <= 1.0,
              "diagnose analyze within 1.5x of flamegraph-rs":

@@ -14,6 +14,7 @@ from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file, parse_file_in_parts
 from diagnose.inputs.perf_script import PartialParse, count
+from diagnose.inputs.perf_slices import SLICE_MIN_BYTES, parse_sliced, slices_for
 from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.profile import Profile
 from diagnose.select import Selection, select
@@ -39,12 +40,16 @@ def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: boo
     return out
 
 
-def read_perf(source: InputSource, keep_unknown_addresses: bool = False,
-              jobs: int | None = None) -> tuple[PartialParse, list[str], bool]:
+def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: int | None = None,
+              slice_min_bytes: int = SLICE_MIN_BYTES) -> tuple[PartialParse, list[str], bool]:
     """The parse, its warnings, and whether the input was cut short (a compressed file that
-    ends early, text that ends inside a sample)."""
+    ends early, text that ends inside a sample). A perf.data of slice_min_bytes or more may be
+    read by several perf scripts over time slices, one parser each (see perf_slices.slices_for)."""
     perf_exit = PerfScriptExit()
-    if source.format == "perf-data":
+    ranges = slices_for(source.path, jobs, slice_min_bytes) if source.format == "perf-data" else None
+    if ranges is not None:
+        parse, truncated = parse_sliced(source.path, ranges, keep_unknown_addresses, perf_exit), False
+    elif source.format == "perf-data":
         # perf script itself keeps a core busy: the parse, streamed from its pipe while it
         # runs, takes the others (on 2 CPUs: this process alone, no workers to feed).
         if jobs is None:

@@ -171,3 +171,90 @@ def test_a_bad_perf_data_is_reported_before_a_bad_rule_pack(recording: Path, tmp
     assert_one_line_error(run_cli("flamegraph", str(recording), "--rules", str(pack), "-o", str(tmp_path / "f.svg")),
                           f"{pack}:1", "schema must be")
     assert not (tmp_path / "f.svg").exists()
+
+
+def _read(path: Path, **kwargs: int) -> tuple[bytes, int, object]:
+    from diagnose.collapse import CollapseOptions, fold, folded_lines
+    from diagnose.inputs.perf_script import count
+    from diagnose.pipeline import read_perf, resolve
+
+    parse, warnings, cut = read_perf(resolve(str(path)), **kwargs)
+    assert warnings == [] and not cut
+    samples = sum(count(c)[0] for c in parse.counts.values())
+    return b"".join(folded_lines(fold(parse, CollapseOptions(tid=True)))), samples, parse
+
+
+@pytest.mark.parametrize("slices", [2, 3])
+def test_a_perf_data_read_in_time_slices_equals_one_perf_script(recording: Path, slices: int) -> None:
+    """Several perf script processes over disjoint time slices (forced on this small recording):
+    every sample read once, the folded stacks byte for byte those of one perf script."""
+    from diagnose.inputs.perf_slices import slices_for
+
+    ranges = slices_for(str(recording), slices, min_bytes=0)
+    assert ranges is not None and len(ranges) == slices
+    # Each slice holds samples of its own (the cut is not at an end of the recording).
+    per_slice = [_samples(subprocess.run(["perf", "script", "-F", "+pid", "--time", r, "-i", str(recording)],
+                                         capture_output=True, check=True).stdout) for r in ranges]
+    assert all(n > 0 for n in per_slice), (ranges, per_slice)
+    one_folded, one_samples, one = _read(recording, jobs=1)
+    sliced_folded, sliced_samples, sliced = _read(recording, jobs=slices, slice_min_bytes=0)
+    # (Without --header: the recorded command line, which has newlines, would count as lines.)
+    whole = subprocess.run(["perf", "script", "-F", "+pid", "-i", str(recording)], capture_output=True, check=True)
+    assert one_samples == sum(per_slice) == _samples(whole.stdout)
+    assert sliced_samples == one_samples
+    assert sliced_folded == one_folded and one_folded
+    assert sliced.header == one.header and sliced.header  # printed once, by the first slice
+    assert (sliced.time_min, sliced.time_max) == (one.time_min, one.time_max)
+    assert {e: s.samples for e, s in sliced.events.items()} == {e: s.samples for e, s in one.events.items()}
+
+
+def test_a_small_or_cut_perf_data_is_read_by_one_perf_script(recording_in_rounds: Path, tmp_path: Path) -> None:
+    from diagnose.inputs.perf_slices import slices_for
+
+    assert slices_for(str(recording_in_rounds), 2) is None  # under the size where slices pay off
+    assert slices_for(str(recording_in_rounds), 1, min_bytes=0) is None  # one CPU
+    assert slices_for(str(recording_in_rounds), 2, min_bytes=0) is not None
+    cut = tmp_path / "cut.data"
+    cut.write_bytes(recording_in_rounds.read_bytes()[: recording_in_rounds.stat().st_size * 9 // 10])
+    assert slices_for(str(cut), 2, min_bytes=0) is None  # no sample times in a header cut off
+
+
+def _processes_reading(path: Path) -> list[str]:
+    """Processes whose command line names `path` (perf script, or a forked parser of it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(path).encode() in argv:
+                found.append(b" ".join(argv).decode(errors="replace"))
+    return found
+
+
+READ_IN_SLICES = ("import sys\nfrom diagnose.pipeline import read_perf, resolve\nprint('ready', flush=True)\n"
+                  "while True:\n    read_perf(resolve(sys.argv[1]), jobs=2, slice_min_bytes=0)\n")
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3])
+def test_ctrl_c_while_reading_slices_ends_every_perf_script(recording: Path, delay: float) -> None:
+    import signal
+    import time
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen([sys.executable, "-c", READ_IN_SLICES, str(recording)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    time.sleep(delay)
+    busy = _processes_reading(recording)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode in (130, -signal.SIGINT), stderr.decode()
+    assert b"KeyboardInterrupt" in stderr or not stderr
+    assert any(line.split()[0].endswith("perf") for line in busy) or delay < 0.1  # it was reading
+    deadline = time.monotonic() + 10
+    while _processes_reading(recording) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_reading(recording) == []

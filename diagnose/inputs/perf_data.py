@@ -48,10 +48,12 @@ ANALYSIS_FIELDS = "+pid,-cpu,-symoff"
 PIPE_BYTES = 1 << 20
 
 
-def analysis_command(path: str) -> list[str]:
-    """The perf script invocation whose text is analysed and never kept: header included,
-    pid/tid, no CPU numbers nor symbol offsets."""
-    return [perf_binary(), "script", "--header", "-F", ANALYSIS_FIELDS, "-i", path]
+def analysis_command(path: str, time_range: str | None = None, header: bool = True) -> list[str]:
+    """The perf script invocation whose text is analysed and never kept: header included (unless
+    header=False), pid/tid, no CPU numbers nor symbol offsets; with time_range (perf's `--time`
+    syntax, see perf_slices), only the samples of that time slice."""
+    return [perf_binary(), "script", *(["--header"] if header else []), "-F", ANALYSIS_FIELDS,
+            *(["--time", time_range] if time_range else []), "-i", path]
 
 
 def _widen_pipe(stream: IO[bytes]) -> None:
@@ -108,12 +110,13 @@ class _StderrTail(threading.Thread):
         return "\n".join(self.lines)
 
 
-def stream_perf_script(path: str, status: PerfScriptExit | None = None) -> Iterator[bytes]:
-    """Yield perf script output for `path` in pieces. perf's stderr is drained by a thread as
-    it comes. A perf that fails before any output is a clear error; one that fails part-way
-    (a perf.data cut short) is told through `status`, after the last piece, for the caller to
-    warn about or refuse."""
-    cmd = analysis_command(path)
+def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_range: str | None = None,
+                       header: bool = True) -> Iterator[bytes]:
+    """Yield perf script output for `path` in pieces (of one time slice with time_range, without
+    the header with header=False). perf's stderr is drained by a thread as it comes. A perf that
+    fails before any output is a clear error; one that fails part-way (a perf.data cut short) is
+    told through `status`, after the last piece, for the caller to warn about or refuse."""
+    cmd = analysis_command(path, time_range, header)
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:
