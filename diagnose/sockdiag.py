@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from diagnose.socket_buffers import LIMITS
+from diagnose.thread_signals import leave_ctrl_c_to_the_main_thread
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -117,6 +118,7 @@ def _in_namespace(ns_path: Path) -> dict[str, Any]:
     failure: list[BaseException] = []
 
     def run() -> None:
+        leave_ctrl_c_to_the_main_thread()
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)

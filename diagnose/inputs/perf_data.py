@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from diagnose.errors import DiagnoseError, input_error
+from diagnose.thread_signals import leave_ctrl_c_to_the_main_thread
 
 # What is read from perf's pipe at a time: a few pieces make a chunk (read1's pieces of a few kB
 # each would be joined over and over into one).
@@ -89,6 +90,7 @@ class _StderrTail(threading.Thread):
         self.lines: deque[str] = deque(maxlen=keep)
 
     def run(self) -> None:
+        leave_ctrl_c_to_the_main_thread()
         partial = b""
         fd = self.stream.fileno()
         while True:
