@@ -29,6 +29,9 @@ def _checkout_data() -> None:
 
 try:
     _checkout_data()
+    from diagnose import _moved  # the old import paths of moved modules (diagnose.rules, ...)
+
+    _moved.install()
 except KeyboardInterrupt:  # Ctrl-C while the tool loads: as in diagnose.entry, one line and 130
     import sys
 

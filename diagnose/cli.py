@@ -14,7 +14,7 @@ import typer
 from diagnose.commands import COMMANDS
 from diagnose.commands.group_lang import GroupLang, pass_lang_down
 from diagnose.entry import EXIT_INTERRUPTED, INTERRUPTED
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 app = typer.Typer(
     add_completion=False,
@@ -78,7 +78,7 @@ _register()
 def main() -> None:
     """Console entry point. Usage errors are reported by typer itself (exit code 2); under --lang zh
     the help and the usage errors are in Chinese (diagnose.cli_zh)."""
-    from diagnose import messages
+    from diagnose.core import messages
 
     messages.set_lang(messages.lang_of_argv(sys.argv[1:]))
     zh = messages.current_lang() == "zh"
@@ -90,7 +90,7 @@ def main() -> None:
         else:
             app()
     except DiagnoseError as exc:
-        from diagnose.report.escape import terminal
+        from diagnose.core.escape import terminal
 
         # One line, whatever the input put in the message (a name, a path, a line of the file).
         print(f"{'diagnose：错误：' if zh else 'diagnose: error: '}{terminal(messages.say(exc.message))}",

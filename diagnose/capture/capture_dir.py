@@ -1,5 +1,5 @@
 """A `diagnose run` capture folder: its layout, writing it, and its manifest (reading a folder
-back is diagnose.capture_read). The folder is claimed for one run (diagnose.claim) and private:
+back is diagnose.capture.capture_read). The folder is claimed for one run (diagnose.capture.claim) and private:
 mode 0700, every file 0600 (perf.data can hold copies of the targets' memory: with
 --call-graph dwarf, pieces of their stacks).
 
@@ -8,7 +8,7 @@ Layout (file names fixed; report files only for formats the render registry has)
     perf.data            role perf-data        the perf record output
     perf.script.txt.gz   role perf-script      `perf script --header -F +pid`, gzip'd: what is analysed
     stacks.folded        role folded-stacks    folded stacks, comm-pid/tid root frame (collapse --tid)
-    environment.json     role environment      sysctls, CPU, kernel, processes (diagnose.environment)
+    environment.json     role environment      sysctls, CPU, kernel, processes (diagnose.capture.environment)
     report.json          role report-json      the analysis (schema diagnose.report/v1)
     report.md            role report-markdown
     report.html          role report-html      the same report as one HTML file, flame graph embedded
@@ -39,7 +39,7 @@ manifest.json (schema diagnose.capture/v1):
      "missing": [{"path": "report.md", "role": "report-markdown", "why": "not written: interrupted (Ctrl-C) ..."}]}
 
 "private": true marks what must not be shared (perf.data: raw samples, and memory with dwarf
-stacks); the other files are what can be shared, with secrets redacted (diagnose.redact).
+stacks); the other files are what can be shared, with secrets redacted (diagnose.core.redact).
 "recording" also has "clock" (CLOCK_MONOTONIC, the clock of perf's sample time stamps, perf
 record -k) with "enable_sent_s", "enabled_s" and "ended_s" on it, and each "exited" entry its
 "seen_s": a recording can be checked against its own samples.
@@ -58,14 +58,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from diagnose.claim import claim
-from diagnose.errors import DiagnoseError
+from diagnose.capture.claim import claim
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.source import CAPTURE_MANIFEST
-from diagnose.report.output import atomic_write
+from diagnose.core.output import atomic_write
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.recorder import Recording, RecordSpec
+    from diagnose.expert.analysis import Analysis
+    from diagnose.capture.recorder import Recording, RecordSpec
 
 SCHEMA = "diagnose.capture/v1"
 PERF_DATA = "perf.data"
@@ -76,7 +76,7 @@ ENVIRONMENT = "environment.json"
 REPORTS = {"json": ("report.json", "report-json"), "markdown": ("report.md", "report-markdown"),
            "html": ("report.html", "report-html"), "svg": ("flamegraph.svg", "flamegraph-svg"),
            "pprof": ("profile.pb.gz", "profile-pprof")}
-# diagnose run --off-cpu (diagnose.offcpu_folder): its own recording, waits as folded stacks
+# diagnose run --off-cpu (diagnose.orchestrate.offcpu_folder): its own recording, waits as folded stacks
 # (microseconds), and their flame graph; never part of the CPU profile.
 OFFCPU_DATA, OFFCPU_FOLDED, OFFCPU_SVG = "offcpu.perf.data", "offcpu.folded", "offcpu.svg"
 OFFCPU_ROLES = {OFFCPU_DATA: "offcpu-perf-data", OFFCPU_FOLDED: "offcpu-folded", OFFCPU_SVG: "offcpu-flamegraph-svg"}
@@ -175,7 +175,7 @@ def creating(folder: Path, expected: list[str] | None = None) -> Iterator[Captur
 
 def recorded_facts(spec: RecordSpec, recording: Recording) -> dict[str, Any]:
     """The "recorded" part of environment.json."""
-    from diagnose.recorder import EVENT
+    from diagnose.capture.recorder import EVENT
 
     return {"start": recording.start, "duration_s": round(recording.duration_s, 6),
             "frequency_hz": spec.frequency_hz, "call_graph": spec.call_graph, "event": EVENT,
@@ -184,7 +184,7 @@ def recorded_facts(spec: RecordSpec, recording: Recording) -> dict[str, Any]:
 
 def timeline(recording: Recording) -> dict[str, Any]:
     """The moments of the recording on the clock of perf's sample time stamps."""
-    from diagnose.recorder import CLOCK
+    from diagnose.capture.recorder import CLOCK
 
     return {"clock": CLOCK, "enable_sent_s": round(recording.enable_sent_s, 6),
             "enabled_s": round(recording.enabled_s, 6), "ended_s": round(recording.enabled_s + recording.duration_s, 6)}
@@ -220,9 +220,9 @@ def save_stacks(writer: CaptureWriter, perf: str, info: dict[str, Any],
                 header_filter: Callable[[str], str] | None = None, path_filter: Callable[[str], str] | None = None) -> None:
     """The perf script text of perf.data (its header lines through header_filter, the modules'
     paths through path_filter), the folded stacks, and the manifest again."""
-    from diagnose.collapse import CollapseOptions
-    from diagnose.pipeline import collapse_input
-    from diagnose.recorder import export_script
+    from diagnose.inputs.collapse import CollapseOptions
+    from diagnose.orchestrate.pipeline import collapse_input
+    from diagnose.capture.recorder import export_script
 
     export_script(perf, writer.path(PERF_DATA), writer.path(PERF_SCRIPT), header_filter, path_filter)
     folded, _ = collapse_input(str(writer.path(PERF_SCRIPT)), CollapseOptions(tid=True))

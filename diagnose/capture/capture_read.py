@@ -1,7 +1,7 @@
 """Reading a `diagnose run` capture folder back for analysis, trusting nothing in it: every file
 its manifest lists must be a regular file inside the folder (never a symbolic link or a path
 out of it, which is refused without being followed), and the manifest and environment.json
-must have the shapes diagnose writes (diagnose.capture_dir); anything else is one line and
+must have the shapes diagnose writes (diagnose.capture.capture_dir); anything else is one line and
 exit code 2, never a traceback and never a quote of what such a file holds."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diagnose.capture_dir import REPORT_ROLES, RERECORD, ROLES, SCHEMA, STACK_ROLES
-from diagnose.errors import DiagnoseError
+from diagnose.capture.capture_dir import REPORT_ROLES, RERECORD, ROLES, SCHEMA, STACK_ROLES
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.source import CAPTURE_MANIFEST
-from diagnose.profile import CaptureInfo, positive
+from diagnose.model.profile import CaptureInfo, positive
 
 DAMAGED = f"the capture folder is damaged; {RERECORD}"
 
@@ -189,7 +189,7 @@ def environment_problem(env: Any) -> str | None:
     for key, value in (env.get("sysctl") or {}).items():
         if value is not None and not isinstance(value, str) and not _number(value):
             return f"sysctl {str(key)[:60]} is {_type_name(value)}, not a value"
-    from diagnose.measured_facts import shape_problem
+    from diagnose.expert.measured_facts import shape_problem
 
     problem = shape_problem(env)
     if problem is not None:

@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 LOCK = ".diagnose-run.lock"
 FOLDER_MODE = 0o700

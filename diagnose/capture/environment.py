@@ -15,7 +15,7 @@ or cannot be read):
       "recorded": {"start": "2026-01-02T03:04:05.123456+00:00", "duration_s": 30.0 (float),
                    "frequency_hz": 99 (int), "call_graph": "fp", "event": "cpu-clock",
                    "stopped_by": "duration"},
-      "network":  {...}  (diagnose.netstat: the targets' sockets and UDP counters over the recording)
+      "network":  {...}  (diagnose.capture.netstat: the targets' sockets and UDP counters over the recording)
     }
 
 "sysctl" holds every key the knowledge base can recommend a value for, plus BASE_SYSCTLS.
@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 # Always recorded, whatever the knowledge base recommends: the UDP/socket buffer and NAPI
 # settings media servers are tuned with, and the two settings that decide what perf may see.
@@ -61,7 +61,7 @@ def sysctl_path(key: str) -> Path:
 def sysctl_keys() -> list[str]:
     """BASE_SYSCTLS plus the key of every sysctl recommendation in the knowledge base."""
     keys = list(BASE_SYSCTLS)
-    from diagnose.knowledge import builtin_knowledge
+    from diagnose.expert.knowledge import builtin_knowledge
 
     try:
         recs = builtin_knowledge().recommendations.values()

@@ -2,8 +2,8 @@
 the UDP/TCP sockets each process holds (by the inodes of /proc/PID/fd), their queues and the
 datagrams each UDP socket dropped, and the UDP counters of the processes' network namespaces
 (/proc/PID/net/snmp: InDatagrams, RcvbufErrors, SndbufErrors, ...; /proc/PID/net/snmp6 for
-Udp6), and each socket's buffer sizes from sock_diag (diagnose.sockdiag) with whether its program
-set them (diagnose.socket_buffers). Their difference over the recording is what
+Udp6), and each socket's buffer sizes from sock_diag (diagnose.capture.sockdiag) with whether its program
+set them (diagnose.expert.socket_buffers). Their difference over the recording is what
 evidence-conditioned advice (socket buffers only on drops) reads.
 
 Shape of environment["network"]:
@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from diagnose import sockdiag, socket_buffers
+from diagnose.capture import sockdiag
+from diagnose.expert import socket_buffers
 
 PROC = Path("/proc")
 TABLES = ("udp", "udp6", "tcp", "tcp6")

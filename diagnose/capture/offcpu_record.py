@@ -1,8 +1,8 @@
 """Recording off-CPU time for `diagnose run --off-cpu`: a second `perf record` of
 sched:sched_switch with call chains and context-switch records (--switch-events) on the same
 processes, beside the CPU profile and never inside it (its own perf.data), enabled and disabled
-right after the CPU recording is (diagnose.recorder calls enable and disable), then read back
-through `perf script` into diagnose.offcpu. Argument lists only, never a shell.
+right after the CPU recording is (diagnose.capture.recorder calls enable and disable), then read back
+through `perf script` into diagnose.expert.offcpu. Argument lists only, never a shell.
 
 Sched tracepoints need root (or CAP_PERFMON with tracefs readable): when perf cannot open them,
 `problem` says so in one line and the CPU recording goes on without it.
@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from diagnose import child_process
-from diagnose.offcpu import EVENT, OffCpu, OffCpuParser, snapshot_threads
-from diagnose.recorder import (CLOCK, FINISH_TIMEOUT_S, PIPE_CHUNK, START_TIMEOUT_S, _Control, _cpu_seconds,
+from diagnose.capture import child_process
+from diagnose.expert.offcpu import EVENT, OffCpu, OffCpuParser, snapshot_threads
+from diagnose.capture.recorder import (CLOCK, FINISH_TIMEOUT_S, PIPE_CHUNK, START_TIMEOUT_S, _Control, _cpu_seconds,
                                _die_with_parent, _first_error)
 
 # Pages per ring buffer (per CPU): a busy process switches tens of thousands of times a second,

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from diagnose.environment import PROC, read_text
-from diagnose.errors import DiagnoseError
+from diagnose.capture.environment import PROC, read_text
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.perf_data import PERF_INSTALL_HINT
-from diagnose.patterns import PatternError, compile_pattern
+from diagnose.core.patterns import PatternError, compile_pattern
 
 CALL_GRAPHS = ("fp", "dwarf")
 # perf record --control (to enable and disable the events at exact moments) with -D -1
@@ -190,7 +190,7 @@ def ancestors(pid: int) -> set[int]:
 
 
 def target(pid: int) -> Target:
-    from diagnose.environment import process_uid
+    from diagnose.capture.environment import process_uid
 
     return Target(pid, read_text(PROC / str(pid) / "comm") or "?", process_uid(pid))
 
@@ -310,13 +310,13 @@ def default_folder(pid: int) -> Path:
 
 def check_folder(folder: Path) -> Path:
     """The folder must not exist or be empty, and we must be able to create it (claiming it for
-    this run comes later, diagnose.claim: another run may take it in between)."""
+    this run comes later, diagnose.capture.claim: another run may take it in between)."""
     if folder.is_symlink():
         raise DiagnoseError(f"--out {folder}: is a symbolic link; choose another --out (a folder of its own)")
     if folder.exists():
         if not folder.is_dir():
             raise DiagnoseError(f"--out {folder}: exists and is not a folder; choose another --out")
-        from diagnose.claim import LOCK, holder
+        from diagnose.capture.claim import LOCK, holder
 
         names = [p.name for p in folder.iterdir()]
         if LOCK in names:

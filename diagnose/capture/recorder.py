@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from diagnose import child_process
-from diagnose.errors import DiagnoseError
+from diagnose.capture import child_process
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.perf_data import script_command
-from diagnose.preflight import PARANOID_FIX, alive
+from diagnose.capture.preflight import PARANOID_FIX, alive
 
 # perf record's default event (cycles) needs a hardware PMU that VMs and containers often lack;
 # cpu-clock is a timer every kernel has, and its period in nanoseconds lets the analysis check
@@ -48,8 +48,8 @@ Progress = Callable[[float], None]
 
 
 class Companion(Protocol):
-    """Something counted or recorded over the recording window (diagnose.syscall_counts,
-    diagnose.offcpu_record): enabled right after perf record's events are; disabled right before
+    """Something counted or recorded over the recording window (diagnose.capture.syscall_counts,
+    diagnose.capture.offcpu_record): enabled right after perf record's events are; disabled right before
     they are when `inside` (its window lies inside the recording's: counts never include calls
     the profile could not see), else right after (its window holds the recording's: every wait
     that overlaps the profile is seen). Its methods never raise."""

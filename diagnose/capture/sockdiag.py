@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from diagnose.socket_buffers import LIMITS
+from diagnose.expert.socket_buffers import LIMITS
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20

@@ -44,10 +44,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from diagnose import child_process
-from diagnose.environment import PROC, read_text
-from diagnose.recorder import _Control as Control
-from diagnose.recorder import _die_with_parent, _first_error
+from diagnose.capture import child_process
+from diagnose.capture.environment import PROC, read_text
+from diagnose.capture.recorder import _Control as Control
+from diagnose.capture.recorder import _die_with_parent, _first_error
 
 KEY = "syscalls"
 METHOD = "perf stat --per-thread"

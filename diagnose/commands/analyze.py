@@ -8,7 +8,7 @@ import typer
 
 from diagnose.commands.common import (CommFilter, PidFilter, TidFilter, check_fail_on, check_lang, check_width,
                                       emit_analysis, thread_selection, warn)
-from diagnose.report.output import check_output
+from diagnose.core.output import check_output
 
 
 def command(
@@ -36,14 +36,14 @@ def command(
     comm: CommFilter = None,
 ) -> None:
     """Analyse a capture: findings with advice, overview, hottest functions with 95% intervals, call chains."""
-    from diagnose.pipeline import analyze as run_analysis
+    from diagnose.orchestrate.pipeline import analyze as run_analysis
 
     check_lang(lang)
     check_fail_on(fail_on)
     check_width(width)
     check_output(output)
     selection = thread_selection(pid, tid, comm)
-    from diagnose.fleet import is_many
+    from diagnose.orchestrate.fleet import is_many
 
     if is_many(input):
         from diagnose.commands.analyze_many import analyze_many
@@ -74,7 +74,7 @@ def flamegraph_of(source: str, output: str | None) -> str | None:
     the folder the report is written to (or to the current one)."""
     import os
 
-    from diagnose.capture_dir import REPORTS
+    from diagnose.capture.capture_dir import REPORTS
 
     path = os.path.join(source, REPORTS["svg"][0])
     if not os.path.isdir(source) or not os.path.isfile(path):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 from diagnose.commands.common import EXIT_FAIL_ON, warn
-from diagnose.errors import EXIT_BAD_INPUT, DiagnoseError
-from diagnose.report.escape import terminal
-from diagnose.report.output import write_output
-from diagnose.select import Selection
+from diagnose.core.errors import EXIT_BAD_INPUT, DiagnoseError
+from diagnose.core.escape import terminal
+from diagnose.core.output import write_output
+from diagnose.model.select import Selection
 
 FORMATS = ("terminal", "json", "markdown")
 ALIASES = {"md": "markdown", "text": "terminal"}
@@ -21,9 +21,9 @@ SHOW_SKIPPED = 10
 def analyze_many(inputs: list[str], fmt: str, output: str | None, rules: list[str] | None, lang: str,
                  fail_on: str | None, event: str | None, jobs: int | None, width: int | None,
                  selection: Selection | None = None) -> None:
-    from diagnose import fleet as fleet_mod
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.rules import load_packs
+    from diagnose.orchestrate import fleet as fleet_mod
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.rules import load_packs
 
     fmt = ALIASES.get(fmt.lower(), fmt.lower())
     if fmt not in FORMATS:
@@ -76,7 +76,7 @@ def _gate(fleet, fail_on: str | None) -> None:  # type: ignore[no-untyped-def]
     """--fail-on applies to every capture's findings (the merged profile's are not gated)."""
     if fail_on is None:
         return
-    from diagnose.rules import SEVERITIES
+    from diagnose.expert.rules import SEVERITIES
 
     level = SEVERITIES.index(fail_on)
     hits = [(label, f) for c, label in zip(fleet.captures, fleet.labels) for f in c.findings

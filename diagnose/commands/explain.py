@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from diagnose.commands.common import check_lang, check_width
-from diagnose.report.output import check_output, write_output
+from diagnose.core.output import check_output, write_output
 
 
 def command(

@@ -1,5 +1,5 @@
 """--lang on a command group (`diagnose --lang zh analyze X`, `diagnose rules --lang zh --help`):
-it chooses the language of the help and of the errors (diagnose.messages reads it from the command
+it chooses the language of the help and of the errors (diagnose.core.messages reads it from the command
 line), and becomes the default --lang of every command under the group that has one."""
 
 from __future__ import annotations

@@ -43,13 +43,13 @@ def list_rules(
 
     from rich.text import Text
 
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.report.escape import terminal as esc
-    from diagnose.rules import load_packs
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.core.escape import terminal as esc
+    from diagnose.expert.rules import load_packs
 
-    from diagnose.messages import say
+    from diagnose.core.messages import say
     from diagnose.report.labels import colon
-    from diagnose.texts import tr
+    from diagnose.core.texts import tr
 
     L = _words(lang)
 
@@ -84,10 +84,10 @@ def rules_table(ruleset, lang: str, width: int):  # type: ignore[no-untyped-def]
     status, enabled and pack, go first at a narrow width), titles and tags wrapped at spaces."""
     from rich.text import Text
 
-    from diagnose.report.escape import terminal as esc
+    from diagnose.core.escape import terminal as esc
     from diagnose.report.fit import Col, Named, fitted_table
     from diagnose.report.labels import severity_label
-    from diagnose.texts import tr
+    from diagnose.core.texts import tr
 
     L = _words(lang)
     rows = sorted(ruleset.rules, key=lambda r: (r.pack, r.id))
@@ -107,13 +107,13 @@ def rules_table(ruleset, lang: str, width: int):  # type: ignore[no-untyped-def]
 def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders.")], lang: Lang = "en") -> None:
     """Check rule packs: YAML, fields, knowledge ids, patterns. Every error is listed (file:line:
     field, sorted), then the command exits with code 2."""
-    from diagnose.errors import DiagnoseError
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.messages import say
-    from diagnose.problems import Problems
-    from diagnose.report.escape import terminal as esc
+    from diagnose.core.errors import DiagnoseError
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.core.messages import say
+    from diagnose.expert.problems import Problems
+    from diagnose.core.escape import terminal as esc
     from diagnose.report.labels import colon
-    from diagnose.ruletest import load_with_builtin
+    from diagnose.orchestrate.ruletest import load_with_builtin
 
     L = _words(lang)
     kb = builtin_knowledge()
@@ -145,8 +145,8 @@ def new(name: Annotated[str, typer.Argument(help="The pack's name (letters, digi
         lang: Lang = "en") -> None:
     """Write a commented skeleton pack (one rule, one knowledge entry, one test case on a bundled
     capture) that validates and passes its test as written. Never overwrites a file."""
-    from diagnose.messages import say
-    from diagnose.pack_skeleton import write_skeleton
+    from diagnose.core.messages import say
+    from diagnose.expert.pack_skeleton import write_skeleton
 
     path = write_skeleton(name, output)
     print(say(f"wrote {path}; check it with `diagnose rules validate {path}` and `diagnose rules test {path}`", lang))
@@ -156,9 +156,9 @@ def new(name: Annotated[str, typer.Argument(help="The pack's name (letters, digi
 def test(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders with tests: cases.")],
          lang: Lang = "en") -> None:
     """Run the test cases of rule packs: each capture's findings that must and must not appear."""
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.report.escape import terminal as esc
-    from diagnose.ruletest import run_tests
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.core.escape import terminal as esc
+    from diagnose.orchestrate.ruletest import run_tests
 
     L = _words(lang)
     results = run_tests(paths, builtin_knowledge())

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from diagnose.commands.common import check_fail_on, check_lang, check_width, gate, warn
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.source import CAPTURE_MANIFEST as _MANIFEST
-from diagnose.redact import HOST
+from diagnose.core.redact import HOST
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.preflight import Plan
-    from diagnose.recorder import Companion, Recording, RecordSpec
-    from diagnose.redact import Redactor
+    from diagnose.expert.analysis import Analysis
+    from diagnose.capture.preflight import Plan
+    from diagnose.capture.recorder import Companion, Recording, RecordSpec
+    from diagnose.core.redact import Redactor
 
 # Like a shell's exit code for a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
@@ -68,12 +68,13 @@ def command(
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
-    from diagnose import capture_dir, environment, netstat, offcpu_folder, preflight, syscall_counts, threadstat
-    from diagnose.offcpu_record import OffCpuRecorder
-    from diagnose.pipeline import analyze
-    from diagnose.recorder import RecordSpec
-    from diagnose.redact import Redactor
-    from diagnose.report.output import write_output
+    from diagnose.capture import capture_dir, environment, netstat, preflight, syscall_counts, threadstat
+    from diagnose.orchestrate import offcpu_folder
+    from diagnose.capture.offcpu_record import OffCpuRecorder
+    from diagnose.orchestrate.pipeline import analyze
+    from diagnose.capture.recorder import RecordSpec
+    from diagnose.core.redact import Redactor
+    from diagnose.core.output import write_output
     from diagnose.report.render import render
 
     # A polite kill (SIGTERM) unwinds like Ctrl-C does: perf stopped, the unfinished folder removed
@@ -232,8 +233,8 @@ def _redact_report(analysis: Analysis, redactor: Redactor) -> None:
 
 def _check_rules(rules: list[str] | None) -> None:
     """Load the rule packs before recording, so that a mistake in one costs no capture."""
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.rules import load_packs
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.rules import load_packs
 
     load_packs(rules, builtin_knowledge())
 
@@ -247,8 +248,8 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
     from rich.markup import escape as markup_escape
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from diagnose.recorder import record
-    from diagnose.report.escape import terminal
+    from diagnose.capture.recorder import record
+    from diagnose.core.escape import terminal
 
     # A process names itself (comm): shown escaped, never as control characters or rich markup.
     who = terminal(", ".join(f"{t.pid} ({t.comm})" for t in plan.targets))
@@ -267,7 +268,7 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
                 say_line(f"recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)")
 
         return record(spec, started, companions)
-    from diagnose.messages import current_lang
+    from diagnose.core.messages import current_lang
 
     zh = current_lang() == "zh"
     columns = (TextColumn("正在录制 pid {task.description}" if zh else "recording pid {task.description}"), BarColumn(),

@@ -9,7 +9,7 @@ EXIT_BAD_INPUT = 2
 def one_line(text: str) -> str:
     """`text` with line breaks and other control characters escaped (`\\x0a`, `\\x1b`), as every
     report shows them: a message that quotes a user's key or value stays one line."""
-    from diagnose.report.escape import terminal
+    from diagnose.core.escape import terminal
 
     return terminal(text)
 

@@ -15,7 +15,7 @@ import importlib.resources
 import re
 from functools import lru_cache
 
-from diagnose.yamlfile import load_yaml_text
+from diagnose.core.yamlfile import load_yaml_text
 
 # The language of the command being run: set once by the command line (diagnose.cli) from --lang.
 _lang = "en"

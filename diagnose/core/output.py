@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 # What to do about a failed write, by errno.
 _FIX = {

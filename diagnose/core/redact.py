@@ -146,7 +146,7 @@ class Redactor:
         return data
 
     def environment(self, env: dict[str, Any]) -> dict[str, Any]:
-        """environment.json (diagnose.environment): the processes' command lines as argument
+        """environment.json (diagnose.capture.environment): the processes' command lines as argument
         lists, every other text as a text."""
         out = self.value({k: v for k, v in env.items() if k != "processes"})
         if "processes" in env:

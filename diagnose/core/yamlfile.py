@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 Path_ = tuple[str | int, ...]
 

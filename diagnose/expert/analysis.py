@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 if TYPE_CHECKING:
     import networkx as nx  # imported by what builds the call graph: 0.14 s that a flame graph needs not
 
-    from diagnose.summary import Summary
-    from diagnose.engine import Evaluation
-    from diagnose.findings import Finding
-    from diagnose.knowledge import Knowledge
-    from diagnose.rules import RuleSet
+    from diagnose.model.summary import Summary
+    from diagnose.expert.engine import Evaluation
+    from diagnose.expert.findings import Finding
+    from diagnose.expert.knowledge import Knowledge
+    from diagnose.expert.rules import RuleSet
 
 
 @dataclass

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnose.knowledge import Category, Knowledge
-from diagnose.profile import Frame, Profile
+from diagnose.expert.knowledge import Category, Knowledge
+from diagnose.model.profile import Frame, Profile
 
 KERNEL, APPLICATION = "kernel", "application"
 

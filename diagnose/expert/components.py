@@ -1,14 +1,14 @@
 """Where the time goes by component (WebRTC core, codecs, network I/O, IPC, crypto, ...): each
-sample counted once, in the component of the frame that owns it (diagnose.attribution)."""
+sample counted once, in the component of the frame that owns it (diagnose.expert.attribution)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnose.attribution import attribution
-from diagnose.knowledge import Knowledge
-from diagnose.profile import Profile, cores_used
-from diagnose.stats import Share
+from diagnose.expert.attribution import attribution
+from diagnose.expert.knowledge import Knowledge
+from diagnose.model.profile import Profile, cores_used
+from diagnose.model.stats import Share
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,15 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from diagnose.call_graph_mode import call_graph_mode
-from diagnose.diff_warnings import DiffWarning, diff_warnings, process_names
-from diagnose.errors import DiagnoseError
-from diagnose.profile import Frame, Profile, Thread
-from diagnose.stats import Z95, wilson
+from diagnose.model.call_graph_mode import call_graph_mode
+from diagnose.expert.diff_warnings import DiffWarning, diff_warnings, process_names
+from diagnose.core.errors import DiagnoseError
+from diagnose.model.profile import Frame, Profile, Thread
+from diagnose.model.stats import Z95, wilson
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.knowledge import Knowledge
+    from diagnose.expert.analysis import Analysis
+    from diagnose.expert.knowledge import Knowledge
 
 REPORT_SCHEMA = "diagnose.report/v1"
 ALPHA = 0.05
@@ -148,7 +148,7 @@ class Side:
     # A report that lists only its top functions: (listed, total). Functions it does not list are
     # unknown there, not absent.
     partial: tuple[int, int] | None = None
-    # The names of its processes, and how its call chains were unwound (diagnose.diff_warnings).
+    # The names of its processes, and how its call chains were unwound (diagnose.expert.diff_warnings).
     processes: frozenset[str] = frozenset()
     call_graph: str | None = None
 
@@ -190,7 +190,7 @@ def _finding_info(f: Any, lang: str) -> FindingInfo:
 
 
 def side_from_analysis(analysis: Analysis, kb: Knowledge, lang: str = "en") -> Side:
-    from diagnose.components import component_breakdown
+    from diagnose.expert.components import component_breakdown
 
     p = analysis.profile
     slf, inc = p.self_counts(), p.inclusive_counts()
@@ -273,7 +273,7 @@ def load_side(path: str, kb: Knowledge, event: str | None = None, jobs: int | No
             raise DiagnoseError(f"{path}: a report of event {data['capture'].get('event')}; --event {event} "
                                 f"cannot apply to a saved report")
         return side_from_report(data, path, kb), []
-    from diagnose.pipeline import analyze
+    from diagnose.orchestrate.pipeline import analyze
 
     analysis = analyze(path, event=event, jobs=jobs, rules=rules, lang=lang)
     return side_from_analysis(analysis, analysis.knowledge or kb, lang), list(analysis.profile.capture.warnings)
@@ -474,11 +474,11 @@ def diff_paths(before: str, after: str, event: str | None = None, jobs: int | No
                rules: list[str] | None = None, lang: str = "en", min_share: float = MIN_SHARE,
                min_cores: float = MIN_CORES) -> tuple[Comparison, list[str]]:
     """Load both sides (captures or JSON reports) and compare them. Returns warnings too."""
-    from diagnose.knowledge import builtin_knowledge
+    from diagnose.expert.knowledge import builtin_knowledge
 
     kb = builtin_knowledge()
     if rules:  # the packs' own categories and components, for the component tables
-        from diagnose.rules import load_packs
+        from diagnose.expert.rules import load_packs
 
         kb = load_packs(rules, kb).knowledge or kb
     b, wb = load_side(before, kb, event, jobs, rules, lang)

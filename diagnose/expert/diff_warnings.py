@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from diagnose.diff import Side
+    from diagnose.expert.diff import Side
 
 KINDS = ("no-common-process", "event", "frequency", "call-graph")
 

@@ -9,21 +9,21 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnose.attribution import attribution
-from diagnose.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
-from diagnose.finding_processes import count_of as _count, name_processes, processes_of
-from diagnose.findings import Finding, rank, score_curve, severity_for
-from diagnose.knowledge import Knowledge
-from diagnose.path_measures import dominator, passes_through
-from diagnose.profile import Profile, cores_used
-from diagnose.platform import Platform, detect
-from diagnose.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
-from diagnose.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
-from diagnose.stats import cores_confidence
-from diagnose.syscall_costs import with_costs
-from diagnose.socket_buffers import with_receive_buffer
-from diagnose.texts import LANGS, fill, fmt_value
-from diagnose.thread_facts import with_roles
+from diagnose.expert.attribution import attribution
+from diagnose.expert.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
+from diagnose.expert.finding_processes import count_of as _count, name_processes, processes_of
+from diagnose.expert.findings import Finding, rank, score_curve, severity_for
+from diagnose.expert.knowledge import Knowledge
+from diagnose.expert.path_measures import dominator, passes_through
+from diagnose.model.profile import Profile, cores_used
+from diagnose.expert.platform import Platform, detect
+from diagnose.expert.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
+from diagnose.expert.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
+from diagnose.model.stats import cores_confidence
+from diagnose.expert.syscall_costs import with_costs
+from diagnose.expert.socket_buffers import with_receive_buffer
+from diagnose.core.texts import LANGS, fill, fmt_value
+from diagnose.expert.thread_facts import with_roles
 
 # Below this many samples with a call chain no finding is rated above info: shares are too uncertain.
 MIN_SAMPLES = 200

@@ -16,12 +16,12 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from diagnose.attribution import KERNEL, attribution
-from diagnose.knowledge import Category, Knowledge
-from diagnose.patterns import PatternSet, compile_pattern
-from diagnose.profile import Frame, Profile, cores_used
-from diagnose.rules import Selector
-from diagnose.syscalls import has_kernel_frames, stack_calls
+from diagnose.expert.attribution import KERNEL, attribution
+from diagnose.expert.knowledge import Category, Knowledge
+from diagnose.core.patterns import PatternSet, compile_pattern
+from diagnose.model.profile import Frame, Profile, cores_used
+from diagnose.expert.rules import Selector
+from diagnose.expert.syscalls import has_kernel_frames, stack_calls
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class Measurements:
         return Measured(self.share(k), k, by)
 
     def owned(self, sel: Selector) -> Measured:
-        """Samples owned by the selection: their owner frame (diagnose.attribution, the model the
+        """Samples owned by the selection: their owner frame (diagnose.expert.attribution, the model the
         component table uses) matches it."""
         if self._unseen(sel):
             return self._unseen(sel)  # type: ignore[return-value]
@@ -274,7 +274,7 @@ class Measurements:
     def syscall(self, calls: str, to: Selector | None = None, among: Selector | None = None,
                 assume: str | None = None) -> Measured:
         """Samples inside the system calls whose name matches `calls` (the call the kernel
-        entered, diagnose.syscalls). With `to`, only the part that serves `to`: per thread and
+        entered, diagnose.expert.syscalls). With `to`, only the part that serves `to`: per thread and
         call, in the proportion in which that call's samples reach `to` rather than the rest of
         `among` (a sendto's entry/exit belongs to the socket it writes to). A call none of whose
         samples shows the protocol (no kernel frames) counts as `to` only if `assume` names it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 # Advice of these kinds is for the whole machine, not for one program.
 MACHINE_WIDE = ("sysctl", "system")

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnose.rules import SEVERITIES
+from diagnose.expert.rules import SEVERITIES
 
 
 
@@ -57,12 +57,12 @@ class Finding:
     # in effect, no evidence for it).
     withheld: list[dict[str, Any]] = field(default_factory=list)
     # In a capture of several processes: [{pid, comm, samples, share}] of the finding's samples
-    # (diagnose.finding_processes); [] otherwise.
+    # (diagnose.expert.finding_processes); [] otherwise.
     processes: list[dict[str, Any]] = field(default_factory=list)
     # The samples its main measurement counted (what `processes` divides), when counted per thread.
     samples: int | float | None = None
     # Set when the rule fired on one process's samples alone, not on the merged capture
-    # (diagnose.per_process): {pid, comm, samples, why}.
+    # (diagnose.expert.per_process): {pid, comm, samples, why}.
     process: dict[str, Any] | None = None
     # The share of the samples (with a call chain) the finding measured: its primary measurement
     # (what its gain is computed from); None when it rests on no share of samples (a count the

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from diagnose.errors import DiagnoseError
-from diagnose import knowledge_entries as entries
-from diagnose.knowledge_entries import RECOMMENDATION_KINDS, SYSCTL_MODES  # noqa: F401 (public names)
-from diagnose.patterns import OwnedPatterns, PatternSet
-from diagnose.profile import Frame, Profile
-from diagnose.yamlfile import YamlDoc, load_yaml_text
+from diagnose.core.errors import DiagnoseError
+from diagnose.expert import knowledge_entries as entries
+from diagnose.expert.knowledge_entries import RECOMMENDATION_KINDS, SYSCTL_MODES  # noqa: F401 (public names)
+from diagnose.core.patterns import OwnedPatterns, PatternSet
+from diagnose.model.profile import Frame, Profile
+from diagnose.core.yamlfile import YamlDoc, load_yaml_text
 
 SCHEMA = "diagnose.knowledge/v1"
 LANGS = ("en", "zh")
@@ -113,7 +113,7 @@ class Recommendation:
     # caps nothing it asks for).
     not_if: tuple[str, ...] = ()
     # Advice to batch system calls: which calls, into which one, how many per call; with counted
-    # calls (diagnose run) it states the saving (diagnose.syscall_costs.batching_estimate).
+    # calls (diagnose run) it states the saving (diagnose.expert.syscall_costs.batching_estimate).
     batches: Batching | None = None
 
 

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from diagnose import syscall_costs, syscall_counts
-from diagnose.texts import LANGS
+from diagnose.expert import syscall_costs
+from diagnose.capture import syscall_counts
+from diagnose.core.texts import LANGS
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.knowledge import Knowledge
-    from diagnose.profile import Profile
+    from diagnose.expert.analysis import Analysis
+    from diagnose.expert.knowledge import Knowledge
+    from diagnose.model.profile import Profile
 
 
 @dataclass(frozen=True)

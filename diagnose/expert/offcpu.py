@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diagnose.offcpu_reasons import ALL, UNKNOWN, reason_of
+from diagnose.expert.offcpu_reasons import ALL, UNKNOWN, reason_of
 
 # "  pid/tid  secs.frac: rest" (the sample or record line; frame lines start with a tab).
 _HEAD = re.compile(rb"^\s*(-?\d+)/(-?\d+)\s+(\d+)\.(\d+):\s+(.*?)\s*$")

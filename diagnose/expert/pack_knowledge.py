@@ -1,5 +1,5 @@
 """The `knowledge:` of a rule pack: its own sources, components, categories, thread roles and
-recommendations, validated as the built-in knowledge base is (diagnose.knowledge_entries).
+recommendations, validated as the built-in knowledge base is (diagnose.expert.knowledge_entries).
 
 An entry's id is namespaced by the pack: `id: json-parse` in pack `my-team` is
 `my-team:json-parse`, which is how rules (the pack's and others') name it, so a pack never
@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnose import knowledge_entries as entries
-from diagnose.knowledge import Category, Component, Knowledge, Recommendation, ThreadRole, known_ids
-from diagnose.problems import Problems
-from diagnose.yamlfile import YamlDoc
+from diagnose.expert import knowledge_entries as entries
+from diagnose.expert.knowledge import Category, Component, Knowledge, Recommendation, ThreadRole, known_ids
+from diagnose.expert.problems import Problems
+from diagnose.core.yamlfile import YamlDoc
 
 SECTIONS = ("sources", "components", "categories", "threads", "recommendations")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diagnose.errors import DiagnoseError
-from diagnose.report.output import atomic_write, check_output
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.output import atomic_write, check_output
 
 SKELETON = """\
 # Rule pack {name}: rules, knowledge and test cases of your own (data only, never code).

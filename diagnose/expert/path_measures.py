@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 import networkx as nx
 
-from diagnose.facts import Measured, Measurements
-from diagnose.rules import Selector
+from diagnose.expert.facts import Measured, Measurements
+from diagnose.expert.rules import Selector
 
 NO_PATH_NOTE = "no sample calls a `to` frame below a `from` frame"
 # The virtual root and sink of the dominator search (frame ids are 0 and up).

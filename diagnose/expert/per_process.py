@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from diagnose.findings import Finding, rank
-from diagnose.finding_processes import name_processes
-from diagnose.profile import Profile
-from diagnose.select import selection, select
+from diagnose.expert.findings import Finding, rank
+from diagnose.expert.finding_processes import name_processes
+from diagnose.model.profile import Profile
+from diagnose.model.select import selection, select
 
 if TYPE_CHECKING:
-    from diagnose.engine import Evaluation
-    from diagnose.knowledge import Knowledge
-    from diagnose.rules import RuleSet
+    from diagnose.expert.engine import Evaluation
+    from diagnose.expert.knowledge import Knowledge
+    from diagnose.expert.rules import RuleSet
 
 # Only the largest processes are evaluated alone, and only those with as many samples as a
 # finding needs to be rated above info (engine.MIN_SAMPLES).
@@ -40,7 +40,7 @@ def process_samples(profile: Profile) -> dict[int, int]:
 
 def add_process_findings(evaluation: Evaluation, profile: Profile, ruleset: RuleSet, kb: Knowledge) -> None:
     """Add to the merged evaluation the findings that only a process evaluated alone shows."""
-    from diagnose.engine import MIN_SAMPLES, evaluate
+    from diagnose.expert.engine import MIN_SAMPLES, evaluate
 
     per = process_samples(profile)
     if len(per) < 2:

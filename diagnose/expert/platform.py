@@ -10,12 +10,12 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from diagnose.facts import as_number, env_lookup
-from diagnose.knowledge import Knowledge, Marker
-from diagnose.patterns import OwnedPatterns, compile_pattern
-from diagnose.profile import Profile
-from diagnose.syscalls import stack_calls
-from diagnose.texts import LANGS
+from diagnose.expert.facts import as_number, env_lookup
+from diagnose.expert.knowledge import Knowledge, Marker
+from diagnose.core.patterns import OwnedPatterns, compile_pattern
+from diagnose.model.profile import Profile
+from diagnose.expert.syscalls import stack_calls
+from diagnose.core.texts import LANGS
 
 
 # What showed a stack or signal, per language.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 T = TypeVar("T")
 

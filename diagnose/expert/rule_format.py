@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from diagnose.knowledge import Knowledge
-from diagnose.patterns import PatternError, compile_pattern
-from diagnose.texts import zh_tidy
-from diagnose.yamlfile import YamlDoc
+from diagnose.expert.knowledge import Knowledge
+from diagnose.core.patterns import PatternError, compile_pattern
+from diagnose.core.texts import zh_tidy
+from diagnose.core.yamlfile import YamlDoc
 
 SCHEMA = "diagnose.rules/v1"
 ENGINE_VERSION = (1, 0)

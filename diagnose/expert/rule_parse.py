@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnose.errors import DiagnoseError
-from diagnose.knowledge import Knowledge
-from diagnose.problems import Problems
-from diagnose.rule_format import (RULE_KEYS, SEVERITIES, STATUSES, Condition, NotHelpful, Rule, _as_tuple,
+from diagnose.core.errors import DiagnoseError
+from diagnose.expert.knowledge import Knowledge
+from diagnose.expert.problems import Problems
+from diagnose.expert.rule_format import (RULE_KEYS, SEVERITIES, STATUSES, Condition, NotHelpful, Rule, _as_tuple,
                                   _check_template, _localized, parse_condition, parse_selector)
-from diagnose.yamlfile import YamlDoc
+from diagnose.core.yamlfile import YamlDoc
 
 
 def parse_rule(doc: YamlDoc, where: tuple, item: Any, kb: Knowledge | None, pack: str,

@@ -1,7 +1,7 @@
 """Rule packs: loading with located errors (file:line: field: what; fix), every error at once for
 `rules validate`, the pack's own knowledge, merging built-in and custom packs (add, override by
-id, disable), and the search path. The format of a rule is diagnose.rule_format (and
-diagnose.rule_parse); its names are re-exported here.
+id, disable), and the search path. The format of a rule is diagnose.expert.rule_format (and
+diagnose.expert.rule_parse); its names are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from diagnose.errors import DiagnoseError
-from diagnose.knowledge import Knowledge
-from diagnose.pack_knowledge import PackKnowledge
-from diagnose.problems import Problems
-from diagnose.rule_format import (  # noqa: F401 (the public names of the rule format)
+from diagnose.core.errors import DiagnoseError
+from diagnose.expert.knowledge import Knowledge
+from diagnose.expert.pack_knowledge import PackKnowledge
+from diagnose.expert.problems import Problems
+from diagnose.expert.rule_format import (  # noqa: F401 (the public names of the rule format)
     COMPARISONS, ENGINE_VERSION, FORMATS, MAX_RULES_PER_PACK, MAX_RULES_TOTAL, MEASURES, RULE_KEYS, RULES_PATH_ENV,
     SCHEMA, SELECTOR_KEYS, SELECTOR_MEASURES, SEVERITIES, STATUSES, Condition, NotHelpful, Rule, Selector,
     parse_condition, parse_selector, parse_syscall_share)
-from diagnose.rule_parse import parse_rule  # noqa: F401
-from diagnose.yamlfile import YamlDoc, load_yaml, load_yaml_text
+from diagnose.expert.rule_parse import parse_rule  # noqa: F401
+from diagnose.core.yamlfile import YamlDoc, load_yaml, load_yaml_text
 
 
 @dataclass
@@ -57,7 +57,7 @@ def parse_pack(doc: YamlDoc, kb: Knowledge | None, problems: Problems | None = N
 
 
 def _parse_pack(doc: YamlDoc, kb: Knowledge | None, p: Problems) -> Pack:
-    from diagnose.pack_knowledge import merge_knowledge, parse_pack_knowledge
+    from diagnose.expert.pack_knowledge import merge_knowledge, parse_pack_knowledge
 
     data = doc.data
     empty = Pack("?", "?", "?", doc.path, doc=doc)
@@ -235,7 +235,7 @@ def load_packs(user_paths: list[str] | None, kb: Knowledge, include_builtin: boo
 
 def read_packs(paths: list[str], kb: Knowledge, problems: Problems | None = None) -> list[Pack]:
     """The packs of these files and folders, each checked against `kb` and the packs before it."""
-    from diagnose.pack_knowledge import merge_knowledge
+    from diagnose.expert.pack_knowledge import merge_knowledge
 
     packs = []
     for path in paths:
@@ -253,7 +253,7 @@ def read_packs(paths: list[str], kb: Knowledge, problems: Problems | None = None
 
 def knowledge_of(packs: list[Pack], kb: Knowledge) -> Knowledge:
     """`kb` with the packs' own knowledge added, in their order."""
-    from diagnose.pack_knowledge import merge_knowledge
+    from diagnose.expert.pack_knowledge import merge_knowledge
 
     return merge_knowledge(kb, [p.knowledge for p in packs if p.knowledge is not None])
 

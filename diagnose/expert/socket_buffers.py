@@ -1,7 +1,7 @@
 """Who sized a socket's buffer, and which sysctl matters for the socket that dropped.
 
 The kernel does not say whether a program called setsockopt(SO_RCVBUF), so it is judged from the
-size (sk_rcvbuf, `ss -m` rb, read by diagnose.sockdiag) against the sysctls in effect:
+size (sk_rcvbuf, `ss -m` rb, read by diagnose.capture.sockdiag) against the sysctls in effect:
 
 - a UDP socket starts with sk_rcvbuf = net.core.rmem_default; a socket still at exactly that size
   was not sized by its program ("default"), and raising rmem_default is what enlarges it;
@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from diagnose.facts import as_number
-from diagnose.texts import LANGS
+from diagnose.expert.facts import as_number
+from diagnose.core.texts import LANGS
 
 # The sysctls the verdict compares with (environment["sysctl"] holds them too).
 RMEM_DEFAULT, RMEM_MAX = "net.core.rmem_default", "net.core.rmem_max"

@@ -1,7 +1,7 @@
-"""What the counted system calls cost (environment["syscalls"], diagnose.syscall_counts): the CPU
+"""What the counted system calls cost (environment["syscalls"], diagnose.capture.syscall_counts): the CPU
 each call takes, from the profile (the samples inside the call / the sampling frequency / how many
 calls were made), and the part of it that is only entering and leaving the kernel (entry/exit
-frames, diagnose.syscalls); the view the rules read; the `measurements.syscalls` block of the
+frames, diagnose.expert.syscalls); the view the rules read; the `measurements.syscalls` block of the
 JSON report; and the saving a batching recommendation promises.
 
 Rules read, through `env:` conditions (rates per second, times in µs of CPU per call; a call or
@@ -20,13 +20,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from diagnose.profile import Profile
-from diagnose.stats import wilson
-from diagnose.syscalls import RECV_CALLS, SEND_CALLS, syscall_breakdown
-from diagnose.syscall_counts import KEY
+from diagnose.model.profile import Profile
+from diagnose.model.stats import wilson
+from diagnose.expert.syscalls import RECV_CALLS, SEND_CALLS, syscall_breakdown
+from diagnose.capture.syscall_counts import KEY
 
 if TYPE_CHECKING:
-    from diagnose.knowledge import Knowledge
+    from diagnose.expert.knowledge import Knowledge
 
 # The kernel counting the calls for perf stat (knowledge/taxonomy.yaml): the measurement's own
 # cost, left out of what a call costs the program.
@@ -176,8 +176,8 @@ def costs(profile: Profile, kb: Knowledge, env: dict[str, Any] | None) -> Costs 
 
 def _counting_samples(profile: Profile, kb: Knowledge) -> dict[str, int]:
     """Per system call, the samples the counting itself owns (perf_syscall_enter and below)."""
-    from diagnose.attribution import attribution
-    from diagnose.syscalls import stack_calls
+    from diagnose.expert.attribution import attribution
+    from diagnose.expert.syscalls import stack_calls
 
     out: dict[str, int] = {}
     owners = attribution(profile, kb).owners

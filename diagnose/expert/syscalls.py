@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from diagnose.attribution import attribution
-from diagnose.knowledge import Knowledge
-from diagnose.profile import Frame, Profile
+from diagnose.expert.attribution import attribution
+from diagnose.expert.knowledge import Knowledge
+from diagnose.model.profile import Frame, Profile
 
 _SYS = re.compile(r"^(?:__x64_sys_|__ia32_sys_|__arm64_sys_|__riscv_sys_|__se_sys_|__do_sys_|__ia32_compat_sys_"
                   r"|__x64_compat_sys_)(\w+)$")

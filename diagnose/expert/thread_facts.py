@@ -1,5 +1,5 @@
 """The per-thread scheduler statistics of a `diagnose run` folder (environment["threads"], written
-by diagnose.threadstat) as rules and reports read them back: only values of the types threadstat
+by diagnose.capture.threadstat) as rules and reports read them back: only values of the types threadstat
 writes count (a damaged or hand-edited file reads as "not measured", never as an error), and the
 threads the rules name are given their role from knowledge/threads.yaml, in each language."""
 
@@ -9,7 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from diagnose.knowledge import Knowledge
+    from diagnose.expert.knowledge import Knowledge
 
 LANGS = ("en", "zh")
 # Threads the rules name (environment["threads"][key]).

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.perf_script import FrameRec, PartialParse
 
 # A Go method name keeps its parentheses: "net/http.(*Client).Do".
@@ -100,7 +100,7 @@ def fold(parse: PartialParse, opts: CollapseOptions, into: dict[bytes, int] | No
     whose events decide which event is folded: the whole input's). The parse's stacks are let
     go as they are folded (parse.counts is empty afterwards, and so is parse.frames unless a
     Java thread needs them). `keep` (comm, pid, tid) -> False leaves a thread's samples out
-    (diagnose.select)."""
+    (diagnose.model.select)."""
     event_filter = chosen_event(events or parse, opts.event)
     frames = parse.frames
     # Per frame, what it adds to a folded line (False: nothing, a skipped frame): one list per is_java.

@@ -7,9 +7,9 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 
-from diagnose.errors import input_error
+from diagnose.core.errors import input_error
 from diagnose.inputs.source import TruncatedGzip
-from diagnose.profile import CaptureInfo, Frame, Profile, Stack, Thread
+from diagnose.model.profile import CaptureInfo, Frame, Profile, Stack, Thread
 
 # "stack count" or a differential "stack before after"; counts may be decimal ("12.", "12.5").
 _LINE = re.compile(rb"^(.*?)\s+(\d+(?:\.\d*)?)(?:\s+(\d+(?:\.\d*)?))?\s*$")

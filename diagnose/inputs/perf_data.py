@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from diagnose.errors import DiagnoseError, input_error
+from diagnose.core.errors import DiagnoseError, input_error
 
 # What is read from perf's pipe at a time: a few pieces make a chunk (read1's pieces of a few kB
 # each would be joined over and over into one).

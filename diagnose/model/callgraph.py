@@ -19,7 +19,7 @@ import heapq
 
 import networkx as nx
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 
 ANALYZE_MAX_NODES = 1000

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 NodeKind = Literal["root", "process", "thread", "user", "kernel", "narrow"]
 KINDS: tuple[NodeKind, ...] = ("root", "process", "thread", "user", "kernel", "narrow")

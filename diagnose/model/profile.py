@@ -117,7 +117,7 @@ class CaptureInfo:
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
-    # The threads chosen with --pid/--tid/--comm (diagnose.select), or None: every thread.
+    # The threads chosen with --pid/--tid/--comm (diagnose.model.select), or None: every thread.
     selection: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@ threads they select, keeping every count true to those threads.
 
 Each option is repeatable. Values of one option are alternatives (`--pid 1 --pid 2`: either
 process); different options must all hold (`--pid 1 --comm 'enc.*'`: threads of process 1 whose
-name matches). `--comm` patterns run on RE2 (diagnose.patterns) and match the whole thread name
+name matches). `--comm` patterns run on RE2 (diagnose.core.patterns) and match the whole thread name
 as perf printed it (`comm`), like the rule packs' patterns: `enc.*` matches `encoder`.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from diagnose.errors import DiagnoseError
-from diagnose.patterns import PatternError, compile_pattern
-from diagnose.profile import Profile, Stack, Thread
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.patterns import PatternError, compile_pattern
+from diagnose.model.profile import Profile, Stack, Thread
 
 # How many processes the "selects nothing" error lists.
 LISTED = 12

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from diagnose.profile import Profile, cores_used
-from diagnose.stats import Share
+from diagnose.model.profile import Profile, cores_used
+from diagnose.model.stats import Share
 
 # A frame whose single heaviest callee holds this much of its samples adds nothing to a tree.
 PASS_THROUGH = 0.9

@@ -1,7 +1,7 @@
 """Readable function names for analysis: argument lists removed without breaking C++ templates
 and lambdas, legacy-mangled Rust names repaired, unknown symbols named by their module.
 
-`diagnose collapse` keeps stackcollapse-perf.pl's cruder rules (diagnose.collapse) so that its
+`diagnose collapse` keeps stackcollapse-perf.pl's cruder rules (diagnose.inputs.collapse) so that its
 output is byte-identical to that tool's; analysis favours names people can read.
 """
 

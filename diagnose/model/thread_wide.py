@@ -5,8 +5,8 @@ the hottest functions by inclusive time skips them (and says which), the JSON re
 
 from __future__ import annotations
 
-from diagnose.profile import Profile
-from diagnose.summary import FunctionRow, Summary
+from diagnose.model.profile import Profile
+from diagnose.model.summary import FunctionRow, Summary
 
 # "Nearly every stack": at least this part of the samples of the threads the frame is on.
 NEARLY_ALL = 0.95

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from diagnose.collapse import CollapseOptions, fold, folded_lines
+from diagnose.inputs.collapse import CollapseOptions, fold, folded_lines
 from diagnose.inputs.folded import read_folded
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.source import InputSource, read_chunks
-from diagnose.profile import Thread
-from diagnose.select import Selection, check_ids_known, nothing_selected, select, selection_note, task_id, thread_filter
+from diagnose.model.profile import Thread
+from diagnose.model.select import Selection, check_ids_known, nothing_selected, select, selection_note, task_id, thread_filter
 
 
 def collapse_selected(source: InputSource, opts: CollapseOptions, sel: Selection,
@@ -20,7 +20,7 @@ def collapse_selected(source: InputSource, opts: CollapseOptions, sel: Selection
 
         profile = select(read_folded(read_chunks(source.path), source.path), sel)
         return folded_lines(profile_counts(profile)), profile.capture.warnings
-    from diagnose.pipeline import read_perf
+    from diagnose.orchestrate.pipeline import read_perf
 
     parse, warnings, _ = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
     threads = _threads(parse)

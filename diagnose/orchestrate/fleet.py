@@ -10,12 +10,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from diagnose.errors import DiagnoseError
-from diagnose.profile import Frame, Thread
+from diagnose.core.errors import DiagnoseError
+from diagnose.model.profile import Frame, Thread
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.select import Selection
+    from diagnose.expert.analysis import Analysis
+    from diagnose.model.select import Selection
 
 # The finding fields of the JSON report (diagnose.report/v1) each capture's cells keep.
 CELL_FIELDS = ("id", "subject", "title", "severity", "score", "confidence", "share", "rank", "summary",
@@ -77,7 +77,7 @@ def is_many(inputs: list[str]) -> bool:
 def _is_collection(path: str) -> bool:
     from pathlib import Path
 
-    from diagnose.capture_read import looks_like_capture
+    from diagnose.capture.capture_read import looks_like_capture
     from diagnose.inputs.source import CAPTURE_MANIFEST
 
     if not os.path.isdir(path) or os.path.lexists(os.path.join(path, CAPTURE_MANIFEST)):
@@ -162,8 +162,8 @@ def analyse_one(index: int, path: str, event: str | None, rules: list[str] | Non
     """Analyse one capture (in a worker process): parse in this process only, so that the
     worker processes are the only parallelism. `chosen` is Selection.to_dict() (compiled RE2
     patterns do not cross processes; they are compiled again here)."""
-    from diagnose.pipeline import analyze
-    from diagnose.select import selection
+    from diagnose.orchestrate.pipeline import analyze
+    from diagnose.model.select import selection
 
     try:
         sel = selection(chosen["pids"], chosen["tids"], chosen["comms"]) if chosen else None
@@ -209,7 +209,7 @@ def analyse_many(paths: list[str], event: str | None, rules: list[str] | None, l
 
 def run(inputs: list[str], event: str | None = None, rules: list[str] | None = None, lang: str = "en",
         jobs: int | None = None, selection: Selection | None = None) -> Fleet:
-    from diagnose.fleet_merge import merge
+    from diagnose.orchestrate.fleet_merge import merge
 
     paths, skipped = discover(inputs)
     captures = analyse_many(paths, event, rules, lang, jobs, selection.to_dict() if selection else None)

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from diagnose.inputs.perf_profile import event_base
-from diagnose.profile import CaptureInfo, Frame, Profile, StackTally, Thread
+from diagnose.model.profile import CaptureInfo, Frame, Profile, StackTally, Thread
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.fleet import CaptureResult, Fleet
+    from diagnose.expert.analysis import Analysis
+    from diagnose.orchestrate.fleet import CaptureResult, Fleet
 
 
 def merge(fleet: Fleet, rules: list[str] | None) -> None:
@@ -93,10 +93,10 @@ def merged_profile(captures: list[CaptureResult], same_rate: bool = False) -> Pr
 
 
 def analyse_merged(profile: Profile, rules: list[str] | None, lang: str) -> Analysis:
-    from diagnose.analysis import Analysis
-    from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
-    from diagnose.pipeline import apply_rules
-    from diagnose.summary import summarize, tree_min_samples
+    from diagnose.expert.analysis import Analysis
+    from diagnose.model.callgraph import ANALYZE_MAX_NODES, build_call_graph
+    from diagnose.orchestrate.pipeline import apply_rules
+    from diagnose.model.summary import summarize, tree_min_samples
 
     graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
     analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)

@@ -1,18 +1,18 @@
 """The off-CPU files of a `diagnose run --off-cpu` folder: offcpu.perf.data (private, like
 perf.data), offcpu.folded (blocked microseconds per thread and stack, stackcollapse's --tid form,
 kernel frames marked _[k]), offcpu.svg (its flame graph), and the summary that environment.json
-keeps under "off_cpu" (diagnose.offcpu.summary), which `diagnose analyze FOLDER` shows again."""
+keeps under "off_cpu" (diagnose.expert.offcpu.summary), which `diagnose analyze FOLDER` shows again."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from diagnose.capture_dir import OFFCPU_DATA, OFFCPU_FOLDED, OFFCPU_SVG, CaptureWriter
-from diagnose.errors import DiagnoseError
+from diagnose.capture.capture_dir import OFFCPU_DATA, OFFCPU_FOLDED, OFFCPU_SVG, CaptureWriter
+from diagnose.core.errors import DiagnoseError
 
 if TYPE_CHECKING:
-    from diagnose.offcpu_record import OffCpuRecorder
+    from diagnose.capture.offcpu_record import OffCpuRecorder
     from diagnose.report.flamegraph import FlameOptions
 
 FILES = (OFFCPU_DATA, OFFCPU_FOLDED, OFFCPU_SVG)
@@ -28,7 +28,8 @@ WORDS = {
 def save(writer: CaptureWriter, perf: str, recorder: OffCpuRecorder, lang: str = "en") -> tuple[dict[str, Any], list[str]]:
     """offcpu.folded and offcpu.svg from the recording, and the summary for
     environment.json["off_cpu"] (or why there is none); with warnings to show."""
-    from diagnose import offcpu, offcpu_record
+    from diagnose.expert import offcpu
+    from diagnose.capture import offcpu_record
     from diagnose.report.flamegraph import FlameOptions
 
     if writer.path(OFFCPU_DATA).exists():
@@ -57,7 +58,7 @@ def flamegraph(folded: Path, options: FlameOptions | None = None) -> str:
 
     from diagnose.inputs.folded import read_folded
     from diagnose.inputs.source import read_chunks
-    from diagnose.offcpu import EVENT
+    from diagnose.expert.offcpu import EVENT
     from diagnose.report.flamegraph import FlameOptions, render_profile
 
     opts = options or FlameOptions()
@@ -70,7 +71,7 @@ def flamegraph(folded: Path, options: FlameOptions | None = None) -> str:
 
 def folded_of(folder: str) -> Path:
     """The offcpu.folded of a run folder; one line when it has none."""
-    from diagnose.capture_read import open_folder
+    from diagnose.capture.capture_read import open_folder
 
     found = open_folder(folder).file("offcpu-folded")
     if found is None:

@@ -7,19 +7,19 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from diagnose.collapse import CollapseOptions, fold, folded_lines
-from diagnose.errors import DiagnoseError
+from diagnose.inputs.collapse import CollapseOptions, fold, folded_lines
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.folded import collapse_folded, read_folded
 from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file, parse_file_in_parts
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.source import InputSource, detect, read_chunks
-from diagnose.profile import Profile
-from diagnose.select import Selection, select
+from diagnose.model.profile import Profile
+from diagnose.model.select import Selection, select
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 
 def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: bool) -> list[str]:
@@ -78,7 +78,7 @@ def _require_samples(parse: PartialParse, source: InputSource) -> None:
 def resolve(path: str) -> InputSource:
     if os.path.isdir(path):
         # A capture folder (or one that did not finish: capture_read says so in one line).
-        from diagnose.capture_read import stacks_file
+        from diagnose.capture.capture_read import stacks_file
 
         inner = stacks_file(path)
         inner_source = detect(inner)
@@ -99,7 +99,7 @@ def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None,
     With a selection (--only-pid, --only-tid, --comm), only the selected threads' samples."""
     source = resolve(path)
     if selection:
-        from diagnose.collapse_select import collapse_selected
+        from diagnose.orchestrate.collapse_select import collapse_selected
 
         return collapse_selected(source, opts, selection, jobs)
     if source.format == "folded":
@@ -156,7 +156,7 @@ def _load_profile(path: str, event: str | None = None, jobs: int | None = None) 
         profile.capture.warnings.append(f"analysing event {profile.capture.event}; also present: {others} "
                                         f"(choose with --event)")
     if os.path.isdir(path):
-        from diagnose.capture_read import attach
+        from diagnose.capture.capture_read import attach
 
         attach(profile.capture, path)  # environment, exact recording duration, recording warnings
     return profile
@@ -169,12 +169,12 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
     -> ranked findings. summaries=False leaves out the call graph and the summaries (graph and
     summary are None): for a caller that draws the profile and its findings only (the flame
     graph), which the rules do not read."""
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
     profile = load_profile(path, event=event, jobs=jobs, selection=selection)
     if summaries:
-        from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
-        from diagnose.summary import summarize, tree_min_samples
+        from diagnose.model.callgraph import ANALYZE_MAX_NODES, build_call_graph
+        from diagnose.model.summary import summarize, tree_min_samples
 
         graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
         analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
@@ -186,10 +186,10 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
 
 
 def apply_rules(analysis: Analysis, rules: list[str] | None = None) -> None:
-    from diagnose.engine import evaluate
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.per_process import add_process_findings
-    from diagnose.rules import load_packs
+    from diagnose.expert.engine import evaluate
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.per_process import add_process_findings
+    from diagnose.expert.rules import load_packs
 
     ruleset = load_packs(rules, builtin_knowledge())
     kb = ruleset.knowledge or builtin_knowledge()  # with the packs' own categories, roles, advice

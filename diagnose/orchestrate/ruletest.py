@@ -7,11 +7,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnose.errors import DiagnoseError
-from diagnose.knowledge import Knowledge
-from diagnose.problems import Problems
-from diagnose.rules import Pack, RuleSet, builtin_pack_files, knowledge_of, merge_packs, parse_pack, read_packs
-from diagnose.yamlfile import load_yaml_text
+from diagnose.core.errors import DiagnoseError
+from diagnose.expert.knowledge import Knowledge
+from diagnose.expert.problems import Problems
+from diagnose.expert.rules import Pack, RuleSet, builtin_pack_files, knowledge_of, merge_packs, parse_pack, read_packs
+from diagnose.core.yamlfile import load_yaml_text
 
 
 @dataclass
@@ -63,8 +63,8 @@ def _bundled(root: Any) -> list[str]:
 
 
 def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
-    from diagnose.engine import evaluate
-    from diagnose.pipeline import load_profile
+    from diagnose.expert.engine import evaluate
+    from diagnose.orchestrate.pipeline import load_profile
 
     ruleset, packs = load_with_builtin(paths, kb)
     kb = ruleset.knowledge or kb
@@ -98,7 +98,7 @@ def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
                 problems.append(f"expected {top} as the top finding; got {_label(first) if first else 'none'}")
         at_most = case.get("severity_at_most")
         if at_most is not None:
-            from diagnose.rules import SEVERITIES
+            from diagnose.expert.rules import SEVERITIES
 
             over = [f for f in findings if SEVERITIES.index(f.severity) > SEVERITIES.index(str(at_most))]
             if over:

@@ -11,10 +11,10 @@ import sys
 from typing import Any
 
 from diagnose import __version__
-from diagnose.diff import Change, Comparison, Delta, FindingChange, FindingInfo, Side
-from diagnose.errors import DiagnoseError
-from diagnose.report.escape import markdown as _md
-from diagnose.report.escape import terminal as esc
+from diagnose.expert.diff import Change, Comparison, Delta, FindingChange, FindingInfo, Side
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.escape import markdown as _md
+from diagnose.core.escape import terminal as esc
 from diagnose.report.labels import colon, label, severity_label, texts, zh_punct
 
 SCHEMA = "diagnose.diff/v1"
@@ -182,7 +182,7 @@ def diff_dict(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
         "functions": [_change(c, lang) for c in cmp.functions],
         "findings": [finding(f) for f in cmp.findings],
         "notes": cmp.notes,
-        # why the two captures may compare badly: [{kind, before, after, text}] (diagnose.diff_warnings)
+        # why the two captures may compare badly: [{kind, before, after, text}] (diagnose.expert.diff_warnings)
         "warnings": [w.to_dict(lang) for w in cmp.warnings],
     }
 

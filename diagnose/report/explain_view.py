@@ -15,9 +15,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from diagnose.errors import DiagnoseError
-from diagnose.messages import say
-from diagnose.report.escape import terminal as esc
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.messages import say
+from diagnose.core.escape import terminal as esc
 from diagnose.report.json_report import parse_report
 from diagnose.report.labels import colon, label, severity_label, texts, zh_punct
 from diagnose.report.report_shape import check_report

@@ -9,17 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from diagnose.errors import DiagnoseError
-from diagnose.attribution import Walk, attribution
-from diagnose.knowledge import Knowledge, builtin_knowledge
-from diagnose.profile import Profile, cores_used
-from diagnose.flametree import KINDS, FlameTree, Node, build_tree, module_base
+from diagnose.core.errors import DiagnoseError
+from diagnose.expert.attribution import Walk, attribution
+from diagnose.expert.knowledge import Knowledge, builtin_knowledge
+from diagnose.model.profile import Profile, cores_used
+from diagnose.model.flametree import KINDS, FlameTree, Node, build_tree, module_base
 from diagnose.report.flame_paint import (CHAR_W, _jitter, _shade, clean, esc, fit,
                                          module_color, script_json)
 from diagnose.report.flamegraph_js import OUTLINES, SCRIPT, STYLE
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 COLOR_MODES = ("category", "module")
 
@@ -192,7 +192,7 @@ def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: S
         paint.titles.append(_box_title(node, b.samples, tree.total, words, extra))
 
     if opts.colors == "category":
-        from diagnose.components import component_breakdown
+        from diagnose.expert.components import component_breakdown
 
         for row in component_breakdown(profile, kb):
             title = row.title.get(lang) or row.title["en"]

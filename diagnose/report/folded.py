@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 
 def profile_counts(profile: Profile, kernel_suffix: bool = False) -> dict[bytes, int]:

@@ -1,4 +1,4 @@
-"""The call graph that `diagnose graph` draws: the networkx call graph of diagnose.callgraph pruned
+"""The call graph that `diagnose graph` draws: the networkx call graph of diagnose.model.callgraph pruned
 to what matters and annotated for a reader.
 
 Nodes are functions with at least `node_threshold` % of the samples (with a call chain) in their
@@ -6,7 +6,7 @@ stack, at most ANALYZE_MAX_NODES of them (those with the most inclusive samples)
 caller -> callee pairs between kept functions taken in at least `edge_threshold` % of the
 samples. Every count is once per sample, also under recursion (an edge: the samples in which the
 caller called the callee directly). A node's colour is that of its component in the attribution
-model (diagnose.attribution), the one the flame graph and the component table use: the
+model (diagnose.expert.attribution), the one the flame graph and the component table use: the
 component the flame graph colours this function's boxes in, by the most samples. Functions in
 the frames of a finding are marked with the findings' ids.
 
@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from diagnose.attribution import APPLICATION, KERNEL, attribution
-from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
-from diagnose.graph_options import GraphOptions
-from diagnose.knowledge import Knowledge, builtin_knowledge
-from diagnose.profile import Profile
-from diagnose.stats import Share
+from diagnose.expert.attribution import APPLICATION, KERNEL, attribution
+from diagnose.model.callgraph import ANALYZE_MAX_NODES, build_call_graph
+from diagnose.report.graph_options import GraphOptions
+from diagnose.expert.knowledge import Knowledge, builtin_knowledge
+from diagnose.model.profile import Profile
+from diagnose.model.stats import Share
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 MAX_NODES = ANALYZE_MAX_NODES
 UNKNOWN_COLOR = "#999999"
@@ -91,7 +91,7 @@ def export_graph(analysis: Analysis, opts: GraphOptions) -> tuple[nx.DiGraph, li
 
 def node_components(profile: Profile, kb: Knowledge, frames: set[int]) -> dict[int, str]:
     """For each of `frames`: the component the flame graph colours its boxes in (the owner of a
-    sample whose stack would end there, diagnose.attribution.Walk), the one with the most
+    sample whose stack would end there, diagnose.expert.attribution.Walk), the one with the most
     samples over the stacks that hold it (the outermost occurrence, once per sample); ties by
     component id."""
     if not frames:

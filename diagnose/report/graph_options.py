@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 DEFAULT_NODE_THRESHOLD = 0.5  # % inclusive, as gprof2dot's --node-thres
 DEFAULT_EDGE_THRESHOLD = 0.1  # % of samples, as gprof2dot's --edge-thres

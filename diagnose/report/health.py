@@ -1,16 +1,16 @@
 """The one health line every report shows: CPU cores used of the cores available, the busiest
 thread and how close it is to a full core, and whether datagrams were dropped. It reads what
-`diagnose run` measured (per-thread counters from /proc, diagnose.threadstat; socket counters,
-diagnose.netstat) and otherwise what the samples say, naming what was not measured."""
+`diagnose run` measured (per-thread counters from /proc, diagnose.capture.threadstat; socket counters,
+diagnose.capture.netstat) and otherwise what the samples say, naming what was not measured."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from diagnose.thread_facts import LANGS, measured, number, role, thread_label, thread_rows
+from diagnose.expert.thread_facts import LANGS, measured, number, role, thread_label, thread_rows
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 
 def _cores_available(analysis: Analysis) -> int | None:

@@ -13,7 +13,7 @@ from diagnose.report.html_assets import FRAME_STYLE, PAGE_SCRIPT, PAGE_STYLE
 from diagnose.report.labels import label
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 # Nothing is loaded from anywhere: inline style and script only (the flame graph's frame inherits it).
 POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"

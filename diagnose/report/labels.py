@@ -7,13 +7,13 @@ import importlib.resources
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from diagnose.errors import DiagnoseError
-from diagnose.stats import pct
-from diagnose.texts import tr
-from diagnose.yamlfile import load_yaml_text
+from diagnose.core.errors import DiagnoseError
+from diagnose.model.stats import pct
+from diagnose.core.texts import tr
+from diagnose.core.yamlfile import load_yaml_text
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 SEVERITY_LABEL = {
     "critical": {"en": "CRITICAL", "zh": "严重"},
@@ -87,7 +87,7 @@ def platform_text(analysis: Analysis, lang: str) -> str:
 
 
 def redaction_text(analysis: Analysis) -> str | None:
-    """What a `diagnose run` folder says of its redaction (diagnose.redact), in words; None when
+    """What a `diagnose run` folder says of its redaction (diagnose.core.redact), in words; None when
     the capture does not say (not a run folder, or one from before redaction)."""
     red = (analysis.profile.capture.environment or {}).get("redaction")
     if not isinstance(red, dict):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnose.analysis import Analysis
-from diagnose.call_graph_mode import call_graph_mode
+from diagnose.expert.analysis import Analysis
+from diagnose.model.call_graph_mode import call_graph_mode
 from diagnose.report.labels import figure_source, label, platform_text, redaction_text
-from diagnose.stats import Share, pct, wilson
-from diagnose.texts import tr
+from diagnose.model.stats import Share, pct, wilson
+from diagnose.core.texts import tr
 
 # How many rows each table of the report holds, in every format.
 TOP_FUNCTIONS = 15
@@ -147,7 +147,7 @@ def healthy_items(analysis: Analysis) -> list[HealthyItem]:
     stays below the threshold: on a few samples (or none) nothing is. (A share of a part of the
     samples, such as syscall_share among system calls, is less certain than that; the guard is
     against calling a share of a handful of samples healthy, and the report shows no interval.)"""
-    from diagnose.engine import SHARE_MEASURES
+    from diagnose.expert.engine import SHARE_MEASURES
 
     if analysis.evaluation is None or analysis.ruleset is None:
         return []

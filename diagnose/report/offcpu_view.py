@@ -1,16 +1,16 @@
 """The off-CPU section of the reports (diagnose run --off-cpu): where the threads waited, per
 thread and per blocking stack, in seconds of the recording window; its own tables, apart from
 the CPU shares, in the terminal and Markdown reports (English and Chinese). The data is the
-"off_cpu" summary of a run folder's environment.json (diagnose.offcpu.summary)."""
+"off_cpu" summary of a run folder's environment.json (diagnose.expert.offcpu.summary)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from diagnose.offcpu_reasons import reason_text
+from diagnose.expert.offcpu_reasons import reason_text
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 TOP_THREADS = 10
 TOP_STACKS = 8
@@ -139,7 +139,7 @@ def terminal_renderables(analysis: Analysis) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
-    from diagnose.report.escape import terminal as esc
+    from diagnose.core.escape import terminal as esc
 
     data = off_cpu(analysis)
     if data is None:
@@ -178,8 +178,8 @@ def terminal_renderables(analysis: Analysis) -> list[Any]:
 def markdown_lines(analysis: Analysis) -> list[str]:
     """The section for the Markdown report (nothing when the capture has no off-CPU data); it
     links the off-CPU flame graph when written beside the report (in the run folder)."""
-    from diagnose.report.escape import code, fence
-    from diagnose.report.escape import markdown as md
+    from diagnose.core.escape import code, fence
+    from diagnose.core.escape import markdown as md
 
     data = off_cpu(analysis)
     if data is None:

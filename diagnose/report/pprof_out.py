@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 KERNEL_MAPPING = "[kernel.kallsyms]"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 import sys
 
-from diagnose.analysis import Analysis
-from diagnose.errors import DiagnoseError
+from diagnose.expert.analysis import Analysis
+from diagnose.core.errors import DiagnoseError
 
 FORMATS = ("terminal", "json", "markdown", "html", "svg", "pprof", "speedscope")
 ALIASES = {"md": "markdown", "text": "terminal", "htm": "html"}

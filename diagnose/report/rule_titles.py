@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from diagnose.texts import tr
-from diagnose.yamlfile import load_yaml_text
+from diagnose.core.texts import tr
+from diagnose.core.yamlfile import load_yaml_text
 
 
 @lru_cache(maxsize=1)
 def _titles() -> dict[str, dict[str, str]]:
-    from diagnose.rules import builtin_pack_files
+    from diagnose.expert.rules import builtin_pack_files
 
     out: dict[str, dict[str, str]] = {}
     for name, text in builtin_pack_files():

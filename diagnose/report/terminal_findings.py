@@ -11,15 +11,15 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from diagnose.analysis import Analysis
-from diagnose.finding_processes import for_text, processes_text
-from diagnose.messages import say
-from diagnose.recommend import is_check_only
-from diagnose.report.escape import terminal as esc
+from diagnose.expert.analysis import Analysis
+from diagnose.expert.finding_processes import for_text, processes_text
+from diagnose.core.messages import say
+from diagnose.expert.recommend import is_check_only
+from diagnose.core.escape import terminal as esc
 from diagnose.report.fit import hanging, titled_panel
 from diagnose.report.labels import colon, label, severity_label
 from diagnose.report.verdict import verdict
-from diagnose.texts import tr
+from diagnose.core.texts import tr
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
                   "info": "dim"}
@@ -151,7 +151,7 @@ def findings_renderable(analysis: Analysis, width: int) -> Any | None:
 def verdict_renderable(analysis: Analysis, width: int) -> Any:
     """The health line, the main cost, what else stands out, the first step and what is not worth
     doing: the Markdown report's verdict (report.verdict), as a panel closing the report."""
-    from diagnose.health import health
+    from diagnose.report.health import health
 
     lang = analysis.lang
     v = verdict(analysis, lang)
