@@ -24,7 +24,7 @@ MOVED = {
     "diagnose.collapse": "diagnose.inputs.collapse",
     "diagnose.collapse_select": "diagnose.orchestrate.collapse_select",
     "diagnose.components": "diagnose.expert.components",
-    "diagnose.diff": "diagnose.expert.diff",
+    "diagnose.diff": "diagnose.orchestrate.diff_run",  # re-exports diagnose.expert.diff
     "diagnose.diff_warnings": "diagnose.expert.diff_warnings",
     "diagnose.engine": "diagnose.expert.engine",
     "diagnose.environment": "diagnose.capture.environment",

@@ -13,8 +13,8 @@ import typer
 
 from diagnose.commands import COMMANDS
 from diagnose.commands.group_lang import GroupLang, pass_lang_down
-from diagnose.entry import EXIT_INTERRUPTED, INTERRUPTED
 from diagnose.core.errors import DiagnoseError
+from diagnose.core.interrupt import EXIT_INTERRUPTED, INTERRUPTED
 
 app = typer.Typer(
     add_completion=False,

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import sys
 
-INTERRUPTED = "diagnose: interrupted"
-EXIT_INTERRUPTED = 130
+from diagnose.core.interrupt import EXIT_INTERRUPTED, INTERRUPTED
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +64,6 @@ from diagnose.inputs.source import CAPTURE_MANIFEST
 from diagnose.core.output import atomic_write
 
 if TYPE_CHECKING:
-    from diagnose.expert.analysis import Analysis
     from diagnose.capture.recorder import Recording, RecordSpec
 
 SCHEMA = "diagnose.capture/v1"
@@ -72,7 +71,8 @@ PERF_DATA = "perf.data"
 PERF_SCRIPT = "perf.script.txt.gz"
 FOLDED = "stacks.folded"
 ENVIRONMENT = "environment.json"
-# render format -> (file name, role); written when diagnose.report.render.FORMATS has the format.
+# render format -> (file name, role); written when diagnose.report.render.FORMATS has the format
+# (diagnose.orchestrate.run_folder writes them: the renderers are above the capture stage).
 REPORTS = {"json": ("report.json", "report-json"), "markdown": ("report.md", "report-markdown"),
            "html": ("report.html", "report-html"), "svg": ("flamegraph.svg", "flamegraph-svg"),
            "pprof": ("profile.pb.gz", "profile-pprof")}
@@ -98,13 +98,6 @@ def file_entry(folder: Path, name: str) -> dict[str, Any]:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
     return {"path": name, "role": ROLES.get(name, "other"), "bytes": path.stat().st_size, "sha256": digest,
             "private": name in PRIVATE}
-
-
-def expected_files() -> list[str]:
-    """Every file a run writes, in manifest order (reports for the formats the registry has)."""
-    from diagnose.report.render import FORMATS
-
-    return [PERF_DATA, ENVIRONMENT, PERF_SCRIPT, FOLDED, *(name for fmt, (name, _) in REPORTS.items() if fmt in FORMATS)]
 
 
 class CaptureWriter:
@@ -214,33 +207,3 @@ def save_recording(writer: CaptureWriter, environment: dict[str, Any], info: dic
     os.chmod(writer.path(PERF_DATA), FILE_MODE)
     writer.write_json(ENVIRONMENT, environment)
     writer.write_manifest(info)
-
-
-def save_stacks(writer: CaptureWriter, perf: str, info: dict[str, Any],
-                header_filter: Callable[[str], str] | None = None, path_filter: Callable[[str], str] | None = None) -> None:
-    """The perf script text of perf.data (its header lines through header_filter, the modules'
-    paths through path_filter), the folded stacks, and the manifest again."""
-    from diagnose.inputs.collapse import CollapseOptions
-    from diagnose.orchestrate.pipeline import collapse_input
-    from diagnose.capture.recorder import export_script
-
-    export_script(perf, writer.path(PERF_DATA), writer.path(PERF_SCRIPT), header_filter, path_filter)
-    folded, _ = collapse_input(str(writer.path(PERF_SCRIPT)), CollapseOptions(tid=True))
-    writer.write(FOLDED, folded)
-    writer.write_manifest(info)
-
-
-def save_reports(writer: CaptureWriter, analysis: Analysis, info: dict[str, Any]) -> list[str]:
-    """The reports of every file format the render registry has, then the final manifest."""
-    from diagnose.report.render import FORMATS, render
-
-    written = []
-    if "svg" in FORMATS:
-        analysis.extra["flamegraph"] = REPORTS["svg"][0]  # the Markdown report links it
-    for fmt, (name, _role) in REPORTS.items():
-        if fmt in FORMATS:
-            data = render(analysis, fmt, to_terminal=False)
-            writer.write(name, data if isinstance(data, bytes) else data.encode())
-            written.append(name)
-    writer.write_manifest(info)
-    return written

@@ -48,8 +48,8 @@ from diagnose.capture import child_process
 from diagnose.capture.environment import PROC, read_text
 from diagnose.capture.recorder import _Control as Control
 from diagnose.capture.recorder import _die_with_parent, _first_error
+from diagnose.expert.syscall_costs import KEY  # noqa: F401  (syscall_counts.KEY: where commands.run stores the counts)
 
-KEY = "syscalls"
 METHOD = "perf stat --per-thread"
 TOTAL_EVENT = "raw_syscalls:sys_enter"
 EVENT_PREFIX = "syscalls:sys_enter_"

@@ -27,7 +27,7 @@ def command(
 ) -> None:
     """Compare BEFORE and AFTER: components, functions (self time) and findings that grew or shrank,
     in shares and in CPU cores, each with its 95% interval; only changes beyond sampling noise are claimed."""
-    from diagnose.expert.diff import diff_paths
+    from diagnose.orchestrate.diff_run import diff_paths
     from diagnose.core.errors import DiagnoseError
     from diagnose.report.diff_report import render_diff
     from diagnose.core.output import check_output, write_output

@@ -76,7 +76,7 @@ def command(
 
 def _diff_svg(paths: tuple[str, str], opts: object, event: str | None, jobs: int | None,
               selection: object = None) -> str:
-    from diagnose.expert.diff import read_report
+    from diagnose.orchestrate.diff_run import read_report
     from diagnose.core.errors import DiagnoseError
     from diagnose.orchestrate.pipeline import load_profile
     from diagnose.report.flamegraph import FlameOptions, render_diff_flamegraph

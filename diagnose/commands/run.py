@@ -69,7 +69,7 @@ def command(
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
     from diagnose.capture import capture_dir, environment, netstat, preflight, syscall_counts, threadstat
-    from diagnose.orchestrate import offcpu_folder
+    from diagnose.orchestrate import offcpu_folder, run_folder
     from diagnose.capture.offcpu_record import OffCpuRecorder
     from diagnose.orchestrate.pipeline import analyze
     from diagnose.capture.recorder import RecordSpec
@@ -84,7 +84,8 @@ def command(
     check_lang(lang)
     check_fail_on(fail_on)
     check_width(width)
-    request = preflight.RunRequest(tuple(pid or ()), name, duration, frequency, call_graph, out, (fmt,))
+    request = preflight.RunRequest(tuple(pid or ()), name, duration, frequency, call_graph, out, (fmt,),
+                                   run_folder.check_format)
     plan = preflight.check(request)
     _check_rules(rules)
     # Secrets never reach a file or the terminal: redacted as soon as they are read.
@@ -98,7 +99,7 @@ def command(
     stage: str | None = None  # what saving was doing, once perf.data is there
     not_measured: list[str] = []  # one line per group of facts that could not be measured
     try:
-        expected = [*capture_dir.expected_files(), *(offcpu_folder.FILES if off_cpu else ())]
+        expected = [*run_folder.expected_files(), *(offcpu_folder.FILES if off_cpu else ())]
         with capture_dir.creating(plan.folder, expected) as writer, \
                 syscall_counts.counting(plan.perf, plan.pids, syscall_counts_on) as counter:
             if counter is not None and counter.problem:
@@ -142,7 +143,7 @@ def command(
             try:
                 capture_dir.save_recording(writer, env, info)
                 stage = "writing the perf script text and folded stacks"
-                capture_dir.save_stacks(writer, plan.perf, info, quiet.text, quiet.anonymous if anonymize else None)
+                run_folder.save_stacks(writer, plan.perf, info, quiet.text, quiet.anonymous if anonymize else None)
                 if waits is not None:
                     stage = "reading the off-CPU recording"
                     env["off_cpu"], notes = offcpu_folder.save(writer, plan.perf, waits, lang)
@@ -154,7 +155,7 @@ def command(
                 analysis.all_functions = all_functions
                 _redact_report(analysis, quiet)
                 stage = "writing the reports"
-                capture_dir.save_reports(writer, analysis, info)
+                run_folder.save_reports(writer, analysis, info)
             except BaseException as exc:
                 if writer.saved:  # the capture is kept: its manifest says what is missing and why
                     writer.keep(info, f"not written: {_why(exc, stage)}")

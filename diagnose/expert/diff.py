@@ -20,22 +20,22 @@ components on the self samples of their functions (as the reports break time dow
 Samples of one capture are not fully independent (work comes in bursts), so the intervals are
 somewhat optimistic; the practical threshold guards against claiming tiny changes."""
 
+
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-from diagnose.model.call_graph_mode import call_graph_mode
-from diagnose.expert.diff_warnings import DiffWarning, diff_warnings, process_names
 from diagnose.core.errors import DiagnoseError
-from diagnose.model.profile import Frame, Profile, Thread
-from diagnose.model.stats import Z95, wilson
+from diagnose.expert.diff_sides import FindingInfo, FunctionCount, Side, side_from_analysis, side_from_report
+from diagnose.expert.diff_stats import holm, poisson_interval, rate_change, rate_p, share_change, share_p
+from diagnose.expert.diff_warnings import DiffWarning, diff_warnings
 
-if TYPE_CHECKING:
-    from diagnose.expert.analysis import Analysis
-    from diagnose.expert.knowledge import Knowledge
+# The statistics and the sides live in their own modules; their names stay importable from here.
+__all__ = ["ALPHA", "MIN_CORES", "MIN_SHARE", "REPORT_SCHEMA", "Amount", "Change", "Comparison", "Delta",
+           "FindingChange", "FindingInfo", "FunctionCount", "Measure", "Side", "compare", "holm",
+           "poisson_interval", "rate_change", "rate_p", "share_change", "share_p", "side_from_analysis",
+           "side_from_report"]
 
 REPORT_SCHEMA = "diagnose.report/v1"
 ALPHA = 0.05
@@ -44,242 +44,6 @@ MIN_CORES = 0.005   # half a percent of one core
 
 Measure = Literal["shares", "cores"]
 
-
-# -- statistics ----------------------------------------------------------------------------
-
-def share_change(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, float, float]:
-    """p2 - p1 with its 95% interval (Newcombe's hybrid score method, from Wilson intervals)."""
-    p1 = k1 / n1 if n1 else 0.0
-    p2 = k2 / n2 if n2 else 0.0
-    l1, u1 = wilson(k1, n1, z)
-    l2, u2 = wilson(k2, n2, z)
-    d = p2 - p1
-    return d, d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
-
-
-def share_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    """Two-sided p-value of the pooled two-proportion z-test."""
-    if not n1 or not n2:
-        return 1.0
-    pooled = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return 1.0
-    return math.erfc(abs(k2 / n2 - k1 / n1) / se / math.sqrt(2))
-
-
-def poisson_interval(k: int, exposure: float, z: float = Z95) -> tuple[float, float]:
-    """Score interval of a Poisson rate k/exposure."""
-    half = z * math.sqrt(k + z * z / 4)
-    centre = k + z * z / 2
-    return max(0.0, centre - half) / exposure, (centre + half) / exposure
-
-
-def rate_change(k1: int, e1: float, k2: int, e2: float, z: float = Z95) -> tuple[float, float, float]:
-    """k2/e2 - k1/e1 with its 95% interval (MOVER from Poisson score intervals)."""
-    r1, r2 = k1 / e1, k2 / e2
-    l1, u1 = poisson_interval(k1, e1, z)
-    l2, u2 = poisson_interval(k2, e2, z)
-    d = r2 - r1
-    return d, d - math.sqrt((r2 - l2) ** 2 + (u1 - r1) ** 2), d + math.sqrt((u2 - r2) ** 2 + (r1 - l1) ** 2)
-
-
-def rate_p(k1: int, e1: float, k2: int, e2: float) -> float:
-    """Two-sided p-value for equal Poisson rates: k2 | k1 + k2 ~ Binomial(k1 + k2, e2 / (e1 + e2)),
-    normal approximation with continuity correction."""
-    n = k1 + k2
-    if n == 0:
-        return 1.0
-    pi = e2 / (e1 + e2)
-    sd = math.sqrt(n * pi * (1 - pi))
-    if sd == 0:
-        return 1.0
-    return math.erfc(max(0.0, abs(k2 - n * pi) - 0.5) / sd / math.sqrt(2))
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-# -- one side of a comparison --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class FunctionCount:
-    name: str
-    module: str
-    kind: str
-    self_samples: int
-    inclusive_samples: int
-
-
-@dataclass(frozen=True)
-class FindingInfo:
-    id: str
-    subject: str | None
-    severity: str
-    score: float
-    title: str
-    summary: str
-
-
-@dataclass
-class Side:
-    """What a comparison needs of one capture or report."""
-
-    source: str
-    origin: Literal["capture", "report"]
-    event: str | None
-    stack_samples: int
-    frequency_hz: float | None
-    duration_s: float | None
-    functions: dict[tuple[str, str], FunctionCount]
-    components: dict[str, int]
-    component_titles: dict[str, dict[str, str]]
-    findings: dict[tuple[str, str | None], FindingInfo]
-    profile: Profile | None = None
-    # A report that lists only its top functions: (listed, total). Functions it does not list are
-    # unknown there, not absent.
-    partial: tuple[int, int] | None = None
-    # The names of its processes, and how its call chains were unwound (diagnose.expert.diff_warnings).
-    processes: frozenset[str] = frozenset()
-    call_graph: str | None = None
-
-    @property
-    def exposure(self) -> float | None:
-        """frequency x duration: the samples one fully busy core gives."""
-        if self.frequency_hz and self.duration_s:
-            return self.frequency_hz * self.duration_s
-        return None
-
-    def cores(self, samples: int) -> float | None:
-        e = self.exposure
-        return samples / e if e else None
-
-
-def _base(module: str) -> str:
-    return module.rsplit("/", 1)[-1]
-
-
-def _add_function(out: dict[tuple[str, str], FunctionCount], name: str, module: str, kind: str,
-                  self_k: int, inc_k: int) -> None:
-    key = (name, _base(module))
-    old = out.get(key)
-    if old is None:
-        out[key] = FunctionCount(name, module, kind, self_k, inc_k)
-    else:  # the same function from two paths of one library
-        out[key] = FunctionCount(name, old.module, old.kind, old.self_samples + self_k,
-                                 old.inclusive_samples + inc_k)
-
-
-def _finding_info(f: Any, lang: str) -> FindingInfo:
-    def text(v: Any) -> str:
-        if isinstance(v, dict):
-            return str(v.get(lang) or v.get("en") or "")
-        return "" if v is None else str(v)
-
-    return FindingInfo(str(f.id), f.subject, str(f.severity), float(f.score),
-                       text(getattr(f, "title", None)), text(getattr(f, "summary", None)))
-
-
-def side_from_analysis(analysis: Analysis, kb: Knowledge, lang: str = "en") -> Side:
-    from diagnose.expert.components import component_breakdown
-
-    p = analysis.profile
-    slf, inc = p.self_counts(), p.inclusive_counts()
-    functions: dict[tuple[str, str], FunctionCount] = {}
-    for i, f in enumerate(p.frames):
-        if inc[i]:
-            _add_function(functions, f.name, f.module, f.kind, slf[i], inc[i])
-    rows = component_breakdown(p, kb)
-    findings = {(f.id, f.subject): _finding_info(f, lang) for f in getattr(analysis, "findings", None) or []}
-    cap = p.capture
-    return Side(cap.source, "capture", cap.event, p.stack_samples, cap.frequency_hz, cap.duration_s, functions,
-                {r.id: r.share.k for r in rows}, {r.id: r.title for r in rows}, findings, p,
-                processes=process_names(p.threads), call_graph=call_graph_mode(cap.command))
-
-
-def side_from_report(data: dict[str, Any], path: str, kb: Knowledge) -> Side:
-    """A side from a saved JSON report: functions from profile.functions; components by
-    classifying those functions with the knowledge base (as the capture would be)."""
-    try:
-        cap, prof = data["capture"], data["profile"]
-        n = int(prof["stack_samples"])
-        functions: dict[tuple[str, str], FunctionCount] = {}
-        components: dict[str, int] = {}
-        for row in prof["functions"]:
-            name, module = str(row["name"]), str(row.get("module") or "")
-            kind: Literal["kernel", "user"] = "kernel" if row.get("kind") == "kernel" else "user"
-            self_k, inc_k = int(row["self_samples"]), int(row["inclusive_samples"])
-            _add_function(functions, name, module, kind, self_k, inc_k)
-            if self_k:
-                frame = Frame(name, module, kind)
-                comp = kb.component_of(frame, kb.category_of(frame))
-                components[comp] = components.get(comp, 0) + self_k
-        listed, total = len(prof["functions"]), int(prof.get("function_count") or 0)
-        partial = (listed, total) if listed < total else None
-        if partial is not None and isinstance(prof.get("components"), list):
-            # The functions listed do not hold every self sample: take the report's own
-            # component table (the attribution the capture had) instead.
-            components = {str(c["id"]): int(c["samples"]) for c in prof["components"]}
-        findings = {}
-        for f in data.get("findings") or []:
-            info = FindingInfo(str(f["id"]), f.get("subject"), str(f.get("severity", "info")),
-                               float(f.get("score") or 0.0), str(f.get("title") or ""), str(f.get("summary") or ""))
-            findings[(info.id, info.subject)] = info
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DiagnoseError(f"{path}: the report lacks {exc} or has it in an unexpected form; "
-                            f"write it again with `diagnose analyze CAPTURE --format json`") from None
-    titles = {cid: kb.components[cid].title if cid in kb.components else {"en": cid, "zh": cid} for cid in components}
-    procs = [p for p in cap.get("processes") or [] if isinstance(p, dict)]
-    threads = [Thread(str(t.get("comm") or ""), t.get("pid"), t.get("tid")) for t in cap.get("threads") or []
-               if isinstance(t, dict)]
-    graph = cap.get("call_graph") if isinstance(cap.get("call_graph"), str) else call_graph_mode(cap.get("command"))
-    return Side(str(cap.get("source") or path), "report", cap.get("event"), n, cap.get("frequency_hz"),
-                cap.get("duration_s"), functions, components, titles, findings, partial=partial,
-                processes=process_names(threads, procs), call_graph=graph)
-
-
-def read_report(path: str) -> dict[str, Any] | None:
-    """The JSON report at `path`, or None when the file is something else (a capture)."""
-    if os.path.isdir(path):
-        return None
-    from diagnose.inputs.source import open_stream
-    from diagnose.report.json_report import parse_report
-
-    stream, _ = open_stream(path)
-    with stream:
-        head = stream.read(64).lstrip()
-        if not head.startswith(b"{") or head[1:].lstrip()[:1] not in (b'"', b"}"):
-            return None
-        raw = head + stream.read()
-    return parse_report(raw, path, "pass a capture or a report written by `diagnose analyze --format json`")
-
-
-def load_side(path: str, kb: Knowledge, event: str | None = None, jobs: int | None = None,
-              rules: list[str] | None = None, lang: str = "en") -> tuple[Side, list[str]]:
-    """A capture (analysed, rules included) or a JSON report, told apart by content. Returns the
-    side and the warnings of reading it."""
-    data = read_report(path)
-    if data is not None:
-        if event is not None and data["capture"].get("event") not in (None, event):
-            raise DiagnoseError(f"{path}: a report of event {data['capture'].get('event')}; --event {event} "
-                                f"cannot apply to a saved report")
-        return side_from_report(data, path, kb), []
-    from diagnose.orchestrate.pipeline import analyze
-
-    analysis = analyze(path, event=event, jobs=jobs, rules=rules, lang=lang)
-    return side_from_analysis(analysis, analysis.knowledge or kb, lang), list(analysis.profile.capture.warnings)
-
-
-# -- the comparison ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Amount:
@@ -468,19 +232,3 @@ def _findings(before: Side, after: Side) -> list[FindingChange]:
 
     out.sort(key=lambda f: (order[f.status], -score(f), f.id, f.subject or ""))
     return out
-
-
-def diff_paths(before: str, after: str, event: str | None = None, jobs: int | None = None,
-               rules: list[str] | None = None, lang: str = "en", min_share: float = MIN_SHARE,
-               min_cores: float = MIN_CORES) -> tuple[Comparison, list[str]]:
-    """Load both sides (captures or JSON reports) and compare them. Returns warnings too."""
-    from diagnose.expert.knowledge import builtin_knowledge
-
-    kb = builtin_knowledge()
-    if rules:  # the packs' own categories and components, for the component tables
-        from diagnose.expert.rules import load_packs
-
-        kb = load_packs(rules, kb).knowledge or kb
-    b, wb = load_side(before, kb, event, jobs, rules, lang)
-    a, wa = load_side(after, kb, event, jobs, rules, lang)
-    return compare(b, a, min_share, min_cores), [f"before: {w}" for w in wb] + [f"after: {w}" for w in wa]

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from diagnose.core.report_words import label, texts
+
 if TYPE_CHECKING:
-    from diagnose.expert.diff import Side
+    from diagnose.expert.diff_sides import Side
 
 KINDS = ("no-common-process", "event", "frequency", "call-graph")
 
@@ -25,8 +27,6 @@ class DiffWarning:
         return {"kind": self.kind, "before": self.before, "after": self.after, "text": self.text(lang)}
 
     def text(self, lang: str = "en") -> str:
-        from diagnose.report.labels import label
-
         before, after = self.before, self.after
         if self.kind == "call-graph":
             before, after = (_mode_text(m, lang) for m in (before, after))
@@ -34,20 +34,7 @@ class DiffWarning:
 
 
 def _mode_text(mode: str, lang: str) -> str:
-    from diagnose.report.labels import label, texts
-
     return label(f"cg_{mode}", lang) if f"cg_{mode}" in texts() else mode
-
-
-def process_names(threads: list[Any], processes: list[dict[str, Any]] | None = None) -> frozenset[str]:
-    """The names of the processes a capture holds: each process's own name (the comm of its main
-    thread, tid == pid) where pids are known, else its threads' names."""
-    if processes:
-        names = {str(p["comm"]) for p in processes if p.get("comm")}
-        if names:
-            return frozenset(names)
-    main = {str(t.comm) for t in threads if t.pid is not None and t.tid == t.pid}
-    return frozenset(main or {str(t.comm) for t in threads if getattr(t, "comm", None)})
 
 
 def diff_warnings(before: Side, after: Side) -> list[DiffWarning]:

@@ -6,14 +6,12 @@ built-in knowledge base (diagnose.expert.knowledge) and the `knowledge:` of a ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from diagnose.core.patterns import PatternError, compile_pattern
 from diagnose.core.texts import zh_tidy
 from diagnose.core.yamlfile import YamlDoc
-
-if TYPE_CHECKING:
-    from diagnose.expert.knowledge import Batching, Category, Component, Marker, Recommendation, ThreadRole, Variant
+from diagnose.expert.knowledge_types import Batching, Category, Component, Marker, Recommendation, ThreadRole, Variant
 
 LANGS = ("en", "zh")
 RECOMMENDATION_KINDS = ("sysctl", "webrtc", "code", "system", "investigate")
@@ -102,14 +100,12 @@ def sources(doc: YamlDoc, where: tuple, value: Any, known: Known) -> tuple[str, 
 
 
 def component(doc: YamlDoc, where: tuple, item: Any, cid: str) -> Component:
-    from diagnose.expert.knowledge import Component
 
     keys(doc, where, item, COMPONENT_KEYS, {"id", "title", "color"})
     return Component(cid, text(doc, (*where, "title"), item["title"]), str(item["color"]))  # type: ignore[arg-type]
 
 
 def category(doc: YamlDoc, where: tuple, item: Any, cid: str, known: Known) -> Category:
-    from diagnose.expert.knowledge import Category
 
     keys(doc, where, item, CATEGORY_KEYS, {"id", "component", "title"})
     if known.components and str(item["component"]) not in known.components:
@@ -131,7 +127,6 @@ def category(doc: YamlDoc, where: tuple, item: Any, cid: str, known: Known) -> C
 
 
 def thread_role(doc: YamlDoc, where: tuple, item: Any, known: Known, allowed: set[str] = THREAD_KEYS) -> ThreadRole:
-    from diagnose.expert.knowledge import ThreadRole
 
     keys(doc, where, item, allowed, {"pattern", "role"})
     pattern = patterns(doc, (*where, "pattern"), [item["pattern"]])[0]
@@ -140,7 +135,6 @@ def thread_role(doc: YamlDoc, where: tuple, item: Any, known: Known, allowed: se
 
 
 def recommendation(doc: YamlDoc, where: tuple, item: Any, rid: str, known: Known) -> Recommendation:
-    from diagnose.expert.knowledge import Recommendation
 
     keys(doc, where, item, RECOMMENDATION_KEYS, {"id", "kind", "title", "why"})
     kind = str(item["kind"])
@@ -175,7 +169,6 @@ def recommendation(doc: YamlDoc, where: tuple, item: Any, rid: str, known: Known
 
 
 def marker(doc: YamlDoc, where: tuple, item: Any) -> Marker:
-    from diagnose.expert.knowledge import Marker
 
     keys(doc, where, item, MARKER_KEYS, {"id", "title"})
     env = []
@@ -212,7 +205,6 @@ def ids(doc: YamlDoc, where: tuple, value: Any, known: set[str], what: str, home
 
 def batches(doc: YamlDoc, where: tuple, value: Any) -> Batching | None:
     """{calls: [recvfrom, recvmsg], into: recvmmsg, per_call: 16}"""
-    from diagnose.expert.knowledge import Batching
 
     if value is None:
         return None
@@ -229,7 +221,6 @@ def batches(doc: YamlDoc, where: tuple, value: Any) -> Batching | None:
 
 
 def variants(doc: YamlDoc, where: tuple, value: Any, stack_ids: set[str]) -> dict[str, Variant]:
-    from diagnose.expert.knowledge import Variant
 
     if value is None:
         return {}

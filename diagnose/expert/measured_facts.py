@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from diagnose.expert import syscall_costs
-from diagnose.capture import syscall_counts
 from diagnose.core.texts import LANGS
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ class FactGroup:
 
 
 GROUPS: list[FactGroup] = [
-    FactGroup(syscall_counts.KEY, {"en": "system-call counts (calls/s and CPU per call, per call and thread)",
+    FactGroup(syscall_costs.KEY, {"en": "system-call counts (calls/s and CPU per call, per call and thread)",
                                    "zh": "系统调用计数（每秒调用次数与每次调用的 CPU，按调用与线程）"},
               "--no-syscall-counts", syscall_costs.shape_problem, syscall_costs.report_block),
 ]

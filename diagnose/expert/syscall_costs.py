@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 from diagnose.model.profile import Profile
 from diagnose.model.stats import wilson
 from diagnose.expert.syscalls import RECV_CALLS, SEND_CALLS, syscall_breakdown
-from diagnose.capture.syscall_counts import KEY
 
 if TYPE_CHECKING:
     from diagnose.expert.knowledge import Knowledge
 
+# Where `diagnose run` stores the counts (diagnose.capture.syscall_counts) in the capture and the
+# JSON report's measurements.
+KEY = "syscalls"
 # The kernel counting the calls for perf stat (knowledge/taxonomy.yaml): the measurement's own
 # cost, left out of what a call costs the program.
 COUNTING_CATEGORY = "tracing-counters"

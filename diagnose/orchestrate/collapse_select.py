@@ -16,7 +16,7 @@ from diagnose.model.select import Selection, check_ids_known, nothing_selected, 
 def collapse_selected(source: InputSource, opts: CollapseOptions, sel: Selection,
                       jobs: int | None = None) -> tuple[Iterator[bytes], list[str]]:
     if source.format == "folded":
-        from diagnose.report.folded import profile_counts
+        from diagnose.model.stack_counts import profile_counts
 
         profile = select(read_folded(read_chunks(source.path), source.path), sel)
         return folded_lines(profile_counts(profile)), profile.capture.warnings

@@ -19,7 +19,7 @@ from diagnose.model.profile import CaptureInfo, Frame, Profile, StackTally, Thre
 
 if TYPE_CHECKING:
     from diagnose.expert.analysis import Analysis
-    from diagnose.orchestrate.fleet import CaptureResult, Fleet
+    from diagnose.expert.fleet_result import CaptureResult, Fleet
 
 
 def merge(fleet: Fleet, rules: list[str] | None) -> None:

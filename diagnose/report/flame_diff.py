@@ -7,8 +7,8 @@ from diagnose.model.flametree import module_base
 from diagnose.expert.knowledge import Knowledge
 from diagnose.model.profile import CaptureInfo, Profile, cores_used
 from diagnose.report.flame_paint import DIFF_FULL_SCALE, DIFF_GREW, DIFF_NEUTRAL, DIFF_SHRANK, _hex, diff_color
-from diagnose.report.flamegraph import (SYNTHETIC_FILL, WORDS, FlameOptions, LegendItem, _box_title, _Paint, _pct,
-                                        _source_name, _svg, _tree)
+from diagnose.report.flame_svg import (SYNTHETIC_FILL, WORDS, FlameOptions, LegendItem, _box_title, _Paint, _pct,
+                                       _source_name, _svg, _tree)
 
 
 def render_diff(before: Profile, after: Profile, options: FlameOptions | None = None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from diagnose.orchestrate.fleet import CaptureResult, Fleet
+from diagnose.expert.fleet_result import CaptureResult, Fleet
 from diagnose.report.labels import SEVERITY_LABEL, label
 from diagnose.expert.rules import SEVERITIES
 

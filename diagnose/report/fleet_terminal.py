@@ -11,7 +11,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from diagnose.orchestrate.fleet import Fleet
+from diagnose.expert.fleet_result import Fleet
 from diagnose.core.escape import terminal as esc
 from diagnose.report.fleet_rows import (FindingRow, duration_text, finding_rows, letter, letters, number,
                                          share_cell, status)

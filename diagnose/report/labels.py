@@ -3,14 +3,11 @@ short sentences every format shares."""
 
 from __future__ import annotations
 
-import importlib.resources
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from diagnose.core.errors import DiagnoseError
-from diagnose.model.stats import pct
+from diagnose.core.report_words import label, texts
 from diagnose.core.texts import tr
-from diagnose.core.yamlfile import load_yaml_text
+from diagnose.model.stats import pct
 
 if TYPE_CHECKING:
     from diagnose.expert.analysis import Analysis
@@ -22,24 +19,6 @@ SEVERITY_LABEL = {
     "low": {"en": "LOW", "zh": "低"},
     "info": {"en": "INFO", "zh": "提示"},
 }
-
-
-@lru_cache(maxsize=1)
-def texts() -> dict[str, dict[str, str]]:
-    res = importlib.resources.files("diagnose.builtin_knowledge") / "report_texts.yaml"
-    doc = load_yaml_text(res.read_text(encoding="utf-8"), "knowledge/report_texts.yaml")
-    data = doc.data.get("texts") if isinstance(doc.data, dict) else None
-    if not isinstance(data, dict):
-        raise DiagnoseError("knowledge/report_texts.yaml: missing texts:; reinstall diagnose")
-    for key, value in data.items():
-        if not isinstance(value, dict) or not value.get("en") or not value.get("zh"):
-            raise doc.error(("texts", key), "needs both en and zh texts")
-    return data
-
-
-def label(key: str, lang: str) -> str:
-    entry = texts()[key]
-    return entry.get(lang) or entry["en"]
 
 
 def figure_source(source: str | None, lang: str) -> str:
