@@ -5,130 +5,33 @@ rule did not fire."""
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import dataclass, field
 from typing import Any
 
-from diagnose.expert.attribution import attribution
 from diagnose.expert.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
 from diagnose.expert.finding_processes import count_of as _count, name_processes, processes_of
 from diagnose.expert.findings import Finding, rank, score_curve, severity_for
 from diagnose.expert.knowledge import Knowledge
 from diagnose.expert.path_measures import dominator, passes_through
 from diagnose.model.profile import Profile, cores_used
-from diagnose.expert.platform import Platform, detect
+from diagnose.expert.platform import detect
 from diagnose.expert.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
-from diagnose.expert.rules import ENGINE_VERSION, SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
+from diagnose.expert.rules import SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
 from diagnose.model.stats import cores_confidence
 from diagnose.expert.syscall_costs import with_costs
-from diagnose.expert.socket_buffers import with_receive_buffer
 from diagnose.core.texts import LANGS, fill, fmt_value
 from diagnose.expert.thread_facts import with_roles
+from diagnose.expert.evidence import OWNED_MEASURES, evidence as finding_evidence  # noqa: F401
+from diagnose.expert.rule_environment import command_lines, environment_view, refine_subject  # noqa: F401
+from diagnose.expert.trace import (OP_TEXT, PERCENT_MEASURES, SHARE_MEASURES, ConditionTrace,  # noqa: F401
+                                   Evaluation, RuleTrace, _json, _shown, describe, why_not)
 
 # Below this many samples with a call chain no finding is rated above info: shares are too uncertain.
 MIN_SAMPLES = 200
 # Below this many CPU cores (on average over the capture) the processes were essentially idle.
 IDLE_CORES = 0.05
-SHARE_MEASURES = ("inclusive_share", "self_share", "owned_share", "below_share", "attributed_share", "part_share",
-                  "syscall_share",
-                  "top_syscall", "top_category", "top_owned_category")
-OWNED_MEASURES = ("owned_share", "top_owned_category")
-# Shown as percentages, but not shares of all samples (never a finding's main share).
-PERCENT_MEASURES = SHARE_MEASURES + ("passes_through", "dominator")
 # A finding whose main value was read from wrapper frames only (no kernel frames) is this much
 # less certain: the call is known, what the kernel did in it is not.
 INFERRED_CONFIDENCE = 0.6
-EVIDENCE_STACKS = 5000
-OP_TEXT = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
-
-
-@dataclass
-class ConditionTrace:
-    group: str
-    measure: str
-    name: str | None
-    value: Any
-    op: str | None
-    threshold: Any
-    passed: bool | None
-    reason: str | None = None
-    line: int | None = None
-    # What the value is about, when the measure names something (the dominating function).
-    subject: str | None = None
-
-    def text(self) -> str:
-        shown = _shown(self.measure, self.value)
-        if self.op is None:
-            return f"{self.measure} = {shown}"
-        return f"{self.measure} = {shown} {OP_TEXT[self.op]} {_shown(self.measure, self.threshold)}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "measure": self.measure, "name": self.name, "value": _json(self.value),
-                "op": self.op, "threshold": _json(self.threshold), "passed": self.passed, "reason": self.reason,
-                "line": self.line, "subject": self.subject}
-
-
-@dataclass
-class RuleTrace:
-    id: str
-    title: dict[str, str]
-    pack: str
-    source: str
-    status: str  # fired | not-fired | not-applicable | disabled
-    conditions: list[ConditionTrace] = field(default_factory=list)
-    why_not: str | None = None
-    score: float | None = None
-    severity: str | None = None
-    derived: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title.get("en"), "pack": self.pack, "source": self.source,
-                "status": self.status, "why_not": self.why_not, "score": self.score, "severity": self.severity,
-                "derived": self.derived, "conditions": [c.to_dict() for c in self.conditions]}
-
-
-@dataclass
-class Evaluation:
-    findings: list[Finding]
-    trace: list[RuleTrace]
-    facts: dict[str, Any]
-    notes: list[str]
-    rules: int
-    platform: Platform | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        # The platform is the report's top-level "platform", not repeated here.
-        return {"engine": ".".join(map(str, ENGINE_VERSION)), "rules_evaluated": self.rules, "notes": self.notes,
-                "facts": {k: _json(v) for k, v in self.facts.items()}, "rules": [t.to_dict() for t in self.trace]}
-
-
-def _json(v: Any) -> Any:
-    if isinstance(v, float):
-        return round(v, 6)
-    return v
-
-
-def _shown(measure: str, v: Any) -> str:
-    if v is None:
-        return "unknown"
-    if measure.startswith(PERCENT_MEASURES) and isinstance(v, (int, float)):
-        return f"{100 * v:.2f}%"
-    if measure.startswith("cores") and isinstance(v, (int, float)):
-        return f"{v:.2f} cores"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
-def describe(c: Condition) -> str:
-    if isinstance(c.arg, Selector):
-        return f"{c.measure}({c.arg.describe()})"
-    if isinstance(c.arg, dict):
-        return f"{c.measure}(" + "; ".join(f"{k}: {v.describe() if isinstance(v, Selector) else v}"
-                                           for k, v in c.arg.items()) + ")"
-    if c.arg is None:
-        return c.measure
-    return f"{c.measure}({c.arg})"
 
 
 def selectors_of(rules: list[Rule], kb: Knowledge) -> list[Selector]:
@@ -350,7 +253,7 @@ class _Run:
         total_cores = cores_used(self.profile.total_samples, cap.frequency_hz, cap.duration_s)
         # Capture-quality notes (too few samples, missing symbols) save no CPU: they rank last.
         gain = 0.0 if "capture-quality" in rule.tags else float(share) * (total_cores if total_cores else 1.0)
-        evidence, frames = self.evidence(rule, prim, pm)
+        evidence, frames = finding_evidence(self.profile, self.kb, self.m, rule, prim, pm)
         recs, satisfied, withheld = [], [], []
         for rid in rule.recommend:
             known = self.kb.recommendations[rid]
@@ -389,73 +292,6 @@ class _Run:
         f.processes = processes_of(self.profile, pm.by_thread if pm is not None else None)
         name_processes(f.recommendations, f.processes)
         return f
-
-    def evidence(self, rule: Rule, prim: Condition | None, pm: Measured | None) -> tuple[dict[str, Any], list[int]]:
-        sel = rule.evidence.get("selector")
-        if sel is None and prim is not None:
-            if isinstance(prim.arg, Selector):
-                sel = prim.arg
-                if prim.measure in ("top_category", "top_owned_category") and pm is not None and pm.subject:
-                    for cat, sub in category_selectors(self.kb, prim.arg):
-                        c = self.kb.category_by_id[cat]
-                        if (c.subject or c.id) == pm.subject or c.id == pm.subject:
-                            sel = sub
-                            break
-            elif isinstance(prim.arg, dict):
-                sel = prim.arg.get("via") or prim.arg.get("below") or prim.arg.get("to")
-        if sel is None or sel not in self.m.bit:
-            return {}, []
-        owned = prim is not None and prim.measure in OWNED_MEASURES and rule.evidence.get("selector") is None
-        p = self.profile
-        n = p.stack_samples or 1
-        fb, bit = self.m.key_bits, self.m.bit[sel]
-        att = attribution(p, self.kb)
-        owners = att.owners
-        chains: dict[tuple[str, ...], int] = {}
-        # The heaviest stacks hold the chains worth showing; a capture with 100,000 unique
-        # stacks need not be walked whole for three examples.
-        candidates = self.m.stacks_owned_by(sel) if owned else self.m.stacks_with(sel)
-        heaviest = heapq.nsmallest(EVIDENCE_STACKS, candidates, key=lambda i: (-p.stacks[i].samples, i))
-        for i in heaviest:
-            s = p.stacks[i]
-            if owned:
-                first = max(owners[i].position, 0)
-            else:
-                first = next((j for j, f in enumerate(att.keys(i)) if fb[f] & bit), 0)
-            start = max(0, first - 1)
-            names = tuple(p.frames[f].name for f in s.frames[start:])
-            if len(names) > 14:
-                names = names[:6] + ("…",) + names[-7:]
-            chains[names] = chains.get(names, 0) + s.samples
-        top = sorted(chains.items(), key=lambda kv: (-kv[1], kv[0]))[: int(rule.evidence.get("stacks", 3))]
-        inc, slf = p.inclusive_counts(), p.self_counts()
-        limit = int(rule.evidence.get("functions", 5))
-        if owned:
-            # The frames that own the selection's samples, by how many they own.
-            own: dict[int, int] = {}
-            for i in candidates:
-                s = p.stacks[i]
-                f = s.frames[owners[i].position] if owners[i].position >= 0 else s.frames[-1]
-                own[f] = own.get(f, 0) + s.samples
-            frames = sorted(own, key=lambda f: (-own[f], f))
-            funcs = [{"name": p.frames[f].name, "module": p.frames[f].module, "kind": p.frames[f].kind,
-                      "owned_share": round(own[f] / n, 6), "inclusive_share": round(inc[f] / n, 6),
-                      "self_share": round(slf[f] / n, 6)} for f in frames[:limit]]
-        else:
-            frames = sorted(self.m.frames_matching(sel), key=lambda f: -inc[f])
-            funcs = [{"name": p.frames[f].name, "module": p.frames[f].module, "kind": p.frames[f].kind,
-                      "inclusive_share": round(inc[f] / n, 6), "self_share": round(slf[f] / n, 6)}
-                     for f in frames[:limit] if inc[f]]
-        threads = []
-        if pm is not None and pm.by_thread:
-            for t, k in sorted(pm.by_thread.items(), key=lambda kv: -kv[1])[:5]:
-                th = p.threads[t]
-                threads.append({"comm": th.comm, "pid": th.pid, "tid": th.tid, "share": round(k / n, 6)})
-        evidence = {"selector": sel.describe(), "counted": "owned" if owned else "inclusive",
-                    "stacks": [{"frames": list(c), "samples": k, "share": round(k / n, 6)} for c, k in top],
-                    "functions": funcs, "threads": threads}
-        outline = [f for f in frames if inc[f] >= 0.005 * n][:50]
-        return evidence, outline
 
     def primary_measured(self, rid: str) -> Measured | None:
         rule = self.ruleset.by_id(rid)
@@ -499,65 +335,6 @@ class _Run:
                         spec.values["score_from"] = gen.id
                         spec.score = gen.score
                     spec.gain = max(spec.gain, gen.gain)
-
-
-def why_not(ct: ConditionTrace) -> str:
-    if ct.passed is None:
-        return f"{ct.measure}: {ct.reason or 'could not be measured'}"
-    if ct.group == "none":
-        return f"excluded: {ct.text()}"
-    a, b = as_number(ct.value), as_number(ct.threshold)
-    gap = ""
-    if a is not None and b is not None:
-        d = abs(b - a)
-        if ct.measure.startswith(PERCENT_MEASURES):
-            gap = f" (short by {100 * d:.2f} percentage points)" if ct.op in ("gte", "gt") else \
-                f" (over by {100 * d:.2f} percentage points)"
-        else:
-            gap = f" (off by {d:g})"
-    return f"{ct.measure} = {_shown(ct.measure, ct.value)}, needs {OP_TEXT[ct.op or 'gte']} " \
-           f"{_shown(ct.measure, ct.threshold)}{gap}"
-
-
-def environment_view(profile: Profile) -> dict[str, Any]:
-    """The recorded environment, completed with what the perf header says."""
-    cap = profile.capture
-    env: dict[str, Any] = {k: v for k, v in (cap.environment or {}).items()}
-    cpu = dict(env.get("cpu") or {})
-    cpu.setdefault("count", cap.cpus_online)
-    cpu.setdefault("model", cap.cpu_model)
-    env["cpu"] = cpu
-    kernel = dict(env.get("kernel") or {})
-    kernel.setdefault("release", cap.os_release)
-    env["kernel"] = kernel
-    env.setdefault("perf", {"command": cap.command})
-    return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
-
-
-def command_lines(env: dict[str, Any], profile: Profile) -> list[str]:
-    out = []
-    for p in env.get("processes") or []:
-        cmd = p.get("cmdline")
-        if cmd:
-            out.append(" ".join(cmd) if isinstance(cmd, list) else str(cmd))
-    if profile.capture.command:
-        out.append(profile.capture.command)
-    return out
-
-
-def refine_subject(subject: str | None, env: dict[str, Any], profile: Profile) -> str | None:
-    """Stripped libvpx cannot tell VP8 from VP9; the recorded command lines can
-    (ffmpeg -c:v libvpx is VP8, libvpx-vp9 is VP9; GStreamer vp8enc/vp9enc)."""
-    if subject != "vp8/vp9":
-        return subject
-    text = " ".join(command_lines(env, profile)).lower()
-    vp9 = any(k in text for k in ("libvpx-vp9", "vp9enc", "vp9dec", " vp9", "=vp9", "vp09"))
-    vp8 = any(k in text for k in ("libvpx ", "libvpx\n", "vp8enc", "vp8dec", " vp8", "=vp8")) or text.endswith("libvpx")
-    if vp9 and not vp8:
-        return "vp9"
-    if vp8 and not vp9:
-        return "vp8"
-    return subject
 
 
 def evaluate(profile: Profile, ruleset: RuleSet, kb: Knowledge) -> Evaluation:
