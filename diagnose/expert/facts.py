@@ -8,38 +8,21 @@ is counted once per measurement, however many matching frames its stack holds.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from functools import reduce
 from operator import or_
 from typing import Any
 
 from diagnose.expert.attribution import KERNEL, attribution
-from diagnose.expert.knowledge import Category, Knowledge
-from diagnose.core.patterns import PatternSet, compile_pattern
-from diagnose.model.profile import Frame, Profile, cores_used
+from diagnose.expert.knowledge import Knowledge
+from diagnose.core.patterns import compile_pattern
+from diagnose.model.profile import Profile, cores_used
 from diagnose.expert.rules import Selector
 from diagnose.expert.syscalls import has_kernel_frames, stack_calls
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A measured value, the samples behind it (for intervals) and per-thread samples."""
-
-    value: float | str | None
-    samples: int | float | None = None
-    by_thread: dict[int, float] | None = None
-    subject: str | None = None
-    note: str | None = None
-    # Read from user-space wrapper frames only (a profile without kernel frames): less certain.
-    inferred: bool = False
-
-
-INFERRED_NOTE = "read from system-call wrapper frames: the profile has no kernel frames"
-NO_KERNEL_NOTE = ("the profile has no frames marked as kernel (a user-space sampler, or folded stacks without _[k] "
-                  "annotations): kernel work cannot be measured")
+from diagnose.expert.measured import (INFERRED_NOTE, NO_KERNEL_NOTE, Measured, _apportion,  # noqa: F401
+                                      as_number, confidence, env_lookup)
+from diagnose.expert.selector_bits import _SelectorBits, category_selectors  # noqa: F401
 
 
 class Measurements:
@@ -387,151 +370,3 @@ class Measurements:
     def stacks_owned_by(self, sel: Selector) -> list[int]:
         bit = self.bit[sel]
         return [i for i, m in enumerate(self.owner_bits) if m & bit]
-
-
-class _SelectorBits:
-    """The selector bits of a frame as a given category: frame selectors test the category the
-    frame takes on a path, which for a contextual category differs from its usual one."""
-
-    def __init__(self, kb: Knowledge, sels: list[Selector], bit: dict[Selector, int]) -> None:
-        self.kb = kb
-        self.bit = bit
-        self.all_bits = reduce(or_, bit.values(), 0)
-        self.cat_bits: dict[str, int] = {}
-        self.comp_bits: dict[str, int] = {}
-        self.kind_bits = {"kernel": 0, "user": 0}
-        self.free = {"cat": 0, "comp": 0, "sym": 0, "mod": 0, "kind": 0}
-        sym_patterns: list[str] = []
-        self.sym_bits: list[int] = []
-        mod_patterns: list[str] = []
-        self.mod_bits: list[int] = []
-        self.unions = [s for s in sels if s.alternatives]
-        for s in sels:
-            b = bit[s]
-            if s.alternatives:
-                continue  # set below from its alternatives
-            if s.category:
-                for c in s.category:
-                    self.cat_bits[c] = self.cat_bits.get(c, 0) | b
-            else:
-                self.free["cat"] |= b
-            if s.component:
-                for c in s.component:
-                    self.comp_bits[c] = self.comp_bits.get(c, 0) | b
-            else:
-                self.free["comp"] |= b
-            if s.symbol is not None:
-                sym_patterns.append(s.symbol)
-                self.sym_bits.append(b)
-            else:
-                self.free["sym"] |= b
-            if s.module is not None:
-                mod_patterns.append(s.module)
-                self.mod_bits.append(b)
-            else:
-                self.free["mod"] |= b
-            if s.kind is not None:
-                self.kind_bits[s.kind] |= b
-            else:
-                self.free["kind"] |= b
-        self.syms, self.mods = PatternSet(sym_patterns), PatternSet(mod_patterns)
-        self._name_bits: dict[int, int] = {}  # a frame's name bits, again for its virtual frames
-
-    def _names(self, f: Frame) -> int:
-        """The bits a frame's symbol and module give, whatever its category."""
-        bits = self.all_bits
-        if self.sym_bits:
-            bits &= self.free["sym"] | reduce(or_, (self.sym_bits[i] for i in self.syms.match(f.name)), 0)
-        if self.mod_bits:
-            # A frame whose module is unknown is matched as module "[unknown]", as perf prints it.
-            base = f.module_base or "[unknown]"
-            bits &= self.free["mod"] | reduce(or_, (self.mod_bits[i] for i in self.mods.match(base)), 0)
-        return bits & (self.free["kind"] | self.kind_bits[f.kind])
-
-    def of(self, frame_id: int, f: Frame, cat: Category | None) -> int:
-        """The bits of the selectors a frame matches when it is in category `cat`."""
-        names = self._name_bits.get(frame_id)
-        if names is None:
-            names = self._name_bits[frame_id] = self._names(f)
-        bits = names & (self.free["cat"] | (self.cat_bits.get(cat.id, 0) if cat else 0))
-        comp = self.kb.component_of(f, cat)
-        bits &= self.free["comp"] | self.comp_bits.get(comp, 0)
-        for u in self.unions:
-            if any(bits & self.bit[a] for a in u.alternatives):
-                bits |= self.bit[u]
-        return bits
-
-
-def category_selectors(kb: Knowledge, sel: Selector) -> list[tuple[str, Selector]]:
-    """One selector per category that a top_category measurement compares."""
-    cats = list(sel.category) or [c.id for c in kb.categories if c.component in sel.component]
-    return [(c, Selector(category=(c,), thread=sel.thread, process=sel.process)) for c in cats]
-
-
-def confidence(share: float, threshold: float, n: int) -> float:
-    """How sure we are that the true share is at or above the threshold, from n samples
-    (normal approximation to the binomial; 0.5 exactly at the threshold)."""
-    if n <= 0:
-        return 0.0
-    p = min(max(share, 0.0), 1.0)
-    se = math.sqrt(max(p * (1 - p), 1.0 / n) / n)
-    z = (p - threshold) / se
-    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
-
-
-def env_lookup(env: dict[str, Any], path: str) -> Any:
-    """environment["sysctl"]["net.core.rmem_max"] for "sysctl.net.core.rmem_max"."""
-    node: Any = env
-    rest = path
-    while rest:
-        if isinstance(node, dict) and rest in node:
-            return node[rest]
-        head, _, tail = rest.partition(".")
-        if not isinstance(node, dict) or head not in node:
-            return None
-        node, rest = node[head], tail
-    return node
-
-
-def as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        # One number only: "4096 131072 6291456" (udp_mem, tcp_rmem) is not one number, and is
-        # not compared as if it were its first.
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _apportion(rows: dict[tuple[int, Any], list[int]],
-               last_resort: Callable[[Any], bool] | None = None) -> tuple[float, dict[int, float], bool]:
-    """Samples under something (a wrapper frame, a system call), per (thread, key) row of
-    [under, reaching `to`, reaching `among`], attributed to `to` in the row's own proportion;
-    a row that reaches nothing compared (all entry/exit, say) takes the proportion of its key on
-    all threads, else all or nothing as `last_resort(key)` says. Returns the attributed samples,
-    per thread, and whether the last resort was used."""
-    per_key: dict[Any, list[int]] = {}
-    for (_, key), r in rows.items():
-        agg = per_key.setdefault(key, [0, 0])
-        agg[0] += r[1]
-        agg[1] += r[2]
-    total = 0.0
-    by: dict[int, float] = {}
-    used_last = False
-    for (t, key), (under, reach_to, reach_among) in rows.items():
-        if reach_among:
-            ratio = reach_to / reach_among
-        elif per_key[key][1]:
-            ratio = per_key[key][0] / per_key[key][1]
-        elif last_resort is not None and last_resort(key):
-            ratio, used_last = 1.0, True
-        else:
-            ratio = 0.0
-        total += under * ratio
-        by[t] = by.get(t, 0.0) + under * ratio
-    return total, by, used_last
