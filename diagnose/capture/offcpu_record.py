@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from diagnose.capture import child_process
-from diagnose.expert.offcpu import EVENT, OffCpu, OffCpuParser, snapshot_threads
+from diagnose.capture.thread_stacks import snapshot_threads
+from diagnose.expert.offcpu import EVENT, OffCpu, OffCpuParser
 from diagnose.capture.recorder import (CLOCK, FINISH_TIMEOUT_S, PIPE_CHUNK, START_TIMEOUT_S, _Control, _cpu_seconds,
                                _die_with_parent, _first_error)
 

@@ -7,7 +7,7 @@ it blocked) to its next PERF_RECORD_SWITCH IN. A switch out in state R is preemp
 runnable, waiting for a CPU, counted apart (preempted) and never as blocked. A thread already
 blocked when the recording began has no switch out in it: that part (from the window's start
 to its first switch in, or to the end if it never ran) takes the kernel stack read from
-/proc/PID/task/TID/stack when the recording began (snapshot_threads), or reason "unknown". A
+/proc/PID/task/TID/stack when the recording began (diagnose.capture.thread_stacks), or reason "unknown". A
 thread still blocked at the end counts up to the end of the window. Every wait is clipped to the
 window, in which perf's events were certainly on: from the moment perf acknowledged enabling them
 to the moment diagnose asked it to disable them.
@@ -23,10 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from diagnose.expert.offcpu_reasons import ALL, UNKNOWN, reason_of
+from diagnose.expert.offcpu_reasons import UNKNOWN, reason_of
 
 # "  pid/tid  secs.frac: rest" (the sample or record line; frame lines start with a tab).
 _HEAD = re.compile(rb"^\s*(-?\d+)/(-?\d+)\s+(\d+)\.(\d+):\s+(.*?)\s*$")
@@ -37,12 +36,10 @@ _FORK = re.compile(rb"^PERF_RECORD_FORK\((\d+):(\d+)\)")
 _EXIT = re.compile(rb"^PERF_RECORD_EXIT\((\d+):(\d+)\)")
 _COMM = re.compile(rb"^PERF_RECORD_COMM(?: exec)?: (.*):(\d+)/(\d+)$")
 _LOST = re.compile(rb"^PERF_RECORD_LOST(?:_SAMPLES)?\b.*?(\d+)\s*$")
-_PROC_FRAME = re.compile(r"^\[<[0-9a-fx]+>\]\s+([^+\s]+)")
 COMM_MAX = 15
 LINE_CACHE = 100_000
 EVENT = "sched:sched_switch"
 # Frames named in a stack's summary line: the scheduler's own frames at the top say nothing.
-_SCHEDULER = re.compile(r"^(__)?schedule(_.*)?$|^preempt_schedule.*|^io_schedule.*|^finish_task_switch.*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,121 +366,3 @@ def parse(pieces: Iterable[bytes], window_start_s: float | None = None, window_e
     for piece in pieces:
         parser.feed(piece)
     return parser.finish()
-
-
-# -- the state of the threads when the recording began -----------------------------------------
-
-def snapshot_threads(pids: Iterable[int], proc: Path = Path("/proc")) -> dict[int, dict[str, Any]]:
-    """tid -> {pid, comm, state, stack}: each thread's state (/proc/PID/task/TID/stat) and, when
-    the kernel shows it (root), its kernel stack (/proc/PID/task/TID/stack, innermost first),
-    else the function it waits in (wchan)."""
-    out: dict[int, dict[str, Any]] = {}
-    for pid in pids:
-        try:
-            tids = [int(t.name) for t in (proc / str(pid) / "task").iterdir() if t.name.isdigit()]
-        except OSError:
-            continue
-        for tid in tids:
-            task = proc / str(pid) / "task" / str(tid)
-            try:
-                stat = (task / "stat").read_text(errors="replace")
-            except OSError:
-                continue
-            close = stat.rfind(")")
-            comm = stat[stat.find("(") + 1:close]
-            state = stat[close + 2:close + 3] or "?"
-            out[tid] = {"pid": pid, "comm": comm, "state": state, "stack": _kernel_stack(task)}
-    return out
-
-
-def _kernel_stack(task: Path) -> list[str]:
-    try:
-        lines = (task / "stack").read_text(errors="replace").splitlines()
-    except OSError:
-        lines = []
-    names = [m.group(1) for m in map(_PROC_FRAME.match, lines) if m is not None]
-    if names:
-        return names
-    try:
-        wchan = (task / "wchan").read_text(errors="replace").strip()
-    except OSError:
-        return []
-    return [wchan] if wchan and wchan != "0" else []
-
-
-# -- what the reports show -----------------------------------------------------------------------
-
-TOP_STACKS = 20
-TOP_THREADS = 50
-STACK_FRAMES = 40
-
-
-def stack_summary(frames: list[dict[str, Any]]) -> str:
-    """A blocking stack in one line: its wait function in the kernel (below the scheduler) and
-    the user-space frames that made the call, innermost first."""
-    kernel = [f["name"] for f in frames if f.get("kind") == "kernel" and not _SCHEDULER.match(f["name"])]
-    user = [f["name"] for f in frames if f.get("kind") != "kernel" and f["name"] != "[unknown]"]
-    parts = kernel[:1] + user[:3]
-    text = " ← ".join(parts) if parts else (frames[0]["name"] if frames else "?")
-    return text + (" ← …" if len(user) > 3 else "")
-
-
-def summary(off: OffCpu, folded_file: str | None = None, flamegraph_file: str | None = None,
-            top_stacks: int = TOP_STACKS) -> dict[str, Any]:
-    """The off_cpu part of environment.json and of the JSON report (field names are a contract)."""
-    start, end = off.window_start_ns, off.window_end_ns
-    window_s = (end - start) / 1e9 if start is not None and end is not None and end > start else None
-    threads = sorted(off.threads.values(), key=lambda t: (-t.blocked_ns, t.tid))
-    total = sum(t.blocked_ns for t in threads)
-    reasons: dict[str, list[int]] = {}
-    for (_tid, _stack, reason), (ns, n) in off.stacks.items():
-        r = reasons.setdefault(reason, [0, 0])
-        r[0] += ns
-        r[1] += n
-    top: dict[int, dict[str, Any]] = {}
-    rows = []
-    for (tid, stack, reason), (ns, n) in sorted(off.stacks.items(), key=lambda kv: (-kv[1][0], kv[0][0])):
-        t = off.threads[tid]
-        frames = [{"name": off.frames[f].name, "module": off.frames[f].module,
-                   "kind": "kernel" if off.frames[f].kernel else "user"} for f in stack[:STACK_FRAMES]]
-        row = {"pid": t.pid, "tid": t.tid, "comm": t.comm, "reason": reason, "seconds": _s(ns), "waits": n,
-               "share_of_thread": round(ns / t.blocked_ns, 6) if t.blocked_ns else None,
-               "summary": stack_summary(frames), "frames": frames, "frame_count": len(stack),
-               "began_before_window": (tid, stack, reason) in off.began_before}
-        top.setdefault(tid, row)
-        if len(rows) < top_stacks:
-            rows.append(row)
-    return {
-        "recorded": True,
-        "event": EVENT,
-        "window": {"clock": "CLOCK_MONOTONIC", "start_s": _s(start), "end_s": _s(end),
-                   "duration_s": round(window_s, 6) if window_s is not None else None},
-        "blocked_s": _s(total),
-        "by_reason": [{"reason": r, "seconds": _s(v[0]), "waits": v[1],
-                       "share": round(v[0] / total, 6) if total else None}
-                      for r, v in sorted(reasons.items(), key=lambda kv: (-kv[1][0], ALL.index(kv[0])))],
-        "threads": [{"pid": t.pid, "tid": t.tid, "comm": t.comm, "blocked_s": _s(t.blocked_ns),
-                     "blocked_share_of_window": round(t.blocked_ns / 1e9 / window_s, 6) if window_s else None,
-                     "waits": t.waits, "preempted_s": _s(t.preempted_ns), "preemptions": t.preemptions,
-                     "by_reason": {r: _s(v) for r, v in sorted(t.by_reason.items(), key=lambda kv: -kv[1])},
-                     "top_stack": _brief(top.get(t.tid))}
-                    for t in threads[:TOP_THREADS]],
-        "thread_count": len(threads),
-        "stacks": rows,
-        "stack_count": len(off.stacks),
-        "switch_outs": off.switch_outs,
-        "lost_events": off.lost,
-        "unreadable_lines": off.bad_lines,
-        "folded": folded_file,
-        "flamegraph": flamegraph_file,
-    }
-
-
-def _brief(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {k: row[k] for k in ("reason", "seconds", "waits", "summary")}
-
-
-def _s(ns: int | None) -> float | None:
-    return None if ns is None else round(ns / 1e9, 6)

@@ -1,7 +1,7 @@
 """The off-CPU files of a `diagnose run --off-cpu` folder: offcpu.perf.data (private, like
 perf.data), offcpu.folded (blocked microseconds per thread and stack, stackcollapse's --tid form,
 kernel frames marked _[k]), offcpu.svg (its flame graph), and the summary that environment.json
-keeps under "off_cpu" (diagnose.expert.offcpu.summary), which `diagnose analyze FOLDER` shows again."""
+keeps under "off_cpu" (diagnose.expert.offcpu_summary.summary), which `diagnose analyze FOLDER` shows again."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ WORDS = {
 def save(writer: CaptureWriter, perf: str, recorder: OffCpuRecorder, lang: str = "en") -> tuple[dict[str, Any], list[str]]:
     """offcpu.folded and offcpu.svg from the recording, and the summary for
     environment.json["off_cpu"] (or why there is none); with warnings to show."""
-    from diagnose.expert import offcpu
+    from diagnose.expert import offcpu_summary
     from diagnose.capture import offcpu_record
     from diagnose.report.flamegraph import FlameOptions
 
@@ -42,7 +42,7 @@ def save(writer: CaptureWriter, perf: str, recorder: OffCpuRecorder, lang: str =
     lines = off.folded_lines()
     writer.write(OFFCPU_FOLDED, "".join(f"{line}\n" for line in lines).encode("utf-8", "surrogateescape"))
     writer.write(OFFCPU_SVG, flamegraph(writer.path(OFFCPU_FOLDED), FlameOptions(lang=lang)).encode())
-    result = offcpu.summary(off, OFFCPU_FOLDED, OFFCPU_SVG)
+    result = offcpu_summary.summary(off, OFFCPU_FOLDED, OFFCPU_SVG)
     window = result["window"]["duration_s"]
     result["switch_outs_per_s"] = round(off.switch_outs / window, 3) if window else None
     result["perf_cpu_s"] = round(recorder.perf_cpu_s, 3) if recorder.perf_cpu_s is not None else None

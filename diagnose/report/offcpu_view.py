@@ -1,7 +1,7 @@
 """The off-CPU section of the reports (diagnose run --off-cpu): where the threads waited, per
 thread and per blocking stack, in seconds of the recording window; its own tables, apart from
 the CPU shares, in the terminal and Markdown reports (English and Chinese). The data is the
-"off_cpu" summary of a run folder's environment.json (diagnose.expert.offcpu.summary)."""
+"off_cpu" summary of a run folder's environment.json (diagnose.expert.offcpu_summary.summary)."""
 
 from __future__ import annotations
 
