@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from diagnose.capture.capture_dir import ENVIRONMENT, FOLDED, PERF_DATA, PERF_SCRIPT, REPORTS, CaptureWriter
-from diagnose.capture.recorder import export_script
+from diagnose.capture.script_export import export_script
 from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.collapse import CollapseOptions
 from diagnose.orchestrate.pipeline import collapse_input
