@@ -15,6 +15,7 @@ from rich.text import Text
 from typer import _click, rich_utils
 
 from diagnose.core import messages
+from diagnose.core.escape import terminal
 from diagnose.core.yamlfile import load_yaml_text
 
 
@@ -101,7 +102,6 @@ def _usage_error(exc: _click.ClickException) -> None:
     line = messages.say(exc.format_message(), "zh")
     if ctx is not None:
         line += f"；运行 `{ctx.command_path} --help --lang zh` 查看用法"
-    from diagnose.core.escape import terminal
 
     print(f"diagnose：错误：{terminal(line)}", file=sys.stderr)
 

@@ -13,7 +13,7 @@ def main() -> None:
     # The whole command line is inside the guard: the import, and cli.main's own set-up before its
     # handlers (choosing the language) too. cli.main handles a Ctrl-C during the work itself.
     try:
-        from diagnose.cli import main as cli_main
+        from diagnose.cli import main as cli_main  # inside the Ctrl-C guard: loading can be interrupted too
 
         cli_main()
     except KeyboardInterrupt:

@@ -58,10 +58,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from diagnose import __version__
 from diagnose.capture.claim import claim
 from diagnose.core.errors import DiagnoseError
-from diagnose.inputs.source import CAPTURE_MANIFEST
 from diagnose.core.output import atomic_write
+from diagnose.inputs.source import CAPTURE_MANIFEST
 
 if TYPE_CHECKING:
     from diagnose.capture.recorder import Recording, RecordSpec
@@ -168,6 +169,7 @@ def creating(folder: Path, expected: list[str] | None = None) -> Iterator[Captur
 
 def recorded_facts(spec: RecordSpec, recording: Recording) -> dict[str, Any]:
     """The "recorded" part of environment.json."""
+    # re2: loaded only when this runs
     from diagnose.capture.recorder import EVENT
 
     return {"start": recording.start, "duration_s": round(recording.duration_s, 6),
@@ -177,6 +179,7 @@ def recorded_facts(spec: RecordSpec, recording: Recording) -> dict[str, Any]:
 
 def timeline(recording: Recording) -> dict[str, Any]:
     """The moments of the recording on the clock of perf's sample time stamps."""
+    # re2: loaded only when this runs
     from diagnose.capture.recorder import CLOCK
 
     return {"clock": CLOCK, "enable_sent_s": round(recording.enable_sent_s, 6),
@@ -186,8 +189,6 @@ def timeline(recording: Recording) -> dict[str, Any]:
 def manifest_info(command: list[str], perf_version: str, spec: RecordSpec, recording: Recording,
                   name_pattern: str | None, warnings: list[str]) -> dict[str, Any]:
     """Everything in manifest.json but the file list."""
-    from diagnose import __version__
-
     return {
         "diagnose": {"version": __version__, "command": command},
         "perf": {"version": perf_version, "record_command": list(recording.command),

@@ -189,6 +189,7 @@ def environment_problem(env: Any) -> str | None:
     for key, value in (env.get("sysctl") or {}).items():
         if value is not None and not isinstance(value, str) and not _number(value):
             return f"sysctl {str(key)[:60]} is {_type_name(value)}, not a value"
+    # re2, yaml: loaded only when this runs
     from diagnose.expert.measured_facts import shape_problem
 
     problem = shape_problem(env)

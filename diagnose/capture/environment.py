@@ -61,6 +61,7 @@ def sysctl_path(key: str) -> Path:
 def sysctl_keys() -> list[str]:
     """BASE_SYSCTLS plus the key of every sysctl recommendation in the knowledge base."""
     keys = list(BASE_SYSCTLS)
+    # re2, yaml: loaded only when this runs
     from diagnose.expert.knowledge import builtin_knowledge
 
     try:

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from diagnose.capture.environment import PROC, read_text
+from diagnose.capture.claim import LOCK, holder
+from diagnose.capture.environment import PROC, process_uid, read_text
 from diagnose.core.errors import DiagnoseError
-from diagnose.inputs.perf_data import PERF_INSTALL_HINT
 from diagnose.core.patterns import PatternError, compile_pattern
+from diagnose.inputs.perf_data import PERF_INSTALL_HINT
 
 CALL_GRAPHS = ("fp", "dwarf")
 # perf record --control (to enable and disable the events at exact moments) with -D -1
@@ -189,8 +190,6 @@ def ancestors(pid: int) -> set[int]:
 
 
 def target(pid: int) -> Target:
-    from diagnose.capture.environment import process_uid
-
     return Target(pid, read_text(PROC / str(pid) / "comm") or "?", process_uid(pid))
 
 
@@ -315,7 +314,6 @@ def check_folder(folder: Path) -> Path:
     if folder.exists():
         if not folder.is_dir():
             raise DiagnoseError(f"--out {folder}: exists and is not a folder; choose another --out")
-        from diagnose.capture.claim import LOCK, holder
 
         names = [p.name for p in folder.iterdir()]
         if LOCK in names:

@@ -21,9 +21,10 @@ SHOW_SKIPPED = 10
 def analyze_many(inputs: list[str], fmt: str, output: str | None, rules: list[str] | None, lang: str,
                  fail_on: str | None, event: str | None, jobs: int | None, width: int | None,
                  selection: Selection | None = None) -> None:
-    from diagnose.orchestrate import fleet as fleet_mod
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.expert.knowledge import builtin_knowledge
     from diagnose.expert.rules import load_packs
+    from diagnose.orchestrate import fleet as fleet_mod
 
     fmt = ALIASES.get(fmt.lower(), fmt.lower())
     if fmt not in FORMATS:
@@ -56,15 +57,19 @@ def analyze_many(inputs: list[str], fmt: str, output: str | None, rules: list[st
 
 def _render(fleet, fmt: str, to_terminal: bool, width: int | None) -> str:  # type: ignore[no-untyped-def]
     if fmt == "json":
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.report.fleet_json import render_fleet_json
 
         return render_fleet_json(fleet)
     if fmt == "markdown":
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.report.fleet_markdown import render_fleet_markdown
 
         return render_fleet_markdown(fleet)
+    # imported when the command runs: diagnose.cli loads every command module for --help
     import shutil
 
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.report.fleet_terminal import render_fleet_terminal
 
     color = to_terminal and sys.stdout.isatty()
@@ -76,6 +81,7 @@ def _gate(fleet, fail_on: str | None) -> None:  # type: ignore[no-untyped-def]
     """--fail-on applies to every capture's findings (the merged profile's are not gated)."""
     if fail_on is None:
         return
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.expert.rules import SEVERITIES
 
     level = SEVERITIES.index(fail_on)

@@ -27,6 +27,7 @@ def command(
     lang: Annotated[str, typer.Option("--lang", help="Language of warnings and errors: en or zh.")] = "en",
 ) -> None:
     """Write folded stacks (`a;b;c count`) exactly as stackcollapse-perf.pl does."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.inputs.collapse import CollapseOptions
     from diagnose.orchestrate.pipeline import collapse_stream
 

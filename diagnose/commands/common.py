@@ -38,6 +38,7 @@ CommFilter = Annotated[Optional[list[str]], typer.Option("--comm", metavar="REGE
 
 def thread_selection(pids: list[int] | None, tids: list[int] | None, comms: list[str] | None) -> Selection:
     """The --pid/--tid/--comm options as one selection (empty when none is given)."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.model.select import selection
 
     return selection(pids=pids, tids=tids, comms=comms)
@@ -45,6 +46,7 @@ def thread_selection(pids: list[int] | None, tids: list[int] | None, comms: list
 
 def warn(message: str) -> None:
     """One line on stderr; what the input put in it is shown escaped."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.core import messages
     from diagnose.core.escape import terminal
 
@@ -54,6 +56,7 @@ def warn(message: str) -> None:
 
 def say_line(message: str) -> None:
     """A line of progress on stderr (`diagnose: recording ...`), in the command's language."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.core import messages
 
     zh = messages.current_lang() == "zh"
@@ -74,6 +77,7 @@ def check_width(width: int | None) -> int | None:
 
 
 def check_fail_on(fail_on: str | None) -> str | None:
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.expert.rules import SEVERITIES
 
     if fail_on is not None and fail_on not in SEVERITIES:
@@ -84,6 +88,7 @@ def check_fail_on(fail_on: str | None) -> str | None:
 def emit_analysis(analysis: Analysis, fmt: str, output: str | None, width: int | None = None,
                   fail_on: str | None = None) -> None:
     """Write the report, then exit with code 3 if --fail-on names a severity that a finding reaches."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.report.render import render
 
     write_output(render(analysis, fmt.lower(), to_terminal=output is None, width=width), output)
@@ -93,11 +98,13 @@ def emit_analysis(analysis: Analysis, fmt: str, output: str | None, width: int |
 def gate(analysis: Analysis, fail_on: str | None) -> None:
     if fail_on is None:
         return
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.expert.rules import SEVERITIES
 
     level = SEVERITIES.index(fail_on)
     hits = [f for f in analysis.findings if SEVERITIES.index(f.severity) >= level]
     if hits:
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.core.escape import terminal
 
         names = terminal(", ".join(f"{f.id} ({f.severity})" for f in hits[:5]))

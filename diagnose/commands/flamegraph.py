@@ -37,9 +37,10 @@ def command(
 ) -> None:
     """Write a self-contained interactive SVG flame graph: hover for details, click to zoom,
     Ctrl-F or / to search by regular expression; coloured by component, findings outlined."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.core.errors import DiagnoseError
-    from diagnose.report.flamegraph import FlameOptions
     from diagnose.core.output import check_output, write_output
+    from diagnose.report.flamegraph import FlameOptions
 
     check_lang(lang)
     opts = FlameOptions(title=title, width=width, min_width=min_width, icicle=icicle, colors=colors, lang=lang).check()
@@ -49,6 +50,7 @@ def command(
         raise DiagnoseError("give either one INPUT or --diff BEFORE AFTER; "
                             "e.g. `diagnose flamegraph capture.perf.txt -o out.svg`")
     if off_cpu:
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.orchestrate import offcpu_folder
 
         if input is None:
@@ -60,6 +62,7 @@ def command(
     elif diff is not None:
         svg = _diff_svg(diff, opts, event, jobs, selection)
     else:
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.orchestrate.pipeline import analyze
         from diagnose.report.flamegraph import render_flamegraph
 
@@ -76,8 +79,9 @@ def command(
 
 def _diff_svg(paths: tuple[str, str], opts: object, event: str | None, jobs: int | None,
               selection: object = None) -> str:
-    from diagnose.orchestrate.diff_run import read_report
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.core.errors import DiagnoseError
+    from diagnose.orchestrate.diff_run import read_report
     from diagnose.orchestrate.pipeline import load_profile
     from diagnose.report.flamegraph import FlameOptions, render_diff_flamegraph
 

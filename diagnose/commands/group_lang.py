@@ -28,6 +28,7 @@ def pass_lang_down(ctx: typer.Context, lang: str | None) -> None:
     command's defaults up in its parent's default_map by the command's name)."""
     if lang is None:
         return
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.commands.common import check_lang
 
     check_lang(lang)

@@ -12,14 +12,14 @@ import typer
 
 from diagnose.commands.common import check_fail_on, check_lang, check_width, gate, warn
 from diagnose.core.errors import DiagnoseError
-from diagnose.inputs.source import CAPTURE_MANIFEST as _MANIFEST
 from diagnose.core.redact import HOST
+from diagnose.inputs.source import CAPTURE_MANIFEST as _MANIFEST
 
 if TYPE_CHECKING:
-    from diagnose.expert.analysis import Analysis
     from diagnose.capture.preflight import Plan
     from diagnose.capture.recorder import Companion, Recording, RecordSpec
     from diagnose.core.redact import Redactor
+    from diagnose.expert.analysis import Analysis
 
 # Like a shell's exit code for a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
@@ -68,13 +68,14 @@ def command(
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.capture import capture_dir, environment, netstat, preflight, syscall_counts, threadstat
-    from diagnose.orchestrate import offcpu_folder, run_folder
     from diagnose.capture.offcpu_record import OffCpuRecorder
-    from diagnose.orchestrate.pipeline import analyze
     from diagnose.capture.recorder import RecordSpec
-    from diagnose.core.redact import Redactor
     from diagnose.core.output import write_output
+    from diagnose.core.redact import Redactor
+    from diagnose.orchestrate import offcpu_folder, run_folder
+    from diagnose.orchestrate.pipeline import analyze
     from diagnose.report.render import render
 
     # A polite kill (SIGTERM) unwinds like Ctrl-C does: perf stopped, the unfinished folder removed
@@ -173,6 +174,7 @@ def command(
         analysis.extra["flamegraph"] = str(plan.folder / str(analysis.extra["flamegraph"]))
     write_output(render(analysis, fmt, to_terminal=True, width=width), None)
     cap = analysis.profile.capture
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.commands.common import say_line
 
     say_line(f"capture saved in {plan.folder}/ ({cap.total_samples:,} samples of pid "
@@ -234,6 +236,7 @@ def _redact_report(analysis: Analysis, redactor: Redactor) -> None:
 
 def _check_rules(rules: list[str] | None) -> None:
     """Load the rule packs before recording, so that a mistake in one costs no capture."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.expert.knowledge import builtin_knowledge
     from diagnose.expert.rules import load_packs
 
@@ -245,10 +248,12 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
     """The recording, with a progress bar over its duration on a terminal (refreshed from the
     recorder's callback: no refresh thread, so perf is started from a single-threaded process),
     else one line once the recording has started. `also` is called with every progress too."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from rich.console import Console
     from rich.markup import escape as markup_escape
     from rich.progress import BarColumn, Progress, TextColumn
 
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.capture.recorder import record
     from diagnose.core.escape import terminal
 
@@ -264,11 +269,13 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
                 also(elapsed)
             if not said:
                 said.append(True)
+                # imported when the command runs: diagnose.cli loads every command module for --help
                 from diagnose.commands.common import say_line
 
                 say_line(f"recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)")
 
         return record(spec, started, companions)
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.core.messages import current_lang
 
     zh = current_lang() == "zh"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from diagnose.core.escape import terminal
+
 # Exit codes are part of the command-line contract.
 EXIT_BAD_INPUT = 2
 
@@ -9,8 +11,6 @@ EXIT_BAD_INPUT = 2
 def one_line(text: str) -> str:
     """`text` with line breaks and other control characters escaped (`\\x0a`, `\\x1b`), as every
     report shows them: a message that quotes a user's key or value stays one line."""
-    from diagnose.core.escape import terminal
-
     return terminal(text)
 
 

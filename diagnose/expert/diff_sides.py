@@ -106,6 +106,7 @@ def process_names(threads: list[Any], processes: list[dict[str, Any]] | None = N
 
 
 def side_from_analysis(analysis: Analysis, kb: Knowledge, lang: str = "en") -> Side:
+    # re2, yaml: loaded only when this runs
     from diagnose.expert.components import component_breakdown
 
     p = analysis.profile

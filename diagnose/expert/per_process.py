@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from diagnose.expert.findings import Finding, rank
 from diagnose.expert.finding_processes import name_processes
+from diagnose.expert.findings import Finding, rank
 from diagnose.model.profile import Profile
-from diagnose.model.select import selection, select
+from diagnose.model.select import select, selection
 
 if TYPE_CHECKING:
     from diagnose.expert.engine import Evaluation
@@ -40,6 +40,7 @@ def process_samples(profile: Profile) -> dict[int, int]:
 
 def add_process_findings(evaluation: Evaluation, profile: Profile, ruleset: RuleSet, kb: Knowledge) -> None:
     """Add to the merged evaluation the findings that only a process evaluated alone shows."""
+    # networkx: loaded only when this runs
     from diagnose.expert.engine import MIN_SAMPLES, evaluate
 
     per = process_samples(profile)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from diagnose.core.texts import LANGS, tr
 from diagnose.expert.facts import as_number, env_lookup
 from diagnose.expert.knowledge import Knowledge, Recommendation
 from diagnose.expert.platform import Platform
-from diagnose.core.texts import LANGS, tr
+from diagnose.expert.syscall_costs import batching_estimate
 
 OFFER, NOT_APPLICABLE, IN_EFFECT, NEEDS_EVIDENCE = "offer", "not-applicable", "already-in-effect", "needs-evidence"
 
@@ -149,8 +150,6 @@ def concrete(rec: Recommendation, kb: Knowledge, environment: dict[str, Any], wh
     else:
         out["status"] = "recommended"
     if rec.batches is not None:
-        from diagnose.expert.syscall_costs import batching_estimate
-
         estimate = batching_estimate(environment, rec.batches.calls, rec.batches.into, rec.batches.per_call)
         if estimate is not None:  # the calls were counted (diagnose run): the saving, with its assumption
             out["estimate"] = estimate

@@ -6,13 +6,14 @@ values, patterns run on RE2."""
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from typing import Any
 
-from diagnose.expert.knowledge import Knowledge
 from diagnose.core.patterns import PatternError, compile_pattern
 from diagnose.core.texts import zh_tidy
 from diagnose.core.yamlfile import YamlDoc
+from diagnose.expert.knowledge import Knowledge
 
 SCHEMA = "diagnose.rules/v1"
 ENGINE_VERSION = (1, 0)
@@ -300,8 +301,6 @@ def _need(doc: YamlDoc, where: tuple, raw: Any, keys: tuple[str, ...]) -> None:
 
 
 def _check_template(doc: YamlDoc, where: tuple, texts: dict[str, str], names: set[str]) -> None:
-    import string
-
     for lang, text in texts.items():
         try:
             parts = list(string.Formatter().parse(text))

@@ -15,15 +15,33 @@ from pathlib import Path
 from typing import Any
 
 from diagnose.core.errors import DiagnoseError
+from diagnose.core.yamlfile import YamlDoc, load_yaml, load_yaml_text
 from diagnose.expert.knowledge import Knowledge
-from diagnose.expert.pack_knowledge import PackKnowledge
+from diagnose.expert.pack_knowledge import PackKnowledge, merge_knowledge, parse_pack_knowledge
 from diagnose.expert.problems import Problems
 from diagnose.expert.rule_format import (  # noqa: F401 (the public names of the rule format)
-    COMPARISONS, ENGINE_VERSION, FORMATS, MAX_RULES_PER_PACK, MAX_RULES_TOTAL, MEASURES, RULE_KEYS, RULES_PATH_ENV,
-    SCHEMA, SELECTOR_KEYS, SELECTOR_MEASURES, SEVERITIES, STATUSES, Condition, NotHelpful, Rule, Selector,
-    parse_condition, parse_selector, parse_syscall_share)
+    COMPARISONS,
+    ENGINE_VERSION,
+    FORMATS,
+    MAX_RULES_PER_PACK,
+    MAX_RULES_TOTAL,
+    MEASURES,
+    RULE_KEYS,
+    RULES_PATH_ENV,
+    SCHEMA,
+    SELECTOR_KEYS,
+    SELECTOR_MEASURES,
+    SEVERITIES,
+    STATUSES,
+    Condition,
+    NotHelpful,
+    Rule,
+    Selector,
+    parse_condition,
+    parse_selector,
+    parse_syscall_share,
+)
 from diagnose.expert.rule_parse import parse_rule  # noqa: F401
-from diagnose.core.yamlfile import YamlDoc, load_yaml, load_yaml_text
 
 
 @dataclass
@@ -57,8 +75,6 @@ def parse_pack(doc: YamlDoc, kb: Knowledge | None, problems: Problems | None = N
 
 
 def _parse_pack(doc: YamlDoc, kb: Knowledge | None, p: Problems) -> Pack:
-    from diagnose.expert.pack_knowledge import merge_knowledge, parse_pack_knowledge
-
     data = doc.data
     empty = Pack("?", "?", "?", doc.path, doc=doc)
     if not isinstance(data, dict):
@@ -235,8 +251,6 @@ def load_packs(user_paths: list[str] | None, kb: Knowledge, include_builtin: boo
 
 def read_packs(paths: list[str], kb: Knowledge, problems: Problems | None = None) -> list[Pack]:
     """The packs of these files and folders, each checked against `kb` and the packs before it."""
-    from diagnose.expert.pack_knowledge import merge_knowledge
-
     packs = []
     for path in paths:
         files = pack_files(path) if problems is None else problems.attempt(pack_files, path) or []
@@ -253,8 +267,6 @@ def read_packs(paths: list[str], kb: Knowledge, problems: Problems | None = None
 
 def knowledge_of(packs: list[Pack], kb: Knowledge) -> Knowledge:
     """`kb` with the packs' own knowledge added, in their order."""
-    from diagnose.expert.pack_knowledge import merge_knowledge
-
     return merge_knowledge(kb, [p.knowledge for p in packs if p.knowledge is not None])
 
 

@@ -20,9 +20,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from diagnose.expert.attribution import attribution
+from diagnose.expert.syscalls import RECV_CALLS, SEND_CALLS, stack_calls, syscall_breakdown
 from diagnose.model.profile import Profile
 from diagnose.model.stats import wilson
-from diagnose.expert.syscalls import RECV_CALLS, SEND_CALLS, syscall_breakdown
 
 if TYPE_CHECKING:
     from diagnose.expert.knowledge import Knowledge
@@ -178,9 +179,6 @@ def costs(profile: Profile, kb: Knowledge, env: dict[str, Any] | None) -> Costs 
 
 def _counting_samples(profile: Profile, kb: Knowledge) -> dict[str, int]:
     """Per system call, the samples the counting itself owns (perf_syscall_enter and below)."""
-    from diagnose.expert.attribution import attribution
-    from diagnose.expert.syscalls import stack_calls
-
     out: dict[str, int] = {}
     owners = attribution(profile, kb).owners
     for s, call, o in zip(profile.stacks, stack_calls(profile), owners):

@@ -47,7 +47,7 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _parse(path: str):  # type: ignore[no-untyped-def]
-    try:
+    try:  # protobuf only when a pprof file is read (and a broken install said in one line)
         from google.protobuf.message import DecodeError
 
         from diagnose.inputs import profile_pb2

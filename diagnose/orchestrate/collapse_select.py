@@ -10,16 +10,24 @@ from diagnose.inputs.folded import read_folded
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.source import InputSource, read_chunks
 from diagnose.model.profile import Thread
-from diagnose.model.select import Selection, check_ids_known, nothing_selected, select, selection_note, task_id, thread_filter
+from diagnose.model.select import (
+    Selection,
+    check_ids_known,
+    nothing_selected,
+    select,
+    selection_note,
+    task_id,
+    thread_filter,
+)
+from diagnose.model.stack_counts import profile_counts
 
 
 def collapse_selected(source: InputSource, opts: CollapseOptions, sel: Selection,
                       jobs: int | None = None) -> tuple[Iterator[bytes], list[str]]:
     if source.format == "folded":
-        from diagnose.model.stack_counts import profile_counts
-
         profile = select(read_folded(read_chunks(source.path), source.path), sel)
         return folded_lines(profile_counts(profile)), profile.capture.warnings
+    # the one call back into the pipeline left (a cycle, named in pyproject.toml)
     from diagnose.orchestrate.pipeline import read_perf
 
     parse, warnings, _ = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)

@@ -7,10 +7,15 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from diagnose.capture.capture_read import looks_like_capture
 from diagnose.core.errors import DiagnoseError
 from diagnose.expert.fleet_result import CELL_FIELDS, CaptureResult, Fleet
+from diagnose.inputs.perf_reader import default_jobs
+from diagnose.inputs.source import CAPTURE_MANIFEST, detect
+from diagnose.orchestrate.fleet_merge import merge
 
 __all__ = ["CELL_FIELDS", "CaptureResult", "Fleet", "analyse_many", "analyse_one", "discover", "is_many",
            "result_of", "run", "short_labels"]
@@ -28,11 +33,6 @@ def is_many(inputs: list[str]) -> bool:
 
 
 def _is_collection(path: str) -> bool:
-    from pathlib import Path
-
-    from diagnose.capture.capture_read import looks_like_capture
-    from diagnose.inputs.source import CAPTURE_MANIFEST
-
     if not os.path.isdir(path) or os.path.lexists(os.path.join(path, CAPTURE_MANIFEST)):
         return False
     return not looks_like_capture(Path(path))
@@ -43,8 +43,6 @@ def discover(inputs: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     named on the command line is always a capture (a bad one fails in the table); a folder that
     is not a capture is looked into (not recursively): its run folders and the files whose
     content is a profile count, sorted by name; hidden entries and everything else are skipped."""
-    from diagnose.inputs.source import detect
-
     captures: list[str] = []
     skipped: list[tuple[str, str]] = []
     for given in inputs:
@@ -115,8 +113,9 @@ def analyse_one(index: int, path: str, event: str | None, rules: list[str] | Non
     """Analyse one capture (in a worker process): parse in this process only, so that the
     worker processes are the only parallelism. `chosen` is Selection.to_dict() (compiled RE2
     patterns do not cross processes; they are compiled again here)."""
-    from diagnose.orchestrate.pipeline import analyze
+    # re2: loaded only when this runs
     from diagnose.model.select import selection
+    from diagnose.orchestrate.pipeline import analyze
 
     try:
         sel = selection(chosen["pids"], chosen["tids"], chosen["comms"]) if chosen else None
@@ -143,8 +142,6 @@ def result_of(index: int, path: str, analysis: Analysis) -> CaptureResult:
 def analyse_many(paths: list[str], event: str | None, rules: list[str] | None, lang: str,
                  jobs: int | None, chosen: dict[str, list[Any]] | None = None) -> list[CaptureResult]:
     """Each capture in a process of its own, at most `jobs` at once; results in input order."""
-    from diagnose.inputs.perf_reader import default_jobs
-
     workers = max(1, min(default_jobs() if jobs is None else jobs, len(paths)))
     if workers == 1:
         return [analyse_one(i, p, event, rules, lang, chosen) for i, p in enumerate(paths)]
@@ -162,8 +159,6 @@ def analyse_many(paths: list[str], event: str | None, rules: list[str] | None, l
 
 def run(inputs: list[str], event: str | None = None, rules: list[str] | None = None, lang: str = "en",
         jobs: int | None = None, selection: Selection | None = None) -> Fleet:
-    from diagnose.orchestrate.fleet_merge import merge
-
     paths, skipped = discover(inputs)
     captures = analyse_many(paths, event, rules, lang, jobs, selection.to_dict() if selection else None)
     fleet = Fleet(captures=captures, labels=short_labels(paths), skipped=skipped, lang=lang)

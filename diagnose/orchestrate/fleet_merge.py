@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from diagnose.expert.analysis import Analysis
 from diagnose.inputs.perf_profile import event_base
 from diagnose.model.profile import CaptureInfo, Frame, Profile, StackTally, Thread
 
@@ -93,10 +94,12 @@ def merged_profile(captures: list[CaptureResult], same_rate: bool = False) -> Pr
 
 
 def analyse_merged(profile: Profile, rules: list[str] | None, lang: str) -> Analysis:
-    from diagnose.expert.analysis import Analysis
+    # networkx: loaded only when this runs
     from diagnose.model.callgraph import ANALYZE_MAX_NODES, build_call_graph
-    from diagnose.orchestrate.pipeline import apply_rules
     from diagnose.model.summary import summarize, tree_min_samples
+
+    # re2: loaded only when this runs
+    from diagnose.orchestrate.pipeline import apply_rules
 
     graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
     analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)

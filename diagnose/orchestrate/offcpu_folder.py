@@ -5,11 +5,17 @@ keeps under "off_cpu" (diagnose.expert.offcpu_summary.summary), which `diagnose 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from diagnose.capture.capture_dir import OFFCPU_DATA, OFFCPU_FOLDED, OFFCPU_SVG, CaptureWriter
+from diagnose.capture.capture_read import open_folder
 from diagnose.core.errors import DiagnoseError
+from diagnose.expert import offcpu_summary
+from diagnose.expert.offcpu import EVENT
+from diagnose.inputs.folded import read_folded
+from diagnose.inputs.source import read_chunks
 
 if TYPE_CHECKING:
     from diagnose.capture.offcpu_record import OffCpuRecorder
@@ -28,8 +34,10 @@ WORDS = {
 def save(writer: CaptureWriter, perf: str, recorder: OffCpuRecorder, lang: str = "en") -> tuple[dict[str, Any], list[str]]:
     """offcpu.folded and offcpu.svg from the recording, and the summary for
     environment.json["off_cpu"] (or why there is none); with warnings to show."""
-    from diagnose.expert import offcpu_summary
+    # re2: loaded only when this runs
     from diagnose.capture import offcpu_record
+
+    # re2, yaml: loaded only when this runs
     from diagnose.report.flamegraph import FlameOptions
 
     if writer.path(OFFCPU_DATA).exists():
@@ -54,11 +62,7 @@ def save(writer: CaptureWriter, perf: str, recorder: OffCpuRecorder, lang: str =
 
 def flamegraph(folded: Path, options: FlameOptions | None = None) -> str:
     """The off-CPU flame graph of an offcpu.folded: widths are microseconds blocked."""
-    from dataclasses import replace
-
-    from diagnose.inputs.folded import read_folded
-    from diagnose.inputs.source import read_chunks
-    from diagnose.expert.offcpu import EVENT
+    # re2, yaml: loaded only when this runs
     from diagnose.report.flamegraph import FlameOptions, render_profile
 
     opts = options or FlameOptions()
@@ -71,8 +75,6 @@ def flamegraph(folded: Path, options: FlameOptions | None = None) -> str:
 
 def folded_of(folder: str) -> Path:
     """The offcpu.folded of a run folder; one line when it has none."""
-    from diagnose.capture.capture_read import open_folder
-
     found = open_folder(folder).file("offcpu-folded")
     if found is None:
         raise DiagnoseError(f"{folder}: the capture has no off-CPU recording ({OFFCPU_FOLDED}); record one with "

@@ -3,15 +3,26 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from diagnose.core.errors import DiagnoseError
+from diagnose.core.yamlfile import load_yaml_text
 from diagnose.expert.knowledge import Knowledge
 from diagnose.expert.problems import Problems
-from diagnose.expert.rules import Pack, RuleSet, builtin_pack_files, knowledge_of, merge_packs, parse_pack, read_packs
-from diagnose.core.yamlfile import load_yaml_text
+from diagnose.expert.rules import (
+    SEVERITIES,
+    Pack,
+    RuleSet,
+    builtin_pack_files,
+    knowledge_of,
+    merge_packs,
+    parse_pack,
+    read_packs,
+)
+from diagnose.orchestrate.pipeline import load_profile
 
 
 @dataclass
@@ -48,8 +59,6 @@ def capture_path(pack_path: str, capture: str) -> str:
     """Where a test case's capture is: `bundled:NAME` is a capture installed with diagnose
     (rules/captures/), any other path is relative to the pack's file."""
     if capture.startswith(BUNDLED):
-        import importlib.resources
-
         name = capture[len(BUNDLED):]
         root = importlib.resources.files("diagnose.builtin_rules") / "captures"
         if "/" in name or name.startswith(".") or not (root / name).is_file():
@@ -63,8 +72,8 @@ def _bundled(root: Any) -> list[str]:
 
 
 def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
+    # networkx: loaded only when this runs
     from diagnose.expert.engine import evaluate
-    from diagnose.orchestrate.pipeline import load_profile
 
     ruleset, packs = load_with_builtin(paths, kb)
     kb = ruleset.knowledge or kb
@@ -98,8 +107,6 @@ def run_tests(paths: list[str], kb: Knowledge) -> list[CaseResult]:
                 problems.append(f"expected {top} as the top finding; got {_label(first) if first else 'none'}")
         at_most = case.get("severity_at_most")
         if at_most is not None:
-            from diagnose.expert.rules import SEVERITIES
-
             over = [f for f in findings if SEVERITIES.index(f.severity) > SEVERITIES.index(str(at_most))]
             if over:
                 problems.append(f"expected no finding above {at_most}; got {', '.join(f'{_label(f)} ({f.severity})' for f in over)}")

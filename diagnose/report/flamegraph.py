@@ -9,14 +9,30 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from diagnose.expert.attribution import Walk, attribution
+from diagnose.expert.components import component_breakdown
 from diagnose.expert.knowledge import Knowledge, builtin_knowledge
-from diagnose.model.profile import Profile, cores_used
 from diagnose.model.flametree import FlameTree, build_tree, module_base
-from diagnose.report.flame_paint import _jitter, _shade, module_color
-from diagnose.report.flamegraph_js import OUTLINES
+from diagnose.model.profile import Profile, cores_used
 from diagnose.report.flame_diff import render_diff
-from diagnose.report.flame_svg import (SYNTHETIC_FILL, TOP_FINDINGS, TOP_MODULES, WORDS, XPAD, FlameOptions,
-                                       LegendItem, _box_title, _hatch, _Paint, _pct, _source_name, _svg, _tree)
+from diagnose.report.flame_paint import _jitter, _shade, module_color
+from diagnose.report.flame_svg import (
+    SYNTHETIC_FILL,
+    TOP_FINDINGS,
+    TOP_MODULES,
+    WORDS,
+    XPAD,
+    FlameOptions,
+    LegendItem,
+    _box_title,
+    _hatch,
+    _Paint,
+    _pct,
+    _source_name,
+    _svg,
+    _tree,
+)
+from diagnose.report.flamegraph_js import OUTLINES
+from diagnose.report.labels import colon, severity_label
 
 # Also importable from here: the options, the left padding and the tree the tests and callers use.
 __all__ = ["XPAD", "FlameOptions", "build_tree", "render_diff_flamegraph", "render_flamegraph", "render_profile"]
@@ -80,8 +96,6 @@ def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: S
         paint.titles.append(_box_title(node, b.samples, tree.total, words, extra))
 
     if opts.colors == "category":
-        from diagnose.expert.components import component_breakdown
-
         for row in component_breakdown(profile, kb):
             title = row.title.get(lang) or row.title["en"]
             paint.legend.append(LegendItem(row.color, f"{title} — {_pct(row.share.value)}"))
@@ -104,7 +118,6 @@ def _paint_profile(tree: FlameTree, profile: Profile, kb: Knowledge, findings: S
         subject = f" ({f.subject})" if getattr(f, "subject", None) else ""
         ftitle = getattr(f, "title", None)
         title_text = str(ftitle.get(lang) or ftitle.get("en", "")) if isinstance(ftitle, dict) else ""
-        from diagnose.report.labels import colon, severity_label
 
         sev = severity_label(f.severity, lang) if lang == "zh" else f.severity
         text = f"{words['finding']} {f.id}{subject} [{sev}]" + \

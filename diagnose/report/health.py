@@ -74,6 +74,7 @@ def health(analysis: Analysis) -> dict[str, Any]:
 
 
 def health_text(h: dict[str, Any], lang: str) -> str:
+    # yaml: loaded only when this runs
     from diagnose.report.labels import label
 
     def L(key: str, **values: Any) -> str:

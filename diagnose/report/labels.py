@@ -3,6 +3,7 @@ short sentences every format shares."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from diagnose.core.report_words import label, texts
@@ -41,8 +42,6 @@ def zh_punct(text: str, lang: str) -> str:
 
 
 def zh_tidy_colons(text: str) -> str:
-    import re
-
     text = re.sub(r"(?<=[\u4e00-\u9fff）]): ", "：", text)
     text = re.sub(r"(?<=[\u4e00-\u9fff）]):(?=\*\*)", "：", text)  # a Markdown label: **标签:**
     # A sentence that ends a line: its full stop (a table's cell ends with `│` or `|`, never here).

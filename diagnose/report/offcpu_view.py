@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from diagnose.core.escape import code, fence
+from diagnose.core.escape import markdown as md
+from diagnose.core.escape import terminal as esc
 from diagnose.expert.offcpu_reasons import reason_text
 
 if TYPE_CHECKING:
@@ -134,12 +137,11 @@ def stack_frames(data: dict[str, Any], lang: str, limit: int = 3) -> list[tuple[
 
 def terminal_renderables(analysis: Analysis) -> list[Any]:
     """The section for the terminal report (empty when the capture has no off-CPU data)."""
+    # rich: loaded only when this runs
     from rich import box
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
-
-    from diagnose.core.escape import terminal as esc
 
     data = off_cpu(analysis)
     if data is None:
@@ -178,9 +180,6 @@ def terminal_renderables(analysis: Analysis) -> list[Any]:
 def markdown_lines(analysis: Analysis) -> list[str]:
     """The section for the Markdown report (nothing when the capture has no off-CPU data); it
     links the off-CPU flame graph when written beside the report (in the run folder)."""
-    from diagnose.core.escape import code, fence
-    from diagnose.core.escape import markdown as md
-
     data = off_cpu(analysis)
     if data is None:
         return []

@@ -11,6 +11,7 @@ from diagnose.core.yamlfile import load_yaml_text
 
 @lru_cache(maxsize=1)
 def _titles() -> dict[str, dict[str, str]]:
+    # re2: loaded only when this runs
     from diagnose.expert.rules import builtin_pack_files
 
     out: dict[str, dict[str, str]] = {}
