@@ -41,7 +41,9 @@ demo: $(VENV)/.installed
 # file's expensive module fixtures are made once: `make test TEST_JOBS=1` runs it in one process.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 
+# lint-imports first: the import direction of the stages (pyproject.toml [tool.importlinter]).
 test: $(VENV)/.installed-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 bench: $(VENV)/.installed

@@ -7,7 +7,7 @@ def _checkout_data() -> None:
     """Run from a source checkout (a clone or a git worktree put first on PYTHONPATH, perhaps
     ahead of an editable install of another checkout), the built-in rules and knowledge are that
     checkout's rules/ and knowledge/, as an installed copy maps them, not the other checkout's."""
-    import importlib.util
+    import importlib.util  # stdlib only, inside the function: the package namespace stays clean
     import sys
     from pathlib import Path
 
@@ -29,6 +29,9 @@ def _checkout_data() -> None:
 
 try:
     _checkout_data()
+    from diagnose import _moved  # the old import paths of moved modules (diagnose.rules, ...)
+
+    _moved.install()
 except KeyboardInterrupt:  # Ctrl-C while the tool loads: as in diagnose.entry, one line and 130
     import sys
 

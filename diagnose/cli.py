@@ -13,8 +13,9 @@ import typer
 
 from diagnose.commands import COMMANDS
 from diagnose.commands.group_lang import GroupLang, pass_lang_down
-from diagnose.entry import EXIT_INTERRUPTED, INTERRUPTED
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.escape import terminal
+from diagnose.core.interrupt import EXIT_INTERRUPTED, INTERRUPTED
 
 app = typer.Typer(
     add_completion=False,
@@ -78,20 +79,19 @@ _register()
 def main() -> None:
     """Console entry point. Usage errors are reported by typer itself (exit code 2); under --lang zh
     the help and the usage errors are in Chinese (diagnose.cli_zh)."""
-    from diagnose import messages
+    # yaml: not loaded by `import diagnose.cli` (diagnose --help)
+    from diagnose.core import messages
 
     messages.set_lang(messages.lang_of_argv(sys.argv[1:]))
     zh = messages.current_lang() == "zh"
     try:
         if zh:
-            from diagnose import cli_zh
+            from diagnose import cli_zh  # the Chinese help (and its YAML catalogue) only under --lang zh
 
             cli_zh.run(app)
         else:
             app()
     except DiagnoseError as exc:
-        from diagnose.report.escape import terminal
-
         # One line, whatever the input put in the message (a name, a path, a line of the file).
         print(f"{'diagnose：错误：' if zh else 'diagnose: error: '}{terminal(messages.say(exc.message))}",
               file=sys.stderr)

@@ -1,6 +1,6 @@
 """The command line in Chinese (--lang zh anywhere on it): `--help` of every command from the
 catalogue knowledge/cli_help.yaml, and typer's own usage errors (no such option, missing argument,
-invalid value) as one line through diagnose.messages. Imported by diagnose.cli only under zh, so
+invalid value) as one line through diagnose.core.messages. Imported by diagnose.cli only under zh, so
 `diagnose --help` in English loads neither YAML nor this module."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import typer.main
 from rich.text import Text
 from typer import _click, rich_utils
 
-from diagnose import messages
-from diagnose.yamlfile import load_yaml_text
+from diagnose.core import messages
+from diagnose.core.escape import terminal
+from diagnose.core.yamlfile import load_yaml_text
 
 
 def _catalogue() -> dict[str, Any]:
@@ -101,7 +102,6 @@ def _usage_error(exc: _click.ClickException) -> None:
     line = messages.say(exc.format_message(), "zh")
     if ctx is not None:
         line += f"；运行 `{ctx.command_path} --help --lang zh` 查看用法"
-    from diagnose.report.escape import terminal
 
     print(f"diagnose：错误：{terminal(line)}", file=sys.stderr)
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import sys
 
-INTERRUPTED = "diagnose: interrupted"
-EXIT_INTERRUPTED = 130
+from diagnose.core.interrupt import EXIT_INTERRUPTED, INTERRUPTED
 
 
 def main() -> None:
     # The whole command line is inside the guard: the import, and cli.main's own set-up before its
     # handlers (choosing the language) too. cli.main handles a Ctrl-C during the work itself.
     try:
-        from diagnose.cli import main as cli_main
+        from diagnose.cli import main as cli_main  # inside the Ctrl-C guard: loading can be interrupted too
 
         cli_main()
     except KeyboardInterrupt:

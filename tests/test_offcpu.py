@@ -21,6 +21,7 @@ from conftest import run_cli
 from test_run import HELPERS, manifest, perf_can_record, start_busy, stop
 
 from diagnose import offcpu
+from diagnose.expert import offcpu_summary
 from diagnose.offcpu_reasons import reason_of
 
 FUTEX_WAITS = HELPERS / "futex_waits.py"
@@ -67,7 +68,7 @@ def test_a_wait_runs_from_its_switch_out_to_the_next_switch_in() -> None:
     assert t.blocked_ns == 350_000_000 and t.waits == 2
     assert t.by_reason == {"futex": 250_000_000, "poll": 100_000_000}
     assert t.preempted_ns == 10_000_000 and t.preemptions == 1
-    summary = offcpu.summary(off)
+    summary = offcpu_summary.summary(off)
     top = summary["stacks"][0]
     assert (top["reason"], top["seconds"], top["waits"]) == ("futex", 0.25, 1)
     names = [f["name"] for f in top["frames"]]

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import fixture, run_cli
 from diagnose.errors import DiagnoseError
-from diagnose.inputs import perf_script
+from diagnose.inputs import perf_lines, perf_script
 from diagnose.inputs.perf_reader import parse_chunks
 from diagnose.inputs.source import read_chunks
 from diagnose.pipeline import load_profile
@@ -253,8 +253,8 @@ def test_parallel_parse_equals_serial_parse(tmp_path: Path) -> None:
 
 def test_memory_grows_with_unique_stacks_not_input_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The caches that make parsing fast are bounded; what is kept grows with unique stacks only."""
-    monkeypatch.setattr(perf_script, "BODY_CACHE_LIMIT", 50)
-    monkeypatch.setattr(perf_script, "LINE_CACHE_LIMIT", 100)
+    monkeypatch.setattr(perf_lines, "BODY_CACHE_LIMIT", 50)  # the frame table's caches (perf_lines)
+    monkeypatch.setattr(perf_lines, "LINE_CACHE_LIMIT", 100)
     parser = perf_script.ChunkParser()
     text = "".join(sample("app", 1, 1, 1 + i / 1000, [("spin", APP), ("main", APP)]).replace(
         "7f0000001000", f"{0x7f0000001000 + i:x}") for i in range(2000)).encode()

@@ -6,9 +6,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.common import (CommFilter, PidFilter, TidFilter, check_fail_on, check_lang, check_width,
-                                      emit_analysis, thread_selection, warn)
-from diagnose.report.output import check_output
+from diagnose.commands.common import (
+    CommFilter,
+    PidFilter,
+    TidFilter,
+    check_fail_on,
+    check_lang,
+    check_width,
+    emit_analysis,
+    thread_selection,
+    warn,
+)
+from diagnose.core.output import check_output
 
 
 def command(
@@ -36,16 +45,19 @@ def command(
     comm: CommFilter = None,
 ) -> None:
     """Analyse a capture: findings with advice, overview, hottest functions with 95% intervals, call chains."""
-    from diagnose.pipeline import analyze as run_analysis
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.orchestrate.pipeline import analyze as run_analysis
 
     check_lang(lang)
     check_fail_on(fail_on)
     check_width(width)
     check_output(output)
     selection = thread_selection(pid, tid, comm)
-    from diagnose.fleet import is_many
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.orchestrate.fleet import is_many
 
     if is_many(input):
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.commands.analyze_many import analyze_many
 
         if all_functions:
@@ -53,6 +65,7 @@ def command(
                  "lists none, so it has no effect here")
         analyze_many(input, format, output, rules, lang, fail_on, event, jobs, width, selection)
         return
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.report.render import check_binary_output
 
     check_binary_output(format, output)
@@ -72,9 +85,11 @@ def command(
 def flamegraph_of(source: str, output: str | None) -> str | None:
     """The flame graph a `diagnose run` folder holds, as the report should point to it: relative to
     the folder the report is written to (or to the current one)."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     import os
 
-    from diagnose.capture_dir import REPORTS
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.capture.capture_dir import REPORTS
 
     path = os.path.join(source, REPORTS["svg"][0])
     if not os.path.isdir(source) or not os.path.isfile(path):

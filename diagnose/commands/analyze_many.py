@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 from diagnose.commands.common import EXIT_FAIL_ON, warn
-from diagnose.errors import EXIT_BAD_INPUT, DiagnoseError
-from diagnose.report.escape import terminal
-from diagnose.report.output import write_output
-from diagnose.select import Selection
+from diagnose.core.errors import EXIT_BAD_INPUT, DiagnoseError
+from diagnose.core.escape import terminal
+from diagnose.core.output import write_output
+from diagnose.model.select import Selection
 
 FORMATS = ("terminal", "json", "markdown")
 ALIASES = {"md": "markdown", "text": "terminal"}
@@ -21,9 +21,10 @@ SHOW_SKIPPED = 10
 def analyze_many(inputs: list[str], fmt: str, output: str | None, rules: list[str] | None, lang: str,
                  fail_on: str | None, event: str | None, jobs: int | None, width: int | None,
                  selection: Selection | None = None) -> None:
-    from diagnose import fleet as fleet_mod
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.rules import load_packs
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.rules import load_packs
+    from diagnose.orchestrate import fleet as fleet_mod
 
     fmt = ALIASES.get(fmt.lower(), fmt.lower())
     if fmt not in FORMATS:
@@ -56,15 +57,19 @@ def analyze_many(inputs: list[str], fmt: str, output: str | None, rules: list[st
 
 def _render(fleet, fmt: str, to_terminal: bool, width: int | None) -> str:  # type: ignore[no-untyped-def]
     if fmt == "json":
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.report.fleet_json import render_fleet_json
 
         return render_fleet_json(fleet)
     if fmt == "markdown":
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.report.fleet_markdown import render_fleet_markdown
 
         return render_fleet_markdown(fleet)
+    # imported when the command runs: diagnose.cli loads every command module for --help
     import shutil
 
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.report.fleet_terminal import render_fleet_terminal
 
     color = to_terminal and sys.stdout.isatty()
@@ -76,7 +81,8 @@ def _gate(fleet, fail_on: str | None) -> None:  # type: ignore[no-untyped-def]
     """--fail-on applies to every capture's findings (the merged profile's are not gated)."""
     if fail_on is None:
         return
-    from diagnose.rules import SEVERITIES
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.expert.rules import SEVERITIES
 
     level = SEVERITIES.index(fail_on)
     hits = [(label, f) for c, label in zip(fleet.captures, fleet.labels) for f in c.findings

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from diagnose.commands.common import CommFilter, OnlyPid, OnlyTid, check_lang, thread_selection, warn
-from diagnose.report.output import check_output, write_output
+from diagnose.core.output import check_output, write_output
 
 
 def command(
@@ -27,8 +27,9 @@ def command(
     lang: Annotated[str, typer.Option("--lang", help="Language of warnings and errors: en or zh.")] = "en",
 ) -> None:
     """Write folded stacks (`a;b;c count`) exactly as stackcollapse-perf.pl does."""
-    from diagnose.collapse import CollapseOptions
-    from diagnose.pipeline import collapse_stream
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.inputs.collapse import CollapseOptions
+    from diagnose.orchestrate.pipeline import collapse_stream
 
     check_lang(lang)
     check_output(output)

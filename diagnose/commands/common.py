@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from diagnose.errors import DiagnoseError
-from diagnose.report.output import write_output
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.output import write_output
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.select import Selection
+    from diagnose.expert.analysis import Analysis
+    from diagnose.model.select import Selection
 
 # Exit code when --fail-on finds a finding at or above the given severity.
 EXIT_FAIL_ON = 3
@@ -22,7 +22,7 @@ LANGS = ("en", "zh")
 MIN_WIDTH, MAX_WIDTH = 40, 1000
 
 
-# The thread filters (diagnose.select). `collapse` has its own --pid/--tid (the id in the root
+# The thread filters (diagnose.model.select). `collapse` has its own --pid/--tid (the id in the root
 # frame, as stackcollapse-perf.pl), so there they are only --only-pid/--only-tid; elsewhere both
 # spellings work.
 _PID_HELP = "Analyse only this process (repeatable: any of them)."
@@ -38,15 +38,17 @@ CommFilter = Annotated[Optional[list[str]], typer.Option("--comm", metavar="REGE
 
 def thread_selection(pids: list[int] | None, tids: list[int] | None, comms: list[str] | None) -> Selection:
     """The --pid/--tid/--comm options as one selection (empty when none is given)."""
-    from diagnose.select import selection
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.model.select import selection
 
     return selection(pids=pids, tids=tids, comms=comms)
 
 
 def warn(message: str) -> None:
     """One line on stderr; what the input put in it is shown escaped."""
-    from diagnose import messages
-    from diagnose.report.escape import terminal
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core import messages
+    from diagnose.core.escape import terminal
 
     zh = messages.current_lang() == "zh"
     print(f"{'diagnose：警告：' if zh else 'diagnose: warning: '}{terminal(messages.say(message))}", file=sys.stderr)
@@ -54,7 +56,8 @@ def warn(message: str) -> None:
 
 def say_line(message: str) -> None:
     """A line of progress on stderr (`diagnose: recording ...`), in the command's language."""
-    from diagnose import messages
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core import messages
 
     zh = messages.current_lang() == "zh"
     print(f"{'diagnose：' if zh else 'diagnose: '}{messages.say(message)}", file=sys.stderr)
@@ -74,7 +77,8 @@ def check_width(width: int | None) -> int | None:
 
 
 def check_fail_on(fail_on: str | None) -> str | None:
-    from diagnose.rules import SEVERITIES
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.expert.rules import SEVERITIES
 
     if fail_on is not None and fail_on not in SEVERITIES:
         raise DiagnoseError(f"unknown --fail-on severity {fail_on!r}; choose one of: {', '.join(SEVERITIES)}")
@@ -84,6 +88,7 @@ def check_fail_on(fail_on: str | None) -> str | None:
 def emit_analysis(analysis: Analysis, fmt: str, output: str | None, width: int | None = None,
                   fail_on: str | None = None) -> None:
     """Write the report, then exit with code 3 if --fail-on names a severity that a finding reaches."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.report.render import render
 
     write_output(render(analysis, fmt.lower(), to_terminal=output is None, width=width), output)
@@ -93,12 +98,14 @@ def emit_analysis(analysis: Analysis, fmt: str, output: str | None, width: int |
 def gate(analysis: Analysis, fail_on: str | None) -> None:
     if fail_on is None:
         return
-    from diagnose.rules import SEVERITIES
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.expert.rules import SEVERITIES
 
     level = SEVERITIES.index(fail_on)
     hits = [f for f in analysis.findings if SEVERITIES.index(f.severity) >= level]
     if hits:
-        from diagnose.report.escape import terminal
+        # imported when the command runs: diagnose.cli loads every command module for --help
+        from diagnose.core.escape import terminal
 
         names = terminal(", ".join(f"{f.id} ({f.severity})" for f in hits[:5]))
         say_line(f"--fail-on {fail_on}: {len(hits)} finding(s) at or above {fail_on}: {names}")

@@ -27,10 +27,11 @@ def command(
 ) -> None:
     """Compare BEFORE and AFTER: components, functions (self time) and findings that grew or shrank,
     in shares and in CPU cores, each with its 95% interval; only changes beyond sampling noise are claimed."""
-    from diagnose.diff import diff_paths
-    from diagnose.errors import DiagnoseError
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.errors import DiagnoseError
+    from diagnose.core.output import check_output, write_output
+    from diagnose.orchestrate.diff_run import diff_paths
     from diagnose.report.diff_report import render_diff
-    from diagnose.report.output import check_output, write_output
 
     check_lang(lang)
     if not 0 <= min_change <= 100:

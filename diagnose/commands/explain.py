@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from diagnose.commands.common import check_lang, check_width
-from diagnose.report.output import check_output, write_output
+from diagnose.core.output import check_output, write_output
 
 
 def command(
@@ -21,6 +21,7 @@ def command(
     width: Annotated[Optional[int], typer.Option("--width", help="Width in columns, 40-1000 (default: the terminal's).")] = None,
 ) -> None:
     """Explain a saved report without the capture: findings, conditions and thresholds, evidence, why-not."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.report.explain_view import load_report, render_explain
 
     check_width(width)

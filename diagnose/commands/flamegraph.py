@@ -37,9 +37,10 @@ def command(
 ) -> None:
     """Write a self-contained interactive SVG flame graph: hover for details, click to zoom,
     Ctrl-F or / to search by regular expression; coloured by component, findings outlined."""
-    from diagnose.errors import DiagnoseError
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.errors import DiagnoseError
+    from diagnose.core.output import check_output, write_output
     from diagnose.report.flamegraph import FlameOptions
-    from diagnose.report.output import check_output, write_output
 
     check_lang(lang)
     opts = FlameOptions(title=title, width=width, min_width=min_width, icicle=icicle, colors=colors, lang=lang).check()
@@ -49,7 +50,8 @@ def command(
         raise DiagnoseError("give either one INPUT or --diff BEFORE AFTER; "
                             "e.g. `diagnose flamegraph capture.perf.txt -o out.svg`")
     if off_cpu:
-        from diagnose import offcpu_folder
+        # imported when the command runs: diagnose.cli loads every command module for --help
+        from diagnose.orchestrate import offcpu_folder
 
         if input is None:
             raise DiagnoseError("--off-cpu draws one capture folder; e.g. `diagnose flamegraph --off-cpu FOLDER -o out.svg`")
@@ -60,7 +62,8 @@ def command(
     elif diff is not None:
         svg = _diff_svg(diff, opts, event, jobs, selection)
     else:
-        from diagnose.pipeline import analyze
+        # imported when the command runs: diagnose.cli loads every command module for --help
+        from diagnose.orchestrate.pipeline import analyze
         from diagnose.report.flamegraph import render_flamegraph
 
         # The graph draws the profile and outlines the findings: no call graph, no summaries.
@@ -76,9 +79,10 @@ def command(
 
 def _diff_svg(paths: tuple[str, str], opts: object, event: str | None, jobs: int | None,
               selection: object = None) -> str:
-    from diagnose.diff import read_report
-    from diagnose.errors import DiagnoseError
-    from diagnose.pipeline import load_profile
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.errors import DiagnoseError
+    from diagnose.orchestrate.diff_run import read_report
+    from diagnose.orchestrate.pipeline import load_profile
     from diagnose.report.flamegraph import FlameOptions, render_diff_flamegraph
 
     assert isinstance(opts, FlameOptions)

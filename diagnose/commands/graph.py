@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from diagnose.commands.common import CommFilter, PidFilter, TidFilter, check_lang, thread_selection, warn
-from diagnose.graph_options import DEFAULT_EDGE_THRESHOLD, DEFAULT_NODE_THRESHOLD
+from diagnose.report.graph_options import DEFAULT_EDGE_THRESHOLD, DEFAULT_NODE_THRESHOLD
 
 FORMATS = ("dot", "graphml")
 
@@ -32,11 +32,12 @@ def command(
 ) -> None:
     """Write the call graph: a node per function (self and inclusive share, its component's
     colour), an edge per call with the samples that made it, findings' frames marked."""
-    from diagnose.errors import DiagnoseError
-    from diagnose.graph_export import export_graph
-    from diagnose.graph_options import GraphOptions
-    from diagnose.pipeline import analyze
-    from diagnose.report.output import check_output, write_output
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.errors import DiagnoseError
+    from diagnose.core.output import check_output, write_output
+    from diagnose.orchestrate.pipeline import analyze
+    from diagnose.report.graph_export import export_graph
+    from diagnose.report.graph_options import GraphOptions
 
     check_lang(lang)
     fmt = format.lower()
@@ -54,10 +55,12 @@ def command(
     for note in notes:
         warn(note)
     if fmt == "graphml":
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.report.graph_graphml import render_graphml
 
         write_output(render_graphml(graph), output)
     else:
+        # imported when the command runs: diagnose.cli loads every command module for --help
         from diagnose.report.graph_dot import render_dot
 
         write_output(render_dot(graph, lang), output)

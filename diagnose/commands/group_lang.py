@@ -1,5 +1,5 @@
 """--lang on a command group (`diagnose --lang zh analyze X`, `diagnose rules --lang zh --help`):
-it chooses the language of the help and of the errors (diagnose.messages reads it from the command
+it chooses the language of the help and of the errors (diagnose.core.messages reads it from the command
 line), and becomes the default --lang of every command under the group that has one."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def pass_lang_down(ctx: typer.Context, lang: str | None) -> None:
     command's defaults up in its parent's default_map by the command's name)."""
     if lang is None:
         return
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.commands.common import check_lang
 
     check_lang(lang)

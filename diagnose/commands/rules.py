@@ -20,6 +20,7 @@ def _group(ctx: typer.Context, lang: GroupLang = None) -> None:
 
 
 def _words(lang: str):  # type: ignore[no-untyped-def]
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.commands.common import check_lang
     from diagnose.report.labels import label, texts
 
@@ -38,18 +39,18 @@ def list_rules(
     lang: Lang = "en",
 ) -> None:
     """List the rules that would run (built-in packs, $DIAGNOSE_RULES_PATH, --rules), or knowledge ids."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from rich.console import Console
     from rich.table import Table
-
     from rich.text import Text
 
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.report.escape import terminal as esc
-    from diagnose.rules import load_packs
-
-    from diagnose.messages import say
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.escape import terminal as esc
+    from diagnose.core.messages import say
+    from diagnose.core.texts import tr
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.rules import load_packs
     from diagnose.report.labels import colon
-    from diagnose.texts import tr
 
     L = _words(lang)
 
@@ -82,12 +83,14 @@ def list_rules(
 def rules_table(ruleset, lang: str, width: int):  # type: ignore[no-untyped-def]
     """The rules as a table `width` columns wide: ids whole on one line (the columns that can go,
     status, enabled and pack, go first at a narrow width), titles and tags wrapped at spaces."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from rich.text import Text
 
-    from diagnose.report.escape import terminal as esc
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.escape import terminal as esc
+    from diagnose.core.texts import tr
     from diagnose.report.fit import Col, Named, fitted_table
     from diagnose.report.labels import severity_label
-    from diagnose.texts import tr
 
     L = _words(lang)
     rows = sorted(ruleset.rules, key=lambda r: (r.pack, r.id))
@@ -107,13 +110,14 @@ def rules_table(ruleset, lang: str, width: int):  # type: ignore[no-untyped-def]
 def validate(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders.")], lang: Lang = "en") -> None:
     """Check rule packs: YAML, fields, knowledge ids, patterns. Every error is listed (file:line:
     field, sorted), then the command exits with code 2."""
-    from diagnose.errors import DiagnoseError
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.messages import say
-    from diagnose.problems import Problems
-    from diagnose.report.escape import terminal as esc
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.errors import DiagnoseError
+    from diagnose.core.escape import terminal as esc
+    from diagnose.core.messages import say
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.problems import Problems
+    from diagnose.orchestrate.ruletest import load_with_builtin
     from diagnose.report.labels import colon
-    from diagnose.ruletest import load_with_builtin
 
     L = _words(lang)
     kb = builtin_knowledge()
@@ -145,8 +149,9 @@ def new(name: Annotated[str, typer.Argument(help="The pack's name (letters, digi
         lang: Lang = "en") -> None:
     """Write a commented skeleton pack (one rule, one knowledge entry, one test case on a bundled
     capture) that validates and passes its test as written. Never overwrites a file."""
-    from diagnose.messages import say
-    from diagnose.pack_skeleton import write_skeleton
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.messages import say
+    from diagnose.expert.pack_skeleton import write_skeleton
 
     path = write_skeleton(name, output)
     print(say(f"wrote {path}; check it with `diagnose rules validate {path}` and `diagnose rules test {path}`", lang))
@@ -156,10 +161,11 @@ def new(name: Annotated[str, typer.Argument(help="The pack's name (letters, digi
 def test(paths: Annotated[list[str], typer.Argument(help="Rule pack files or folders with tests: cases.")],
          lang: Lang = "en") -> None:
     """Run the test cases of rule packs: each capture's findings that must and must not appear."""
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.report.escape import terminal as esc
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.escape import terminal as esc
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.orchestrate.ruletest import run_tests
     from diagnose.report.explain_view import miss_text
-    from diagnose.ruletest import run_tests
 
     L = _words(lang)
     results = run_tests(paths, builtin_knowledge())

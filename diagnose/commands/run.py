@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from diagnose.commands.common import check_fail_on, check_lang, check_width, gate, warn
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.redact import HOST
 from diagnose.inputs.source import CAPTURE_MANIFEST as _MANIFEST
-from diagnose.redact import HOST
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
-    from diagnose.preflight import Plan
-    from diagnose.recorder import Companion, Recording, RecordSpec
-    from diagnose.redact import Redactor
+    from diagnose.capture.preflight import Plan
+    from diagnose.capture.recorder import Companion, Recording, RecordSpec
+    from diagnose.core.redact import Redactor
+    from diagnose.expert.analysis import Analysis
 
 # Like a shell's exit code for a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
@@ -68,12 +68,14 @@ def command(
     """Record processes with perf (checked first), save everything in one capture folder
     (perf.data, perf script text, folded stacks, environment, reports, manifest) and print the
     report that `diagnose analyze FOLDER` gives."""
-    from diagnose import capture_dir, environment, netstat, offcpu_folder, preflight, syscall_counts, threadstat
-    from diagnose.offcpu_record import OffCpuRecorder
-    from diagnose.pipeline import analyze
-    from diagnose.recorder import RecordSpec
-    from diagnose.redact import Redactor
-    from diagnose.report.output import write_output
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.capture import capture_dir, environment, netstat, preflight, syscall_counts, threadstat
+    from diagnose.capture.offcpu_record import OffCpuRecorder
+    from diagnose.capture.recorder import RecordSpec
+    from diagnose.core.output import write_output
+    from diagnose.core.redact import Redactor
+    from diagnose.orchestrate import offcpu_folder, run_folder
+    from diagnose.orchestrate.pipeline import analyze
     from diagnose.report.render import render
 
     # A polite kill (SIGTERM) unwinds like Ctrl-C does: perf stopped, the unfinished folder removed
@@ -83,7 +85,8 @@ def command(
     check_lang(lang)
     check_fail_on(fail_on)
     check_width(width)
-    request = preflight.RunRequest(tuple(pid or ()), name, duration, frequency, call_graph, out, (fmt,))
+    request = preflight.RunRequest(tuple(pid or ()), name, duration, frequency, call_graph, out, (fmt,),
+                                   run_folder.check_format)
     plan = preflight.check(request)
     _check_rules(rules)
     # Secrets never reach a file or the terminal: redacted as soon as they are read.
@@ -97,7 +100,7 @@ def command(
     stage: str | None = None  # what saving was doing, once perf.data is there
     not_measured: list[str] = []  # one line per group of facts that could not be measured
     try:
-        expected = [*capture_dir.expected_files(), *(offcpu_folder.FILES if off_cpu else ())]
+        expected = [*run_folder.expected_files(), *(offcpu_folder.FILES if off_cpu else ())]
         with capture_dir.creating(plan.folder, expected) as writer, \
                 syscall_counts.counting(plan.perf, plan.pids, syscall_counts_on) as counter:
             if counter is not None and counter.problem:
@@ -141,7 +144,7 @@ def command(
             try:
                 capture_dir.save_recording(writer, env, info)
                 stage = "writing the perf script text and folded stacks"
-                capture_dir.save_stacks(writer, plan.perf, info, quiet.text, quiet.anonymous if anonymize else None)
+                run_folder.save_stacks(writer, plan.perf, info, quiet.text, quiet.anonymous if anonymize else None)
                 if waits is not None:
                     stage = "reading the off-CPU recording"
                     env["off_cpu"], notes = offcpu_folder.save(writer, plan.perf, waits, lang)
@@ -153,7 +156,7 @@ def command(
                 analysis.all_functions = all_functions
                 _redact_report(analysis, quiet)
                 stage = "writing the reports"
-                capture_dir.save_reports(writer, analysis, info)
+                run_folder.save_reports(writer, analysis, info)
             except BaseException as exc:
                 if writer.saved:  # the capture is kept: its manifest says what is missing and why
                     writer.keep(info, f"not written: {_why(exc, stage)}")
@@ -171,6 +174,7 @@ def command(
         analysis.extra["flamegraph"] = str(plan.folder / str(analysis.extra["flamegraph"]))
     write_output(render(analysis, fmt, to_terminal=True, width=width), None)
     cap = analysis.profile.capture
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from diagnose.commands.common import say_line
 
     say_line(f"capture saved in {plan.folder}/ ({cap.total_samples:,} samples of pid "
@@ -232,8 +236,9 @@ def _redact_report(analysis: Analysis, redactor: Redactor) -> None:
 
 def _check_rules(rules: list[str] | None) -> None:
     """Load the rule packs before recording, so that a mistake in one costs no capture."""
-    from diagnose.knowledge import builtin_knowledge
-    from diagnose.rules import load_packs
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.rules import load_packs
 
     load_packs(rules, builtin_knowledge())
 
@@ -243,12 +248,14 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
     """The recording, with a progress bar over its duration on a terminal (refreshed from the
     recorder's callback: no refresh thread, so perf is started from a single-threaded process),
     else one line once the recording has started. `also` is called with every progress too."""
+    # imported when the command runs: diagnose.cli loads every command module for --help
     from rich.console import Console
     from rich.markup import escape as markup_escape
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from diagnose.recorder import record
-    from diagnose.report.escape import terminal
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.capture.recorder import record
+    from diagnose.core.escape import terminal
 
     # A process names itself (comm): shown escaped, never as control characters or rich markup.
     who = terminal(", ".join(f"{t.pid} ({t.comm})" for t in plan.targets))
@@ -262,12 +269,14 @@ def _record_with_progress(spec: RecordSpec, plan: Plan, companions: list[Compani
                 also(elapsed)
             if not said:
                 said.append(True)
+                # imported when the command runs: diagnose.cli loads every command module for --help
                 from diagnose.commands.common import say_line
 
                 say_line(f"recording pid {who} for {spec.duration_s:g} s (Ctrl-C stops early)")
 
         return record(spec, started, companions)
-    from diagnose.messages import current_lang
+    # imported when the command runs: diagnose.cli loads every command module for --help
+    from diagnose.core.messages import current_lang
 
     zh = current_lang() == "zh"
     columns = (TextColumn("正在录制 pid {task.description}" if zh else "recording pid {task.description}"), BarColumn(),

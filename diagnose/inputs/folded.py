@@ -7,9 +7,10 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 
-from diagnose.errors import input_error
+from diagnose.core.errors import input_error
 from diagnose.inputs.source import TruncatedGzip
-from diagnose.profile import CaptureInfo, Frame, Profile, Stack, Thread
+from diagnose.model.profile import CaptureInfo, Frame, Profile, Stack, Thread
+from diagnose.model.stack_counts import profile_counts
 
 # "stack count" or a differential "stack before after"; counts may be decimal ("12.", "12.5").
 _LINE = re.compile(rb"^(.*?)\s+(\d+(?:\.\d*)?)(?:\s+(\d+(?:\.\d*)?))?\s*$")
@@ -184,8 +185,6 @@ def collapse_folded(chunks: Iterable[bytes], path: str) -> tuple[dict[bytes, int
         for stack, count in stacks:
             builder.add(stack, count)
         profile = builder.profile(path, counts.warnings())
-        from diagnose.report.folded import profile_counts
-
         return profile_counts(profile), profile.capture.warnings
     roots: dict[str, str] = {}
     out: dict[bytes, int] = {}

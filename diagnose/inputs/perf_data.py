@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from diagnose.errors import DiagnoseError, input_error
-from diagnose.thread_signals import leave_ctrl_c_to_the_main_thread
+from diagnose.core.errors import DiagnoseError, input_error
+from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
 
 # What is read from perf's pipe at a time: a few pieces make a chunk (read1's pieces of a few kB
 # each would be joined over and over into one).

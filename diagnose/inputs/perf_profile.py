@@ -6,11 +6,11 @@ import math
 import re
 import shlex
 
-from diagnose.errors import DiagnoseError
-from diagnose.call_graph_mode import call_graph_mode
+from diagnose.core.errors import DiagnoseError
+from diagnose.model.call_graph_mode import call_graph_mode
 from diagnose.inputs.perf_script import FrameRec, PartialParse
-from diagnose.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread, positive
-from diagnose.symbols import display_name
+from diagnose.model.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread, positive
+from diagnose.model.symbols import display_name
 
 # Events that measure CPU time; the first present is analysed unless --event says otherwise.
 CPU_TIME_EVENTS = ("cpu-clock", "task-clock", "cycles", "cpu-cycles", "cpu_core/cycles/", "cpu_atom/cycles/",

@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, perf_binary, stream_perf_script
 from diagnose.inputs.perf_reader import RANGE_INDEX, SampleChunker, _hand_over, _summary, _take_over, note_cut_samples
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge

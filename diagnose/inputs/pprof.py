@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from diagnose.errors import DiagnoseError, input_error
+from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.inputs.source import TruncatedGzip, read_chunks
-from diagnose.profile import CaptureInfo, Frame, Profile, StackTally, Thread, positive
+from diagnose.model.profile import CaptureInfo, Frame, Profile, StackTally, Thread, positive
 
 # A decompressed pprof larger than this is refused (protobuf's own limit is 2 GB).
 MAX_BYTES = 1 << 30
@@ -47,7 +47,7 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _parse(path: str):  # type: ignore[no-untyped-def]
-    try:
+    try:  # protobuf only when a pprof file is read (and a broken install said in one line)
         from google.protobuf.message import DecodeError
 
         from diagnose.inputs import profile_pb2

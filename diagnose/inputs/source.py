@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
-from diagnose.errors import DiagnoseError, input_error
+from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.inputs.pprof_sniff import looks_like_pprof
 
 Format = Literal["perf-script", "folded", "perf-data", "capture-dir", "pprof"]

@@ -11,10 +11,10 @@ import sys
 from typing import Any
 
 from diagnose import __version__
-from diagnose.diff import Change, Comparison, Delta, FindingChange, FindingInfo, Side
-from diagnose.errors import DiagnoseError
-from diagnose.report.escape import markdown as _md
-from diagnose.report.escape import terminal as esc
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.escape import markdown as _md
+from diagnose.core.escape import terminal as esc
+from diagnose.expert.diff import Change, Comparison, Delta, FindingChange, FindingInfo, Side
 from diagnose.report.labels import colon, label, severity_label, texts, zh_punct
 
 SCHEMA = "diagnose.diff/v1"
@@ -182,7 +182,7 @@ def diff_dict(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
         "functions": [_change(c, lang) for c in cmp.functions],
         "findings": [finding(f) for f in cmp.findings],
         "notes": cmp.notes,
-        # why the two captures may compare badly: [{kind, before, after, text}] (diagnose.diff_warnings)
+        # why the two captures may compare badly: [{kind, before, after, text}] (diagnose.expert.diff_warnings)
         "warnings": [w.to_dict(lang) for w in cmp.warnings],
     }
 
@@ -252,6 +252,7 @@ def render_markdown(cmp: Comparison, lang: str = "en") -> str:
 # -- terminal ------------------------------------------------------------------------------
 
 def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang: str = "en") -> str:
+    # rich: loaded only when this runs
     from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
@@ -262,6 +263,7 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
                       highlight=False, emoji=False)
     L = lambda k: label(k, lang)  # noqa: E731
     console.print(Text(L("d_title"), style="bold"))
+    # rich: loaded only when this runs
     from diagnose.report.fit import hanging
 
     for key, side in ((L("d_before"), cmp.before), (L("d_after") + (" " if lang == "en" else ""), cmp.after)):
@@ -283,6 +285,7 @@ def render_terminal(cmp: Comparison, width: int = 110, color: bool = False, lang
         console.print(hanging(Text(f"{L('d_note')}{colon(lang)}{esc(n)}", style="yellow"), width))
 
     def table(title: str, rows: list[Change], with_module: bool) -> Table:
+        # rich: loaded only when this runs
         from diagnose.report.fit import Col, Named, fitted_table
 
         styles = [("red" if c.direction == "grew" else "green") if c.significant else "dim" for c in rows]

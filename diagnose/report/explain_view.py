@@ -15,12 +15,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from diagnose.errors import DiagnoseError
-from diagnose.messages import say
-from diagnose.report.escape import terminal as esc
+from diagnose.core.errors import DiagnoseError
+from diagnose.core.escape import terminal as esc
+from diagnose.core.messages import say
+from diagnose.report.fit import Col, Named, fitted_table
 from diagnose.report.json_report import parse_report
 from diagnose.report.labels import colon, label, severity_label, texts, zh_punct
 from diagnose.report.report_shape import check_report
+from diagnose.report.rule_titles import rule_title
 
 OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "==", "ne": "!="}
 
@@ -248,7 +250,6 @@ def _rule_title(report: dict[str, Any], rid: str, lang: str) -> str | None:
         return _t(f, "title", lang)
     if lang == "en":
         return None
-    from diagnose.report.rule_titles import rule_title
 
     return rule_title(rid, lang)
 
@@ -262,7 +263,6 @@ def overview_renderables(report: dict[str, Any], lang: str, width: int = 110) ->
         hz=f"{freq} Hz" if freq is not None else label("x_freq_unknown", lang),
         s=f"{dur} s" if dur is not None else label("x_dur_unknown", lang))), style="bold"))
     findings = report.get("findings") or []
-    from diagnose.report.fit import Col, Named, fitted_table
 
     def name(f: dict[str, Any]) -> Named:
         return Named(("↳ " if f.get("explained_by") else "") + esc(f["id"]),

@@ -12,6 +12,8 @@ from typing import Any
 
 from rich import box
 from rich.cells import cell_len
+from rich.console import Group
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -242,9 +244,6 @@ def fitted_table(title: str | None, cols: list[Col], width: int, **table_args: A
 def titled_panel(body: Any, title: str, width: int, note: str | None = None) -> Any:
     """A rounded panel whose title is never cut: a title wider than the top border keeps its head
     (before " (" or "（") and its parenthesis becomes the first line inside, as does `note`."""
-    from rich.console import Group
-    from rich.panel import Panel
-
     lines = [note] if note else []
     if cell_len(title) + 6 > width:
         for sep in (" (", "（"):

@@ -3,20 +3,29 @@ red where its share grew, blue where it shrank."""
 
 from __future__ import annotations
 
-from diagnose.flametree import module_base
-from diagnose.knowledge import Knowledge
-from diagnose.profile import CaptureInfo, Profile, cores_used
+from diagnose.expert.diff import share_change
+from diagnose.expert.knowledge import Knowledge
+from diagnose.model.flametree import module_base
+from diagnose.model.profile import CaptureInfo, Profile, cores_used
 from diagnose.report.flame_paint import DIFF_FULL_SCALE, DIFF_GREW, DIFF_NEUTRAL, DIFF_SHRANK, _hex, diff_color
-from diagnose.report.flamegraph import (SYNTHETIC_FILL, WORDS, FlameOptions, LegendItem, _box_title, _Paint, _pct,
-                                        _source_name, _svg, _tree)
+from diagnose.report.flame_svg import (
+    SYNTHETIC_FILL,
+    WORDS,
+    FlameOptions,
+    LegendItem,
+    _box_title,
+    _Paint,
+    _pct,
+    _source_name,
+    _svg,
+    _tree,
+)
 
 
 def render_diff(before: Profile, after: Profile, options: FlameOptions | None = None,
                            kb: Knowledge | None = None) -> str:
     """Widths from AFTER; each box red where its share of samples grew since BEFORE, blue where it
     shrank, the deeper the larger the change; hover shows both shares and the change's 95% interval."""
-    from diagnose.diff import share_change
-
     opts = (options or FlameOptions()).check()
     words = WORDS[opts.lang]
     tree = _tree(after, opts, words, "always")

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from diagnose.flametree import module_base
+from diagnose.model.flametree import module_base
 
 CHAR_W = 6.6             # average advance of an 11px Verdana glyph, for fitting names into boxes
 DIFF_NEUTRAL = (232, 232, 232)

@@ -1,6 +1,6 @@
 """The many-captures JSON document (schema diagnose.fleet/v1). Other tools read it: fields are
 only ever added, never renamed or removed. A finding's fields are those of the single-capture
-report (diagnose.report/v1): each capture's cells keep a subset (diagnose.fleet.CELL_FIELDS),
+report (diagnose.report/v1): each capture's cells keep a subset (diagnose.expert.fleet_result.CELL_FIELDS),
 the merged profile's findings all of them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from diagnose import __version__
-from diagnose.fleet import CaptureResult, Fleet
+from diagnose.expert.fleet_result import CaptureResult, Fleet
 from diagnose.report.fleet_rows import finding_rows
 
 SCHEMA = "diagnose.fleet/v1"

@@ -3,8 +3,8 @@ captures as columns #1, #2, ...), a legend, and the merged profile's findings.""
 
 from __future__ import annotations
 
-from diagnose.fleet import Fleet
-from diagnose.report.escape import code, markdown as md
+from diagnose.expert.fleet_result import Fleet
+from diagnose.core.escape import code, markdown as md
 from diagnose.report.fleet_rows import duration_text, finding_rows, letter, letters, number, share_cell, status
 from diagnose.report.labels import label, severity_label
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from diagnose.fleet import CaptureResult, Fleet
+from diagnose.expert.fleet_result import CaptureResult, Fleet
 from diagnose.report.labels import SEVERITY_LABEL, label
-from diagnose.rules import SEVERITIES
+from diagnose.expert.rules import SEVERITIES
 
 
 @dataclass

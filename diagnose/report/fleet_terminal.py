@@ -11,8 +11,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from diagnose.fleet import Fleet
-from diagnose.report.escape import terminal as esc
+from diagnose.expert.fleet_result import Fleet
+from diagnose.core.escape import terminal as esc
 from diagnose.report.fleet_rows import (FindingRow, duration_text, finding_rows, letter, letters, number,
                                          share_cell, status)
 from diagnose.report.labels import label, severity_label

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
+from diagnose.model.stack_counts import profile_counts
 
-
-def profile_counts(profile: Profile, kernel_suffix: bool = False) -> dict[bytes, int]:
-    """Folded line (without its count) -> samples."""
-    folded: dict[bytes, int] = {}
-    names = [f.name + ("_[k]" if kernel_suffix and f.kind == "kernel" else "") for f in profile.frames]
-    for s in profile.stacks:
-        thread = profile.threads[s.thread]
-        root = thread.comm.replace(" ", "_")
-        parts = [root] if root else []
-        parts.extend(names[f] for f in s.frames)
-        key = ";".join(parts).encode()
-        folded[key] = folded.get(key, 0) + s.samples
-    return folded
+__all__ = ["profile_counts", "profile_folded"]
 
 
 def profile_folded(profile: Profile, kernel_suffix: bool = False) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from diagnose.report.escape import terminal
+from diagnose.core.escape import terminal
 
 # Longer names (C++ templates) are shortened in the middle in the box; the tooltip has all of it.
 MAX_LABEL = 80

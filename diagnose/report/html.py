@@ -13,7 +13,7 @@ from diagnose.report.html_assets import FRAME_STYLE, PAGE_SCRIPT, PAGE_STYLE
 from diagnose.report.labels import label
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 # Nothing is loaded from anywhere: inline style and script only (the flame graph's frame inherits it).
 POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
@@ -21,6 +21,7 @@ _HEIGHT = re.compile(r'<svg\b[^>]*\bheight="(\d+)"')
 
 
 def _markdown_html(text: str) -> tuple[Any, list[Any]]:
+    # markdown_it: loaded only when this runs
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
@@ -38,9 +39,13 @@ def flamegraph_frame(svg: str, title: str) -> str:
 
 
 def render_html(analysis: Analysis) -> str:
+    # markdown_it: loaded only when this runs
     from markdown_it.token import Token
 
+    # re2: loaded only when this runs
     from diagnose.report.flamegraph import render_flamegraph
+
+    # networkx, re2: loaded only when this runs
     from diagnose.report.markdown import render_markdown
 
     lang = analysis.lang

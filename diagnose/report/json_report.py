@@ -7,15 +7,18 @@ import json
 from typing import Any
 
 from diagnose import __version__
-from diagnose.analysis import Analysis
-from diagnose.call_graph_mode import call_graph_mode
-from diagnose.errors import DiagnoseError
-from diagnose.health import health
-from diagnose.profile import cores_used
+from diagnose.core.errors import DiagnoseError
+from diagnose.expert.analysis import Analysis
+from diagnose.expert.components import component_breakdown
+from diagnose.expert.measured_facts import report_block
+from diagnose.expert.syscalls import syscall_breakdown
+from diagnose.expert.thread_facts import measured
+from diagnose.model.call_graph_mode import call_graph_mode
+from diagnose.model.profile import cores_used
+from diagnose.model.stats import Share
+from diagnose.model.summary import GroupRow, TreeNode
+from diagnose.report.health import health
 from diagnose.report.sockets import sockets_dict
-from diagnose.stats import Share
-from diagnose.summary import GroupRow, TreeNode
-from diagnose.thread_facts import measured
 
 SCHEMA = "diagnose.report/v1"
 # profile.functions lists the top this many by self and by inclusive samples, unless every
@@ -136,9 +139,6 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "call_trees": [_tree(analysis, t) for t in s.trees],
     }
     if analysis.knowledge is not None:
-        from diagnose.components import component_breakdown
-        from diagnose.syscalls import syscall_breakdown
-
         sb = syscall_breakdown(analysis.profile, analysis.knowledge)
         profile["syscalls"] = {
             "samples": sb.total, **_share(Share(sb.total, n)), "transitions": sb.transitions,
@@ -163,10 +163,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "capture": capture,
         "profile": profile,
         "findings": [f.to_dict(analysis.lang) for f in analysis.findings],
-        # cores, the busiest thread, drops; "text" holds the line in each language (diagnose.health)
+        # cores, the busiest thread, drops; "text" holds the line in each language (diagnose.report.health)
         "health": health(analysis),
     }
-    from diagnose.measured_facts import report_block
 
     report["measurements"] = report_block(analysis)  # what `diagnose run` measured beside the stacks
     # What `diagnose run` measured beside the samples, by kind (null when not measured).

@@ -3,17 +3,15 @@ short sentences every format shares."""
 
 from __future__ import annotations
 
-import importlib.resources
-from functools import lru_cache
+import re
 from typing import TYPE_CHECKING
 
-from diagnose.errors import DiagnoseError
-from diagnose.stats import pct
-from diagnose.texts import tr
-from diagnose.yamlfile import load_yaml_text
+from diagnose.core.report_words import label, texts
+from diagnose.core.texts import tr
+from diagnose.model.stats import pct
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 SEVERITY_LABEL = {
     "critical": {"en": "CRITICAL", "zh": "严重"},
@@ -22,24 +20,6 @@ SEVERITY_LABEL = {
     "low": {"en": "LOW", "zh": "低"},
     "info": {"en": "INFO", "zh": "提示"},
 }
-
-
-@lru_cache(maxsize=1)
-def texts() -> dict[str, dict[str, str]]:
-    res = importlib.resources.files("diagnose.builtin_knowledge") / "report_texts.yaml"
-    doc = load_yaml_text(res.read_text(encoding="utf-8"), "knowledge/report_texts.yaml")
-    data = doc.data.get("texts") if isinstance(doc.data, dict) else None
-    if not isinstance(data, dict):
-        raise DiagnoseError("knowledge/report_texts.yaml: missing texts:; reinstall diagnose")
-    for key, value in data.items():
-        if not isinstance(value, dict) or not value.get("en") or not value.get("zh"):
-            raise doc.error(("texts", key), "needs both en and zh texts")
-    return data
-
-
-def label(key: str, lang: str) -> str:
-    entry = texts()[key]
-    return entry.get(lang) or entry["en"]
 
 
 def figure_source(source: str | None, lang: str) -> str:
@@ -62,8 +42,6 @@ def zh_punct(text: str, lang: str) -> str:
 
 
 def zh_tidy_colons(text: str) -> str:
-    import re
-
     text = re.sub(r"(?<=[\u4e00-\u9fff）]): ", "：", text)
     text = re.sub(r"(?<=[\u4e00-\u9fff）]):(?=\*\*)", "：", text)  # a Markdown label: **标签:**
     # A sentence that ends a line: its full stop (a table's cell ends with `│` or `|`, never here).
@@ -87,7 +65,7 @@ def platform_text(analysis: Analysis, lang: str) -> str:
 
 
 def redaction_text(analysis: Analysis) -> str | None:
-    """What a `diagnose run` folder says of its redaction (diagnose.redact), in words; None when
+    """What a `diagnose run` folder says of its redaction (diagnose.core.redact), in words; None when
     the capture does not say (not a run folder, or one from before redaction)."""
     red = (analysis.profile.capture.environment or {}).get("redaction")
     if not isinstance(red, dict):

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnose.analysis import Analysis
-from diagnose.components import component_breakdown
-from diagnose.health import health
-from diagnose.finding_processes import for_text, processes_text
-from diagnose.recommend import is_check_only
-from diagnose.thread_wide import top_inclusive_skipping
+from diagnose.expert.analysis import Analysis
+from diagnose.expert.components import component_breakdown
+from diagnose.report.health import health
+from diagnose.expert.finding_processes import for_text, processes_text
+from diagnose.expert.recommend import is_check_only
+from diagnose.model.thread_wide import top_inclusive_skipping
 from diagnose.report import model
-from diagnose.report.escape import code, fence
-from diagnose.report.escape import markdown as _md
-from diagnose.messages import say
+from diagnose.core.escape import code, fence
+from diagnose.core.escape import markdown as _md
+from diagnose.core.messages import say
 from diagnose.report.labels import colon, label, severity_label, zh_punct
 from diagnose.report.thread_table import thread_table
 from diagnose.report.syscall_section import syscall_section
@@ -25,8 +25,8 @@ from diagnose.report.offcpu_view import markdown_lines as offcpu_markdown
 from diagnose.report.sockets import table as sockets_table
 from diagnose.report.trees import tree_lines
 from diagnose.report.verdict import verdict
-from diagnose.stats import Share, wilson
-from diagnose.texts import tr
+from diagnose.model.stats import Share, wilson
+from diagnose.core.texts import tr
 
 TOP = 10
 

@@ -9,12 +9,13 @@ thousands separators. Each renderer only lays these out and escapes the names it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from diagnose.analysis import Analysis
-from diagnose.call_graph_mode import call_graph_mode
-from diagnose.report.labels import figure_source, label, platform_text, redaction_text
-from diagnose.stats import Share, pct, wilson
-from diagnose.texts import tr
+from diagnose.core.texts import tr
+from diagnose.expert.analysis import Analysis
+from diagnose.model.call_graph_mode import call_graph_mode
+from diagnose.model.stats import Share, pct, wilson
+from diagnose.report.labels import figure_source, label, platform_text, redaction_text, texts
 
 # How many rows each table of the report holds, in every format.
 TOP_FUNCTIONS = 15
@@ -54,7 +55,6 @@ def call_graph_text(analysis: Analysis) -> str | None:
     if mode is None:
         return None
     key = f"cg_{mode}"
-    from diagnose.report.labels import texts
 
     return label(key, analysis.lang) if key in texts() else mode
 
@@ -62,8 +62,6 @@ def call_graph_text(analysis: Analysis) -> str | None:
 def captured_on_text(value: str) -> str:
     """perf's capture time ("Wed Nov 25 22:16:05 2026", pprof's with " UTC") as "2026-11-25 22:16:05"
     (" UTC" kept): the same in every language; a value in another form is shown as it is."""
-    from datetime import datetime
-
     text = value.strip()
     utc = text.endswith(" UTC")
     try:
@@ -147,7 +145,8 @@ def healthy_items(analysis: Analysis) -> list[HealthyItem]:
     stays below the threshold: on a few samples (or none) nothing is. (A share of a part of the
     samples, such as syscall_share among system calls, is less certain than that; the guard is
     against calling a share of a handful of samples healthy, and the report shows no interval.)"""
-    from diagnose.engine import SHARE_MEASURES
+    # networkx, re2: loaded only when this runs
+    from diagnose.expert.engine import SHARE_MEASURES
 
     if analysis.evaluation is None or analysis.ruleset is None:
         return []

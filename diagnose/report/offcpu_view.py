@@ -1,16 +1,19 @@
 """The off-CPU section of the reports (diagnose run --off-cpu): where the threads waited, per
 thread and per blocking stack, in seconds of the recording window; its own tables, apart from
 the CPU shares, in the terminal and Markdown reports (English and Chinese). The data is the
-"off_cpu" summary of a run folder's environment.json (diagnose.offcpu.summary)."""
+"off_cpu" summary of a run folder's environment.json (diagnose.expert.offcpu_summary.summary)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from diagnose.offcpu_reasons import reason_text
+from diagnose.core.escape import code, fence
+from diagnose.core.escape import markdown as md
+from diagnose.core.escape import terminal as esc
+from diagnose.expert.offcpu_reasons import reason_text
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 TOP_THREADS = 10
 TOP_STACKS = 8
@@ -134,12 +137,11 @@ def stack_frames(data: dict[str, Any], lang: str, limit: int = 3) -> list[tuple[
 
 def terminal_renderables(analysis: Analysis) -> list[Any]:
     """The section for the terminal report (empty when the capture has no off-CPU data)."""
+    # rich: loaded only when this runs
     from rich import box
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
-
-    from diagnose.report.escape import terminal as esc
 
     data = off_cpu(analysis)
     if data is None:
@@ -178,9 +180,6 @@ def terminal_renderables(analysis: Analysis) -> list[Any]:
 def markdown_lines(analysis: Analysis) -> list[str]:
     """The section for the Markdown report (nothing when the capture has no off-CPU data); it
     links the off-CPU flame graph when written beside the report (in the run folder)."""
-    from diagnose.report.escape import code, fence
-    from diagnose.report.escape import markdown as md
-
     data = off_cpu(analysis)
     if data is None:
         return []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 KERNEL_MAPPING = "[kernel.kallsyms]"
 
@@ -30,6 +30,7 @@ class _Strings:
 
 def pprof_message(profile: Profile):  # type: ignore[no-untyped-def]
     """The profile.proto Profile message of a profile."""
+    # google.protobuf: loaded only when this runs
     from diagnose.inputs import profile_pb2
 
     msg = profile_pb2.Profile()

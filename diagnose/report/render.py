@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 import sys
 
-from diagnose.analysis import Analysis
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
+from diagnose.expert.analysis import Analysis
+from diagnose.report.pprof_out import render_pprof
+from diagnose.report.speedscope import render_speedscope
 
 FORMATS = ("terminal", "json", "markdown", "html", "svg", "pprof", "speedscope")
 ALIASES = {"md": "markdown", "text": "terminal", "htm": "html"}
@@ -24,32 +26,33 @@ def check_binary_output(fmt: str, output: str | None) -> None:
 def render(analysis: Analysis, fmt: str, to_terminal: bool, width: int | None = None) -> str | bytes:
     fmt = ALIASES.get(fmt, fmt)
     if fmt == "pprof":
-        from diagnose.report.pprof_out import render_pprof
-
         if to_terminal:
             check_binary_output(fmt, None)
         return render_pprof(analysis.profile)
     if fmt == "speedscope":
-        from diagnose.report.speedscope import render_speedscope
-
         return render_speedscope(analysis.profile)
     if fmt == "json":
+        # networkx, re2, yaml: loaded only when this runs
         from diagnose.report.json_report import render_json
 
         return render_json(analysis)
     if fmt == "markdown":
+        # networkx, re2, yaml: loaded only when this runs
         from diagnose.report.markdown import render_markdown
 
         return render_markdown(analysis)
     if fmt == "html":
+        # yaml: loaded only when this runs
         from diagnose.report.html import render_html
 
         return render_html(analysis)
     if fmt == "svg":
+        # re2, yaml: loaded only when this runs
         from diagnose.report.flamegraph import render_flamegraph
 
         return render_flamegraph(analysis)
     if fmt == "terminal":
+        # networkx, re2, rich, yaml: loaded only when this runs
         from diagnose.report.terminal import render_terminal
 
         color = to_terminal and sys.stdout.isatty()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from diagnose.errors import DiagnoseError
+from diagnose.core.errors import DiagnoseError
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 WITHHELD = ("not-applicable", "already-in-effect", "needs-evidence")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from diagnose.texts import tr
-from diagnose.yamlfile import load_yaml_text
+from diagnose.core.texts import tr
+from diagnose.core.yamlfile import load_yaml_text
 
 
 @lru_cache(maxsize=1)
 def _titles() -> dict[str, dict[str, str]]:
-    from diagnose.rules import builtin_pack_files
+    # re2: loaded only when this runs
+    from diagnose.expert.rules import builtin_pack_files
 
     out: dict[str, dict[str, str]] = {}
     for name, text in builtin_pack_files():

@@ -1,4 +1,4 @@
-"""The targets' sockets over a `diagnose run` recording (environment["network"], diagnose.netstat)
+"""The targets' sockets over a `diagnose run` recording (environment["network"], diagnose.capture.netstat)
 as every report shows them: the JSON report's measurements.sockets, and the rows of the compact
 sockets table of the terminal and Markdown reports (socket, queues, drops/s, buffers, whether the
 program set its receive buffer)."""
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnose.analysis import Analysis
+from diagnose.expert.analysis import Analysis
 from diagnose.report.labels import label
-from diagnose.socket_buffers import drops_per_s, number, receive_buffer, socket_name
-from diagnose.texts import tr
+from diagnose.expert.socket_buffers import drops_per_s, number, receive_buffer, socket_name
+from diagnose.core.texts import tr
 
 # What a capture without socket measurements lacks, and how to get them.
 NOT_MEASURED = ("not measured: this capture is not a `diagnose run` folder (or one from before socket counters); "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from diagnose import __version__
-from diagnose.profile import Profile
+from diagnose.model.profile import Profile
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from diagnose.analysis import Analysis
+from diagnose.expert.analysis import Analysis
 from diagnose.report.labels import label
-from diagnose.stats import Share
-from diagnose.syscalls import syscall_breakdown
+from diagnose.model.stats import Share
+from diagnose.expert.syscalls import syscall_breakdown
 
 ROWS = 10
 

@@ -1,14 +1,14 @@
-"""The counted system calls (diagnose.syscall_costs) as a table the terminal and Markdown reports
-both show, and the lines saying which measured facts a capture lacks (diagnose.measured_facts)."""
+"""The counted system calls (diagnose.expert.syscall_costs) as a table the terminal and Markdown reports
+both show, and the lines saying which measured facts a capture lacks (diagnose.expert.measured_facts)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnose.analysis import Analysis
-from diagnose.measured_facts import missing
+from diagnose.expert.analysis import Analysis
+from diagnose.expert.measured_facts import missing
 from diagnose.report.labels import label
-from diagnose.syscall_costs import Costs, costs
+from diagnose.expert.syscall_costs import Costs, costs
 
 TOP_CALLS = 12
 TOP_THREADS = 2

@@ -11,20 +11,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from diagnose.analysis import Analysis
+from diagnose.core.escape import terminal as esc
+from diagnose.core.messages import say
+from diagnose.core.texts import tr
+from diagnose.expert.analysis import Analysis
+from diagnose.expert.components import component_breakdown
+from diagnose.model.stats import pct
+from diagnose.model.thread_wide import top_inclusive_skipping
 from diagnose.report import model, offcpu_view
-from diagnose.report.escape import terminal as esc
 from diagnose.report.fit import Col, Named, fitted_table, hanging, middle_ellipsis, titled_panel
+from diagnose.report.health import health
 from diagnose.report.labels import colon, label, zh_punct
-from diagnose.report.terminal_findings import SEVERITY_STYLE, findings_renderable, verdict_renderable
 from diagnose.report.syscall_section import syscall_section
-from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
 from diagnose.report.sockets import table as sockets_table
+from diagnose.report.syscall_tables import CountTable, count_table, missing_lines
+from diagnose.report.terminal_findings import SEVERITY_STYLE, findings_renderable, verdict_renderable
+from diagnose.report.thread_table import thread_table
 from diagnose.report.trees import tree_lines
-from diagnose.stats import pct
-from diagnose.messages import say
-from diagnose.texts import tr
-from diagnose.thread_wide import top_inclusive_skipping
 
 __all__ = ["SEVERITY_STYLE", "render_terminal", "renderables", "overview_rows"]
 
@@ -51,7 +54,6 @@ def _components_table(analysis: Analysis, width: int) -> Table | None:
     kb = analysis.knowledge
     if kb is None:
         return None
-    from diagnose.components import component_breakdown
 
     lang = analysis.lang
     L = lambda k: label(k, lang)  # noqa: E731
@@ -105,8 +107,6 @@ def _thread_table(analysis: Analysis, rows, width: int) -> Table:
 
 
 def _health_line(analysis: Analysis, width: int) -> Table:
-    from diagnose.health import health
-
     return _labelled(label("health", analysis.lang) + colon(analysis.lang),
                      Text(esc(health(analysis)["text"][analysis.lang])), width)
 
@@ -129,8 +129,6 @@ def _notes(notes: list[str], width: int) -> list[Text]:
 
 
 def _measured_threads(analysis: Analysis, width: int) -> Group | None:
-    from diagnose.report.thread_table import thread_table
-
     table = thread_table(analysis)
     if table is None:
         return None

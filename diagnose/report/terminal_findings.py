@@ -7,19 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from diagnose.analysis import Analysis
-from diagnose.finding_processes import for_text, processes_text
-from diagnose.messages import say
-from diagnose.recommend import is_check_only
-from diagnose.report.escape import terminal as esc
+from diagnose.core.escape import terminal as esc
+from diagnose.core.messages import say
+from diagnose.core.texts import tr
+from diagnose.expert.analysis import Analysis
+from diagnose.expert.finding_processes import for_text, processes_text
+from diagnose.expert.recommend import is_check_only
 from diagnose.report.fit import hanging, titled_panel
+from diagnose.report.health import health
 from diagnose.report.labels import colon, label, severity_label
 from diagnose.report.verdict import verdict
-from diagnose.texts import tr
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan",
                   "info": "dim"}
@@ -151,8 +153,6 @@ def findings_renderable(analysis: Analysis, width: int) -> Any | None:
 def verdict_renderable(analysis: Analysis, width: int) -> Any:
     """The health line, the main cost, what else stands out, the first step and what is not worth
     doing: the Markdown report's verdict (report.verdict), as a panel closing the report."""
-    from diagnose.health import health
-
     lang = analysis.lang
     v = verdict(analysis, lang)
     L = lambda k: label(k, lang)  # noqa: E731
@@ -172,7 +172,6 @@ def verdict_renderable(analysis: Analysis, width: int) -> Any:
     grid = Table.grid(padding=0)
     grid.add_column(no_wrap=True, style="bold")
     grid.add_column()
-    from rich.cells import cell_len
 
     keys = [k + colon(lang) if k else "" for k, _ in entries]
     key_width = max(cell_len(k) for k in keys)

@@ -1,5 +1,5 @@
 """The table of measured threads in the terminal and Markdown reports: the threads `diagnose run`
-read from /proc (diagnose.threadstat), busiest first, with their role, the cores they used, the
+read from /proc (diagnose.capture.threadstat), busiest first, with their role, the cores they used, the
 part of the window they were runnable, their run-queue wait and their context switches per second.
 Cells are plain text; each renderer escapes them its own way."""
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from diagnose.report.labels import label
-from diagnose.thread_facts import measured, number, thread_rows
+from diagnose.expert.thread_facts import measured, number, thread_rows
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 TOP = 10
 

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from diagnose.analysis import Analysis
-from diagnose.summary import TreeNode
+from diagnose.expert.analysis import Analysis
+from diagnose.model.summary import TreeNode
 
 UNICODE = ("├── ", "└── ", "│   ", "    ")
 ASCII = ("+-- ", "+-- ", "|   ", "    ")

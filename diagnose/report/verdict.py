@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from diagnose.messages import say
-from diagnose.texts import tr
+from diagnose.core.messages import say
+from diagnose.core.texts import tr
 
 if TYPE_CHECKING:
-    from diagnose.analysis import Analysis
+    from diagnose.expert.analysis import Analysis
 
 
 @dataclass

@@ -1,0 +1,51 @@
+"""The recorded environment as the rules read it (diagnose run's environment.json completed with
+what the perf header says), the command lines it holds, and a finding's subject made precise by
+them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from diagnose.expert.socket_buffers import with_receive_buffer
+from diagnose.model.profile import Profile
+
+
+def environment_view(profile: Profile) -> dict[str, Any]:
+    """The recorded environment, completed with what the perf header says."""
+    cap = profile.capture
+    env: dict[str, Any] = {k: v for k, v in (cap.environment or {}).items()}
+    cpu = dict(env.get("cpu") or {})
+    cpu.setdefault("count", cap.cpus_online)
+    cpu.setdefault("model", cap.cpu_model)
+    env["cpu"] = cpu
+    kernel = dict(env.get("kernel") or {})
+    kernel.setdefault("release", cap.os_release)
+    env["kernel"] = kernel
+    env.setdefault("perf", {"command": cap.command})
+    return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
+
+
+def command_lines(env: dict[str, Any], profile: Profile) -> list[str]:
+    out = []
+    for p in env.get("processes") or []:
+        cmd = p.get("cmdline")
+        if cmd:
+            out.append(" ".join(cmd) if isinstance(cmd, list) else str(cmd))
+    if profile.capture.command:
+        out.append(profile.capture.command)
+    return out
+
+
+def refine_subject(subject: str | None, env: dict[str, Any], profile: Profile) -> str | None:
+    """Stripped libvpx cannot tell VP8 from VP9; the recorded command lines can
+    (ffmpeg -c:v libvpx is VP8, libvpx-vp9 is VP9; GStreamer vp8enc/vp9enc)."""
+    if subject != "vp8/vp9":
+        return subject
+    text = " ".join(command_lines(env, profile)).lower()
+    vp9 = any(k in text for k in ("libvpx-vp9", "vp9enc", "vp9dec", " vp9", "=vp9", "vp09"))
+    vp8 = any(k in text for k in ("libvpx ", "libvpx\n", "vp8enc", "vp8dec", " vp8", "=vp8")) or text.endswith("libvpx")
+    if vp9 and not vp8:
+        return "vp9"
+    if vp8 and not vp9:
+        return "vp8"
+    return subject

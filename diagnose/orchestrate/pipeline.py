@@ -1,0 +1,205 @@
+"""Wires the stages together: input -> parse -> profile -> (call graph, summaries, findings).
+The command line only parses arguments and calls these functions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from diagnose.inputs.collapse import CollapseOptions, fold, folded_lines
+from diagnose.core.errors import DiagnoseError
+from diagnose.inputs.folded import collapse_folded, read_folded
+from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
+from diagnose.inputs.perf_profile import build_profile
+from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file, parse_file_in_parts
+from diagnose.inputs.perf_script import PartialParse, count
+from diagnose.inputs.perf_slices import SLICE_MIN_BYTES, parse_sliced, slices_for
+from diagnose.inputs.source import InputSource, detect, read_chunks
+from diagnose.model.profile import Profile
+from diagnose.model.select import Selection, select
+
+if TYPE_CHECKING:
+    from diagnose.expert.analysis import Analysis
+
+
+def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: bool) -> list[str]:
+    out = []
+    for w in sorted(parse.warnings.values(), key=lambda w: (w.line or 0)):
+        where = f"{source.path}:{w.line}" if w.line is not None else source.path
+        more = f" ({w.count} lines like it)" if w.count > 1 else ""
+        out.append(f"{where}: skipped {w.message}{more}")
+    if truncated_gzip and parse.unterminated_line is not None:
+        out.append(f"{source.path}:{parse.unterminated_line}: the compressed data ends early, inside a sample; "
+                   f"analysed up to there, the last sample may miss its outer frames")
+    elif truncated_gzip:
+        out.append(f"{source.path}: the compressed data ends early; analysed what could be read")
+    elif parse.unterminated_line is not None:
+        out.append(f"{source.path}:{parse.unterminated_line}: the input ends inside a sample (was perf killed?); "
+                   f"analysed up to there, the last sample may miss its outer frames")
+    return out
+
+
+def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: int | None = None,
+              slice_min_bytes: int = SLICE_MIN_BYTES) -> tuple[PartialParse, list[str], bool]:
+    """The parse, its warnings, and whether the input was cut short (a compressed file that
+    ends early, text that ends inside a sample). A perf.data of slice_min_bytes or more may be
+    read by several perf scripts over time slices, one parser each (see perf_slices.slices_for)."""
+    perf_exit = PerfScriptExit()
+    ranges = slices_for(source.path, jobs, slice_min_bytes) if source.format == "perf-data" else None
+    if ranges is not None:
+        parse, truncated = parse_sliced(source.path, ranges, keep_unknown_addresses, perf_exit), False
+    elif source.format == "perf-data":
+        # perf script itself keeps a core busy: the parse, streamed from its pipe while it
+        # runs, takes the others (on 2 CPUs: this process alone, no workers to feed).
+        if jobs is None:
+            jobs = max(1, default_jobs() - 1)
+        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs,
+                                        STREAM_CHUNK_BYTES)
+    else:
+        parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
+    if perf_exit.failed:
+        # perf script stopped part-way (a perf.data cut short: perf killed, disk full).
+        if not parse.counts:
+            raise DiagnoseError(f"{source.path}: perf script failed before any sample (exit code {perf_exit.code}: "
+                                f"{perf_exit.error}); check that it is a complete perf.data file")
+        samples = sum(count(c)[0] for c in parse.counts.values())
+        warning = (f"{source.path}: perf script stopped with exit code {perf_exit.code} ({perf_exit.error}); "
+                   f"analysed the {samples:,} samples before that (is the perf.data file cut short?)")
+        return parse, [*parse_warnings(parse, source, truncated), warning], True
+    if not parse.counts:
+        _require_samples(parse, source)
+    return parse, parse_warnings(parse, source, truncated), truncated or parse.unterminated_line is not None
+
+
+def _require_samples(parse: PartialParse, source: InputSource) -> None:
+    """A parse without a single sample (no event seen) whose lines were all skipped: one line."""
+    if not parse.events and parse.warnings:
+        first = min(parse.warnings.values(), key=lambda w: w.line or 0)
+        raise DiagnoseError(f"{source.path}:{first.line}: no samples could be read ({first.message}); "
+                            f"expected `perf script` output")
+
+
+def resolve(path: str) -> InputSource:
+    if os.path.isdir(path):
+        # A capture folder (or one that did not finish: capture_read says so in one line).
+        from diagnose.capture.capture_read import stacks_file
+
+        inner = stacks_file(path)
+        inner_source = detect(inner)
+        inner_source.path = inner
+        return inner_source
+    return detect(path)
+
+
+def collapse_input(path: str, opts: CollapseOptions, jobs: int | None = None,
+                   selection: Selection | None = None) -> tuple[bytes, list[str]]:
+    pieces, warnings = collapse_stream(path, opts, jobs, selection)
+    return b"".join(pieces), warnings
+
+
+def collapse_stream(path: str, opts: CollapseOptions, jobs: int | None = None,
+                    selection: Selection | None = None) -> tuple[Iterator[bytes], list[str]]:
+    """The folded output in pieces (written as they come, never held whole), and the warnings.
+    With a selection (--only-pid, --only-tid, --comm), only the selected threads' samples."""
+    source = resolve(path)
+    if selection:
+        from diagnose.orchestrate.collapse_select import collapse_selected
+
+        return collapse_selected(source, opts, selection, jobs)
+    if source.format == "folded":
+        lines, warnings = collapse_folded(read_chunks(source.path), source.path)
+        return folded_lines(lines), warnings
+    if source.format == "pprof":
+        from diagnose.inputs.pprof import read_pprof
+        from diagnose.report.folded import profile_counts
+
+        profile = read_pprof(source.path)
+        return folded_lines(profile_counts(profile)), profile.capture.warnings
+    in_parts = parse_file_in_parts(source.path, opts.addrs, jobs) if source.format == "perf-script" else None
+    if in_parts is not None:
+        # A large file parsed across processes: folded part by part, never merged (one part's
+        # stacks held at a time).
+        summary, parts = in_parts
+        _require_samples(summary, source)
+        folded: dict[bytes, int] = {}
+        for part in parts:
+            fold(part, opts, into=folded, events=summary)
+            del part
+        return folded_lines(folded), parse_warnings(summary, source, False)
+    parse, warnings, _ = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
+    folded = fold(parse, opts)
+    del parse
+    return folded_lines(folded), warnings
+
+
+def load_profile(path: str, event: str | None = None, jobs: int | None = None,
+                 selection: Selection | None = None) -> Profile:
+    """The profile of a capture; with a selection (--pid, --tid, --comm), of the selected threads
+    only (diagnose.select)."""
+    profile = _load_profile(path, event, jobs)
+    return select(profile, selection) if selection else profile
+
+
+def _load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:
+    source = resolve(path)
+    if source.format == "folded":
+        if event is not None:
+            raise DiagnoseError(f"{path}: folded stacks carry no event names, so --event cannot apply; drop it")
+        return read_folded(read_chunks(source.path), source.path)
+    if source.format == "pprof":
+        from diagnose.inputs.pprof import read_pprof
+
+        return read_pprof(source.path, event)
+    parse, warnings, cut = read_perf(source, jobs=jobs)
+    profile = build_profile(parse, source.path, source.format, event)
+    profile.capture.warnings.extend(warnings)
+    if cut:
+        profile.capture.truncated = True
+    if profile.capture.event is not None and len([e for e in profile.capture.events if e]) > 1:
+        others = ", ".join(f"{e} ({n})" for e, n in profile.capture.events.items() if e and e != profile.capture.event)
+        profile.capture.warnings.append(f"analysing event {profile.capture.event}; also present: {others} "
+                                        f"(choose with --event)")
+    if os.path.isdir(path):
+        from diagnose.capture.capture_read import attach
+
+        attach(profile.capture, path)  # environment, exact recording duration, recording warnings
+    return profile
+
+
+def analyze(path: str, event: str | None = None, jobs: int | None = None, rules: list[str] | None = None,
+            lang: str = "en", run_rules: bool = True, selection: Selection | None = None,
+            summaries: bool = True) -> Analysis:
+    """Capture -> profile (of the selected threads) -> call graph -> summaries -> rule evaluation
+    -> ranked findings. summaries=False leaves out the call graph and the summaries (graph and
+    summary are None): for a caller that draws the profile and its findings only (the flame
+    graph), which the rules do not read."""
+    from diagnose.expert.analysis import Analysis
+
+    profile = load_profile(path, event=event, jobs=jobs, selection=selection)
+    if summaries:
+        from diagnose.model.callgraph import ANALYZE_MAX_NODES, build_call_graph
+        from diagnose.model.summary import summarize, tree_min_samples
+
+        graph = build_call_graph(profile, min_samples=tree_min_samples(profile.stack_samples), max_nodes=ANALYZE_MAX_NODES)
+        analysis = Analysis(profile=profile, graph=graph, summary=summarize(profile, graph), lang=lang)
+    else:
+        analysis = Analysis(profile=profile, graph=None, summary=None, lang=lang)  # type: ignore[arg-type]
+    if run_rules:
+        apply_rules(analysis, rules)
+    return analysis
+
+
+def apply_rules(analysis: Analysis, rules: list[str] | None = None) -> None:
+    from diagnose.expert.engine import evaluate
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.per_process import add_process_findings
+    from diagnose.expert.rules import load_packs
+
+    ruleset = load_packs(rules, builtin_knowledge())
+    kb = ruleset.knowledge or builtin_knowledge()  # with the packs' own categories, roles, advice
+    evaluation = evaluate(analysis.profile, ruleset, kb)
+    # Several processes: a rule that fires for one of them alone, drowned in the merged shares.
+    add_process_findings(evaluation, analysis.profile, ruleset, kb)
+    analysis.knowledge, analysis.ruleset, analysis.evaluation = kb, ruleset, evaluation
+    analysis.findings = evaluation.findings
