@@ -13,7 +13,6 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
-import queue
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
@@ -21,7 +20,7 @@ from typing import BinaryIO
 from diagnose.inputs.perf_chunks import (MAX_SAMPLE_BYTES, SCAN_BYTES, SampleChunker, first_sample_boundary,  # noqa: F401
                                          sample_boundary, sample_chunks)
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, Warning_, merge
-from diagnose.inputs.safe_interrupt import InterruptAtSafePoints
+from diagnose.inputs.safe_interrupt import InterruptAtSafePoints, get_when_safe, put_when_safe
 from diagnose.inputs.source import CHUNK_BYTES, GZIP_MAGIC, TruncatedGzip, read_chunks
 
 MAX_JOBS = 8
@@ -268,17 +267,17 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
             index = 0
             chunk, last, line = first
             while True:
-                _put(tasks, (chunk, index, line, last), ctrl_c)
+                put_when_safe(tasks, (chunk, index, line, last), ctrl_c)
                 if last:
                     break
                 index += 1
                 chunk, last, line = next(chunks)
                 ctrl_c.check()
             for _ in workers:
-                _put(tasks, None, ctrl_c)
+                put_when_safe(tasks, None, ctrl_c)
             parts = []
             for _ in workers:
-                k, status, payload = _get(results, ctrl_c)
+                k, status, payload = get_when_safe(results, ctrl_c)
                 if status != "ok":
                     raise RuntimeError(f"parser process failed: {payload}")
                 workers[k].join()
@@ -299,26 +298,6 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
     return merge(parts)
 
 
-QUEUE_WAIT_S = 0.2
-
-
-def _put(q: mp.Queue, item: object, ctrl_c: InterruptAtSafePoints) -> None:
-    while True:
-        ctrl_c.check()
-        try:
-            q.put(item, timeout=QUEUE_WAIT_S)
-            return
-        except queue.Full:
-            continue
-
-
-def _get(q: mp.Queue, ctrl_c: InterruptAtSafePoints) -> tuple:
-    while True:
-        ctrl_c.check()
-        try:
-            return q.get(timeout=QUEUE_WAIT_S)
-        except queue.Empty:
-            continue
 
 
 def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, perf_binary, stream_perf_script
 from diagnose.inputs.perf_reader import RANGE_INDEX, SampleChunker, _hand_over, _summary, _take_over, note_cut_samples
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge
-from diagnose.inputs.safe_interrupt import InterruptAtSafePoints
+from diagnose.inputs.safe_interrupt import InterruptAtSafePoints, get_when_safe
 
 # Below this size a perf.data is read by one perf script. Measured: each perf script costs 0.11
 # CPU s on an 84 kB recording (its start: symbols, the events that are not samples), 0.39 on
@@ -52,7 +51,6 @@ CPUS_PER_SLICE = 2
 # 2 slices at most 0.24 each, 3 slices 0.21, 4 slices 0.21 (7.1 MB system-wide recording).
 MAX_SLICES = 3
 NS = 1_000_000_000
-QUEUE_WAIT_S = 0.2
 
 
 def usable_cpus() -> int:
@@ -186,7 +184,7 @@ def parse_sliced(path: str, ranges: list[str], keep_addrs: bool, status: PerfScr
             summaries[0] = _parse_slice(path, ranges[0], 0, keep_addrs, statuses[0], ctrl_c)
             failure: str | None = None
             for _ in workers:
-                k, kind, payload = _get(results, ctrl_c)
+                k, kind, payload = get_when_safe(results, ctrl_c)
                 workers[k].join()
                 if kind == "ok":
                     meta, n_lines, statuses[k] = payload
@@ -235,10 +233,3 @@ def _stop(workers: Iterable[mp.Process]) -> None:
             w.join()
 
 
-def _get(q: mp.Queue, ctrl_c: InterruptAtSafePoints) -> tuple:
-    while True:
-        ctrl_c.check()
-        try:
-            return q.get(timeout=QUEUE_WAIT_S)
-        except queue.Empty:
-            continue

@@ -8,9 +8,11 @@ are in use, SIGINT only sets a flag; `check()` raises the KeyboardInterrupt wher
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 from types import FrameType, TracebackType
+from typing import Any
 
 
 class InterruptAtSafePoints:
@@ -42,3 +44,28 @@ class InterruptAtSafePoints:
             self._installed = False
         if kind is None:
             self.check()
+
+
+# How long one wait on a queue lasts before a noted Ctrl-C is looked at again.
+QUEUE_WAIT_S = 0.2
+
+
+def put_when_safe(q: Any, item: object, ctrl_c: InterruptAtSafePoints) -> None:
+    """q.put(item) (a multiprocessing queue), in short waits that a noted Ctrl-C ends."""
+    while True:
+        ctrl_c.check()
+        try:
+            q.put(item, timeout=QUEUE_WAIT_S)
+            return
+        except queue.Full:
+            continue
+
+
+def get_when_safe(q: Any, ctrl_c: InterruptAtSafePoints) -> Any:
+    """q.get() (a multiprocessing queue), in short waits that a noted Ctrl-C ends."""
+    while True:
+        ctrl_c.check()
+        try:
+            return q.get(timeout=QUEUE_WAIT_S)
+        except queue.Empty:
+            continue
