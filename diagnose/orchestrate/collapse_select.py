@@ -20,6 +20,7 @@ from diagnose.model.select import (
     thread_filter,
 )
 from diagnose.model.stack_counts import profile_counts
+from diagnose.orchestrate.perf_read import read_perf
 
 
 def collapse_selected(source: InputSource, opts: CollapseOptions, sel: Selection,
@@ -27,9 +28,6 @@ def collapse_selected(source: InputSource, opts: CollapseOptions, sel: Selection
     if source.format == "folded":
         profile = select(read_folded(read_chunks(source.path), source.path), sel)
         return folded_lines(profile_counts(profile)), profile.capture.warnings
-    # the one call back into the pipeline left (a cycle, named in pyproject.toml)
-    from diagnose.orchestrate.pipeline import read_perf
-
     parse, warnings, _ = read_perf(source, keep_unknown_addresses=opts.addrs, jobs=jobs)
     threads = _threads(parse)
     check_ids_known(sel, threads, source.path)
