@@ -202,7 +202,7 @@ def _syscalls(analysis: Analysis, width: int) -> list:
             Col(h[3], justify="right", cells=[r.entry_exit for r in rows]),
             Col(h[4], justify="right", keep=False, cells=[r.loopback for r in rows]),
             Col(h[5], justify="right", cells=[r.work for r in rows]),
-            Col(h[6], "name", min_width=16, max_lines=2, cells=[Named(esc(", ".join(r.callers)))
+            Col(label("caller_short", lang), "name", min_width=16, max_lines=2, cells=[Named(esc(", ".join(r.callers)))
                                                                           for r in rows])]
     out.append(fitted_table(None, cols, width))
     return out
