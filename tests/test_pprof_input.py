@@ -76,8 +76,9 @@ def test_the_inlined_function_is_a_frame_of_its_own_under_its_caller(go_profile:
     names = [f.name for f in profile.frames]
     mix, loop = names.index("main.mix"), names.index("main.mixLoop")
     inside = [s for s in profile.stacks if mix in s.frames]
-    assert inside and all(loop in s.frames and s.frames.index(loop) < s.frames.index(mix) for s in inside)
-    assert profile.self_counts()[mix] > 0
+    # Directly under its caller (pprof keeps both on one location). Whether the samples in mix have
+    # it as their leaf depends on the Go runtime's preemption, which a loaded machine changes.
+    assert inside and all(loop in s.frames and s.frames.index(mix) == s.frames.index(loop) + 1 for s in inside)
     profile.check()
 
 
