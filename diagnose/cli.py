@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from diagnose.commands import COMMANDS
-from diagnose.commands.group_lang import GroupLang, pass_lang_down
+from diagnose.commands._group_lang import GroupLang, pass_lang_down
 from diagnose.core.errors import DiagnoseError
 from diagnose.core.escape import terminal
 from diagnose.core.interrupt import EXIT_INTERRUPTED, INTERRUPTED

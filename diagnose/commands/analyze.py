@@ -58,7 +58,7 @@ def command(
 
     if is_many(input):
         # imported when the command runs: diagnose.cli loads every command module for --help
-        from diagnose.commands.analyze_many import analyze_many
+        from diagnose.commands._analyze_many import analyze_many
 
         if all_functions:
             warn("--all-functions lists functions in a single capture's JSON report; the many-captures report "

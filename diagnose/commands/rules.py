@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from diagnose.commands.group_lang import GroupLang, pass_lang_down
+from diagnose.commands._group_lang import GroupLang, pass_lang_down
 
 app = typer.Typer(help="List, validate and test rule packs.", no_args_is_help=True)
 Lang = Annotated[str, typer.Option("--lang", help="Language of the titles and headings: en or zh.")]
