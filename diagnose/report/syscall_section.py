@@ -10,19 +10,16 @@ from dataclasses import dataclass, field
 
 from diagnose.expert.analysis import Analysis
 from diagnose.report.labels import label
+from diagnose.report.model import ci_text, share_text
 from diagnose.model.stats import Share
 from diagnose.expert.syscalls import syscall_breakdown
 
 ROWS = 10
 
 
-def share_text(x: float) -> str:
-    return f"{100 * x:.2f}%"
-
-
 def interval_text(share: Share) -> str:
-    lo, hi = share.interval
-    return f"{100 * lo:.1f}–{100 * hi:.1f}%"
+    """The interval as the section shows it: "11.9–12.8%"."""
+    return f"{ci_text(share)}%"
 
 
 @dataclass
