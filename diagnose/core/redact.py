@@ -41,6 +41,8 @@ _AUTH_SCHEME = re.compile(r"(?i)\b(?P<scheme>bearer|basic)(?P<sep>\s+)(?P<value>
 _LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{24,}(?![A-Za-z0-9+/=_-])")
 _SEPARATORS = re.compile(r"[-_/]")
 _HEX = re.compile(r"[0-9a-fA-F_-]+")
+# A lower-case word between slashes (main, tests, ipc_peer, x86_64-linux-gnu): part of a path.
+_PATH_WORD = re.compile(r"[a-z0-9_-]*[a-z]{3,}[a-z0-9_-]*")
 # An absolute path of at least two parts; not the // of a URL, not inside a word or a relative path.
 _JIT_MAP = re.compile(r"/tmp/perf-\d+\.map")
 _ABS_PATH = re.compile(r"(?<![\w.:/~-])(?:/[^\s/\"'(),;:=\[\]<>|]+){2,}/?")
@@ -60,6 +62,8 @@ def looks_random(text: str) -> bool:
         return False
     if len(_SEPARATORS.findall(text)) > len(text) / 6:  # words joined by - _ /
         return False
+    if sum(bool(_PATH_WORD.fullmatch(part)) for part in text.split("/")) >= 2:
+        return False  # a path with one random part (mktemp's tmp.MQTLjZ7kVC/main/tests/...)
     counts: dict[str, int] = {}
     for c in text:
         counts[c] = counts.get(c, 0) + 1
