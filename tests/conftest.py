@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,14 @@ PEER = SHARED / "peer-suites"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", default=False,
                      help="rewrite tests/goldens/* from the current output instead of comparing with them")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell without job control starts its background jobs (`make test &` in a script) with
+    # SIGINT ignored, and every process they start inherits that: the runs that tests interrupt
+    # with Ctrl-C would not see it. The tests start their processes as a terminal does.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def require_peer_suite() -> Path:

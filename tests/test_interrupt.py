@@ -6,6 +6,7 @@ what only the work needs, so `diagnose --help` stays quick."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import sys
 import pytest
 
 from conftest import ROOT, fixture
+from diagnose.inputs.safe_interrupt import InterruptAtSafePoints
 
 # Moments after the start, spread over a run of `analyze` on the seed-shaped capture (about a
 # second and a half on an idle machine): on a loaded machine they land in other phases, each as valid.
@@ -58,3 +60,16 @@ def test_the_command_line_starts_without_the_analysis_libraries() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_reading_a_capture_leaves_an_ignored_ctrl_c_ignored() -> None:
+    """The parse holds Ctrl-C back to safe points; in a process started to ignore SIGINT (a
+    script's background job), a Ctrl-C then neither interrupts it nor stays noted."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with InterruptAtSafePoints() as ctrl_c:
+            os.kill(os.getpid(), signal.SIGINT)
+            ctrl_c.check()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -294,9 +294,15 @@ class Running:
     """`diagnose run` in the background, its output read as it comes: `started` once it says it
     is recording, which it says after perf has enabled its events (the recording's start)."""
 
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "diagnose", "run", *args], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, *args: str, ignoring_ctrl_c: bool = False) -> None:
+        # ignoring_ctrl_c: started as a script's background job is, with SIGINT ignored (inherited).
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignoring_ctrl_c else None
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "diagnose", "run", *args], cwd=ROOT,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         self.out: list[str] = []
         self.err: list[str] = []
         self.started = threading.Event()
@@ -331,6 +337,27 @@ class Running:
     @property
     def returncode(self) -> int | None:
         return self.proc.returncode
+
+
+@needs_perf
+def test_a_run_started_to_ignore_ctrl_c_goes_on_ignoring_it(tmp_path: Path) -> None:
+    """A background job of a script (`diagnose run ... &`) inherits SIGINT ignored: a stray
+    Ctrl-C neither cuts its recording short nor stops its analysis."""
+    busy = start_busy(60)
+    folder = tmp_path / "cap"
+    try:
+        run = Running("--pid", str(busy.pid), "--duration", "3", "--out", str(folder), "--format", "json",
+                      ignoring_ctrl_c=True)
+        run.wait_started(1.0)
+        run.signal(signal.SIGINT)
+        out, err = run.finish()
+    finally:
+        stop(busy)
+    assert run.returncode == 0, err
+    assert "interrupted" not in err
+    m = manifest(folder)
+    assert m["complete"] is True and m["recording"]["stopped_by"] == "duration" and m["missing"] == []
+    assert json.loads(out)["capture"]["total_samples"] > 0
 
 
 @needs_perf

@@ -40,6 +40,23 @@ def start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def signal_state(pid: int) -> str:
+    """Each thread of a process: its name, what it waits in, and its blocked, ignored, caught
+    and pending signals (/proc), for a run that hangs."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            status = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+            wchan = (task / "wchan").read_text()
+        except OSError:
+            continue
+        sig = " ".join(f"{k}={status.get(k, '?').strip()}" for k in ("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"))
+        lines.append(f"{task.name} {status.get('Name', '?').strip()} wchan={wchan} {sig}")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    lines.append(f"children: {children.read_text() if children.exists() else '?'}")
+    return "\n".join(lines)
+
+
 def listed(folder: Path) -> list[str]:
     """The files manifest.json lists now (none while there is none)."""
     try:
@@ -132,9 +149,11 @@ def test_ctrl_c_while_the_reports_are_written_keeps_the_capture(busy: subprocess
     try:
         out, err = run.communicate(timeout=120)
     except subprocess.TimeoutExpired:
+        state = signal_state(run.pid)
         run.send_signal(signal.SIGABRT)
         out, err = run.communicate(timeout=60)
-        pytest.fail(f"the run did not end within 120 s of the Ctrl-C; where it was:\n{err[-4000:]}")
+        pytest.fail(f"the run did not end within 120 s of the Ctrl-C; its signal state:\n{state}\n"
+                    f"where it was:\n{err[-4000:]}")
     # 130, or ended by the SIGINT itself once its message is out: a shell shows 130 for both.
     assert run.returncode in (130, -signal.SIGINT), err
     lines = [line for line in err.splitlines() if "error:" in line]

@@ -124,6 +124,9 @@ class _Interrupts:
 @contextmanager
 def _catching_interrupts() -> Iterator[_Interrupts]:
     state = _Interrupts()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started to ignore Ctrl-C (nohup'd, a script's `&`)
+        yield state
+        return
     try:
         previous = signal.signal(signal.SIGINT, state.handler)
     except ValueError:  # not the main thread (a library caller): leave signals alone

@@ -17,7 +17,8 @@ from typing import Any
 
 class InterruptAtSafePoints:
     """Context manager: inside it, a Ctrl-C is noted and raised by check() (or on leaving the
-    block). Outside the main thread, where Python cannot change signal handlers, it does nothing."""
+    block). Outside the main thread, where Python cannot change signal handlers, or when SIGINT
+    is ignored, it does nothing."""
 
     def __init__(self) -> None:
         self.interrupted = False
@@ -25,7 +26,10 @@ class InterruptAtSafePoints:
         self._installed = False
 
     def __enter__(self) -> InterruptAtSafePoints:
-        if threading.current_thread() is threading.main_thread():
+        # Outside the main thread Python cannot set handlers; a process started to ignore
+        # Ctrl-C (a script's background job) goes on ignoring it.
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
             self._previous = signal.signal(signal.SIGINT, self._note)
             self._installed = True
         return self
