@@ -339,20 +339,28 @@ class Running:
         return self.proc.returncode
 
 
-@needs_perf
-def test_a_run_started_to_ignore_ctrl_c_goes_on_ignoring_it(tmp_path: Path) -> None:
-    """A background job of a script (`diagnose run ... &`) inherits SIGINT ignored: a stray
-    Ctrl-C neither cuts its recording short nor stops its analysis."""
+def ctrl_c_into_a_run(folder: Path, duration: int, after: float,
+                      ignoring_ctrl_c: bool = False) -> tuple[Running, str, str]:
+    """`diagnose run` of a busy process into `folder`, sent one Ctrl-C `after` seconds into
+    its recording; the run, its stdout and stderr once it has ended."""
     busy = start_busy(60)
-    folder = tmp_path / "cap"
     try:
-        run = Running("--pid", str(busy.pid), "--duration", "3", "--out", str(folder), "--format", "json",
-                      ignoring_ctrl_c=True)
-        run.wait_started(1.0)
+        run = Running("--pid", str(busy.pid), "--duration", str(duration), "--out", str(folder), "--format", "json",
+                      ignoring_ctrl_c=ignoring_ctrl_c)
+        run.wait_started(after)
         run.signal(signal.SIGINT)
         out, err = run.finish()
     finally:
         stop(busy)
+    return run, out, err
+
+
+@needs_perf
+def test_a_run_started_to_ignore_ctrl_c_goes_on_ignoring_it(tmp_path: Path) -> None:
+    """A background job of a script (`diagnose run ... &`) inherits SIGINT ignored: a stray
+    Ctrl-C neither cuts its recording short nor stops its analysis."""
+    folder = tmp_path / "cap"
+    run, out, err = ctrl_c_into_a_run(folder, duration=3, after=1.0, ignoring_ctrl_c=True)
     assert run.returncode == 0, err
     assert "interrupted" not in err
     m = manifest(folder)
@@ -362,15 +370,8 @@ def test_a_run_started_to_ignore_ctrl_c_goes_on_ignoring_it(tmp_path: Path) -> N
 
 @needs_perf
 def test_ctrl_c_stops_perf_cleanly_and_analyses_what_was_recorded(tmp_path: Path) -> None:
-    busy = start_busy(60)
     folder = tmp_path / "cap"
-    try:
-        run = Running("--pid", str(busy.pid), "--duration", "20", "--out", str(folder), "--format", "json")
-        run.wait_started(2.0)
-        run.signal(signal.SIGINT)
-        out, err = run.finish()
-    finally:
-        stop(busy)
+    run, out, err = ctrl_c_into_a_run(folder, duration=20, after=2.0)
     assert run.returncode == 0, err
     assert "interrupted after" in err and "Traceback" not in err
     m = manifest(folder)
