@@ -222,6 +222,21 @@ def builtin_pack_files() -> list[tuple[str, str]]:
     return out
 
 
+# The built-in packs parsed against one knowledge base: (that knowledge base, its packs).
+_builtin_parsed: tuple[Knowledge, list[Pack]] | None = None
+
+
+def builtin_packs(kb: Knowledge) -> list[Pack]:
+    """The built-in packs, parsed once for a knowledge base (the built-in one, every run):
+    merging never changes a Pack, it builds new rules."""
+    global _builtin_parsed
+    cached = _builtin_parsed
+    if cached is None or cached[0] is not kb:
+        cached = (kb, [parse_pack(load_yaml_text(text, name), kb) for name, text in builtin_pack_files()])
+        _builtin_parsed = cached
+    return list(cached[1])
+
+
 def pack_files(path: str) -> list[str]:
     p = Path(path)
     if p.is_dir():
@@ -240,10 +255,7 @@ def load_packs(user_paths: list[str] | None, kb: Knowledge, include_builtin: boo
     order; RuleSet.knowledge is `kb` with the packs' own knowledge added. With `problems`, every
     error of every pack is kept there (a pack that cannot be read is one error) and what could be
     read is merged; without, the first error is raised."""
-    packs: list[Pack] = []
-    if include_builtin:
-        for name, text in builtin_pack_files():
-            packs.append(parse_pack(load_yaml_text(text, name), kb))
+    packs: list[Pack] = builtin_packs(kb) if include_builtin else []
     paths: list[str] = []
     if use_env and os.environ.get(RULES_PATH_ENV):
         paths += [p for p in os.environ[RULES_PATH_ENV].split(os.pathsep) if p]

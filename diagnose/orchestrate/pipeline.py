@@ -16,6 +16,7 @@ from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.model.profile import Profile
 from diagnose.model.select import Selection, select
 
+from diagnose.orchestrate import preload
 from diagnose.orchestrate.perf_read import parse_warnings, read_perf, require_samples
 
 if TYPE_CHECKING:
@@ -118,7 +119,10 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
     graph), which the rules do not read."""
     from diagnose.expert.analysis import Analysis
 
+    warming = preload.start() if run_rules else None
     profile = load_profile(path, event=event, jobs=jobs, selection=selection)
+    if warming is not None:
+        warming.join()
     if summaries:
         from diagnose.model.callgraph import ANALYZE_MAX_NODES, build_call_graph
         from diagnose.model.summary import summarize, tree_min_samples
