@@ -13,6 +13,9 @@ def main() -> None:
     # The whole command line is inside the guard: the import, and cli.main's own set-up before its
     # handlers (choosing the language) too. cli.main handles a Ctrl-C during the work itself.
     try:
+        from diagnose.inputs.perf_early import start_early
+
+        start_early(sys.argv[1:])  # perf script of a perf.data works while the command line loads
         from diagnose.cli import main as cli_main  # inside the Ctrl-C guard: loading can be interrupted too
 
         cli_main()

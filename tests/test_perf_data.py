@@ -258,3 +258,17 @@ def test_ctrl_c_while_reading_slices_ends_every_perf_script(recording: Path, del
     while _processes_reading(recording) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _processes_reading(recording) == []
+
+
+def test_perf_script_started_with_the_command_line_gives_the_same_text(recording: Path) -> None:
+    """The entry point starts perf script on a perf.data among the arguments before the command
+    line loads; the reader takes that process over, and reads what a perf script of its own gives."""
+    from diagnose.inputs import perf_early
+    from diagnose.inputs.perf_data import stream_perf_script
+
+    perf_early.start_early(["analyze", "--format", "json", str(recording)])
+    assert len(perf_early._started) == 1
+    early = b"".join(stream_perf_script(str(recording)))
+    assert perf_early._started == []  # taken over, not left to be killed
+    assert early == b"".join(stream_perf_script(str(recording))) and early.count(b"\n\n") > 100
+

@@ -18,7 +18,7 @@ from diagnose.capture.claim import LOCK, holder
 from diagnose.capture.environment import PROC, process_uid, read_text
 from diagnose.core.errors import DiagnoseError
 from diagnose.core.patterns import PatternError, compile_pattern
-from diagnose.inputs.perf_data import PERF_INSTALL_HINT
+from diagnose.inputs.perf_command import PERF_INSTALL_HINT
 
 CALL_GRAPHS = ("fp", "dwarf")
 # perf record --control (to enable and disable the events at exact moments) with -D -1

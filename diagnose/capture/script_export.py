@@ -14,7 +14,7 @@ from pathlib import Path
 
 from diagnose.capture.recorder import PIPE_CHUNK, _first_error
 from diagnose.core.errors import DiagnoseError
-from diagnose.inputs.perf_data import script_command
+from diagnose.inputs.perf_command import script_command
 
 
 def export_script(perf: str, perf_data: Path, dest: Path, header_filter: Callable[[str], str] | None = None,

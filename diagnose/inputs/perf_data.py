@@ -4,7 +4,6 @@ output is streamed into the perf script parser."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import threading
 from collections import deque
@@ -14,57 +13,15 @@ from typing import IO
 
 from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
+from diagnose.inputs import perf_early
+from diagnose.inputs.perf_command import PERF_INSTALL_HINT, PIPE_PIECE, analysis_command, widen_pipe
 
-# What is read from perf's pipe at a time: a few pieces make a chunk (read1's pieces of a few kB
-# each would be joined over and over into one).
-PIPE_PIECE = 1 << 18
 # perf script's text is parsed in chunks of this size: no larger than the pipe, so that perf
 # keeps writing the next chunk while this one is parsed (with 4 MB chunks it waited 3/4 of the time).
 STREAM_CHUNK_BYTES = 1 << 20
 # What is kept of perf's stderr (read while its output is): the last lines, each cut short.
 STDERR_LINES_KEPT = 50
 STDERR_LINE_CHARS = 500
-PERF_INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install linux-perf)"
-
-
-def perf_binary() -> str:
-    path = shutil.which("perf")
-    if path is None:
-        raise DiagnoseError(f"perf is not installed (needed to read perf.data); {PERF_INSTALL_HINT}")
-    return path
-
-
-def script_command(path: str) -> list[str]:
-    """The perf script invocation whose text is kept (a run folder's capture): header included,
-    and pid/tid for per-process attribution."""
-    return [perf_binary(), "script", "--header", "-F", "+pid", "-i", path]
-
-
-# What reading a perf.data leaves out of perf's default fields: the CPU number and the symbol
-# offsets, which no analysis reads (offsets are stripped from every frame). 7% less text to
-# write, pipe and parse (24.1 MB instead of 25.8 MB on a 60,000-sample system-wide recording).
-ANALYSIS_FIELDS = "+pid,-cpu,-symoff"
-# The pipe from perf: room for perf to keep writing while a chunk is parsed (Linux's default
-# of 64 kB fills in well under a millisecond).
-PIPE_BYTES = 1 << 20
-
-
-def analysis_command(path: str, time_range: str | None = None, header: bool = True) -> list[str]:
-    """The perf script invocation whose text is analysed and never kept: header included (unless
-    header=False), pid/tid, no CPU numbers nor symbol offsets; with time_range (perf's `--time`
-    syntax, see perf_slices), only the samples of that time slice."""
-    return [perf_binary(), "script", *(["--header"] if header else []), "-F", ANALYSIS_FIELDS,
-            *(["--time", time_range] if time_range else []), "-i", path]
-
-
-def _widen_pipe(stream: IO[bytes]) -> None:
-    """Best effort: a pipe too small only makes perf wait."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except (OSError, ImportError):
-        pass
 
 
 @dataclass
@@ -119,28 +76,36 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
     fails before any output is a clear error; one that fails part-way (a perf.data cut short) is
     told through `status`, after the last piece, for the caller to warn about or refuse."""
     cmd = analysis_command(path, time_range, header)
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    except OSError as exc:
-        raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
+    early = perf_early.take(cmd)  # started by the entry point already, its output drained meanwhile
+    if early is not None:
+        proc = early.proc
+    else:
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
+        assert proc.stdout is not None
+        widen_pipe(proc.stdout)
     assert proc.stdout is not None and proc.stderr is not None
-    _widen_pipe(proc.stdout)
+    read = early.read if early is not None else lambda: proc.stdout.read(PIPE_PIECE)  # type: ignore[union-attr]
     tail = _StderrTail(proc.stderr)
     tail.start()
     got_any = finished = False
     try:
         while True:
-            piece = proc.stdout.read(PIPE_PIECE)
+            piece = read()
             if not piece:
                 break
             got_any = True
             yield piece
         finished = True
     finally:
-        proc.stdout.close()
+        if early is not None:
+            early.stop.set()  # the draining thread ends (perf killed below if still running)
         if not finished and proc.poll() is None:
             proc.kill()  # the reader stopped early (an error, Ctrl-C): perf's output is not wanted
         code = proc.wait()
+        proc.stdout.close()
         tail.join()
         proc.stderr.close()
     err = tail.text()

@@ -24,7 +24,6 @@ large perf script text file are. Each slice's perf exit status is kept: the firs
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import signal
 import subprocess
 import sys
@@ -33,31 +32,14 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from diagnose.core.errors import DiagnoseError
-from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, perf_binary, stream_perf_script
+from diagnose.inputs.perf_command import perf_binary
+from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_reader import RANGE_INDEX, SampleChunker, _hand_over, _summary, _take_over, note_cut_samples
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge
+from diagnose.inputs.perf_slice_plan import SLICE_MIN_BYTES, planned_slices
 from diagnose.inputs.safe_interrupt import InterruptAtSafePoints, get_when_safe
 
-# Below this size a perf.data is read by one perf script. Measured: each perf script costs 0.11
-# CPU s on an 84 kB recording (its start: symbols, the events that are not samples), 0.39 on
-# 7.1 MB; the parse 0.36 s on 7.1 MB. A second slice saves about half of the rest (0.045 s per
-# MB) and costs a fork, a hand-over and a merge (0.03 s on 7.1 MB): even on idle CPUs it pays
-# from about 1 MB; 4 MB leaves a margin for CPUs that are not quite idle.
-SLICE_MIN_BYTES = 4 * 1024 * 1024
-# Each slice keeps two CPUs busy, its perf script and its parser: with fewer than two idle CPUs
-# per slice the slices only add work (2 CPUs: 1.12 s against 0.81 s for one stream, see README).
-CPUS_PER_SLICE = 2
-# perf script's time per slice stops falling beyond this (its fixed cost): one perf 0.39 CPU s,
-# 2 slices at most 0.24 each, 3 slices 0.21, 4 slices 0.21 (7.1 MB system-wide recording).
-MAX_SLICES = 3
 NS = 1_000_000_000
-
-
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def sample_time_span(path: str) -> tuple[int, int] | None:
@@ -105,12 +87,8 @@ def slices_for(path: str, jobs: int | None = None, min_bytes: int = SLICE_MIN_BY
     """The time slices to read `path` in (jobs of them when given: one parser process each), or
     None to read it as one stream (fewer than 2 * CPUS_PER_SLICE usable CPUs, a recording under
     min_bytes, a header without sample times)."""
-    n = min(MAX_SLICES, usable_cpus() // CPUS_PER_SLICE) if jobs is None else max(1, jobs)
-    try:
-        small = os.path.getsize(path) < min_bytes
-    except OSError:
-        return None
-    if n < 2 or small:
+    n = planned_slices(path, jobs, min_bytes)
+    if n < 2:
         return None
     span = sample_time_span(path)
     return None if span is None else time_ranges(span[0], span[1], n)

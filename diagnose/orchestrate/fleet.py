@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from diagnose.capture.capture_read import looks_like_capture
 from diagnose.core.errors import DiagnoseError
 from diagnose.expert.fleet_result import CELL_FIELDS, CaptureResult, Fleet
+from diagnose.inputs import perf_early
 from diagnose.inputs.perf_reader import default_jobs
 from diagnose.inputs.source import CAPTURE_MANIFEST, detect
 from diagnose.orchestrate.fleet_merge import merge
@@ -142,6 +143,7 @@ def result_of(index: int, path: str, analysis: Analysis) -> CaptureResult:
 def analyse_many(paths: list[str], event: str | None, rules: list[str] | None, lang: str,
                  jobs: int | None, chosen: dict[str, list[Any]] | None = None) -> list[CaptureResult]:
     """Each capture in a process of its own, at most `jobs` at once; results in input order."""
+    perf_early.end_unused()  # started for one capture; these are many, each read on its own
     workers = max(1, min(default_jobs() if jobs is None else jobs, len(paths)))
     if workers == 1:
         return [analyse_one(i, p, event, rules, lang, chosen) for i, p in enumerate(paths)]

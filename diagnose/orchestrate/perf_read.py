@@ -8,7 +8,8 @@ from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file
 from diagnose.inputs.perf_script import PartialParse, count
-from diagnose.inputs.perf_slices import SLICE_MIN_BYTES, parse_sliced, slices_for
+from diagnose.inputs.perf_slice_plan import SLICE_MIN_BYTES
+from diagnose.inputs.perf_slices import parse_sliced, slices_for
 from diagnose.inputs.source import InputSource
 
 
