@@ -56,14 +56,16 @@ def _cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def timed_runs(commands: dict[str, tuple], runs: int, env: dict[str, str]) -> dict[str, dict]:
+def timed_runs(commands: dict[str, tuple], runs: int, env: dict[str, str], cwd: Path) -> dict[str, dict]:
     """Each command (argument list, output file[, its own environment]) `runs` times, in rounds;
-    wall time, CPU time (the process and its children) and peak memory (measure.py)."""
+    wall time, CPU time (the process and its children) and peak memory (measure.py). They run in
+    `cwd`, a folder without a diagnose package: `python -m diagnose` looks in the current folder
+    before PYTHONPATH, so run from a checkout, --also would time that checkout twice."""
     results: dict[str, dict] = {name: {"all_seconds": [], "all_cpu_seconds": [], "peaks_kb": []} for name in commands}
     for _ in range(runs):
         for name, (cmd, out, *own_env) in commands.items():
             cpu = _cpu_children()
-            t, peak = measure(cmd, out.with_suffix(".stdout"), env=own_env[0] if own_env else env)
+            t, peak = measure(cmd, out.with_suffix(".stdout"), env=own_env[0] if own_env else env, cwd=cwd)
             r = results[name]
             r["all_seconds"].append(t)
             r["all_cpu_seconds"].append(_cpu_children() - cpu)
@@ -184,7 +186,7 @@ def main() -> None:
     outdir = HERE / "out"
     outdir.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="diagnose-bench-"))
-    data = args.data
+    data = args.data.resolve() if args.data is not None else None
     if data is None:
         data = (outdir if args.keep else work) / ("e2e.perf.data" if args.keep else "perf.data")
         record(data, args.seconds, args.frequency)
@@ -215,7 +217,7 @@ def main() -> None:
                 other_out = out.with_name("also-" + out.name)
                 other_cmd = [other_out if a == str(out) else a for a in cmd]
                 commands[f"{args.also.name}: {name}"] = ([str(a) for a in other_cmd], other_out, other_env)
-    results = timed_runs(commands, args.runs, env)
+    results = timed_runs(commands, args.runs, env, work)
     agreement = check_folded(exe, data, work / "d.folded", work)
     stacks = agreement["stacks"]
     samples = sum(int(line.rsplit(b" ", 1)[1]) for line in (work / "d.folded").read_bytes().splitlines())
