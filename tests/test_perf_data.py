@@ -260,15 +260,21 @@ def test_ctrl_c_while_reading_slices_ends_every_perf_script(recording: Path, del
     assert _processes_reading(recording) == []
 
 
-def test_perf_script_started_with_the_command_line_gives_the_same_text(recording: Path) -> None:
-    """The entry point starts perf script on a perf.data among the arguments before the command
-    line loads; the reader takes that process over, and reads what a perf script of its own gives."""
-    from diagnose.inputs import perf_early
-    from diagnose.inputs.perf_data import stream_perf_script
+def test_a_perf_data_read_while_the_command_line_loads_gives_the_same_parse(recording: Path) -> None:
+    """The entry point forks a child that runs perf script on the one perf.data among the
+    arguments and parses it while the command line loads; the reading takes its parse over, and
+    it is the parse a reading of its own gives (stacks, counts, warnings, perf's exit)."""
+    from diagnose.inputs import perf_early, perf_reader  # noqa: F401  (what the child uses, loaded before it forks)
+    from diagnose.inputs.collapse import CollapseOptions, fold
+    from diagnose.orchestrate.perf_read import read_perf
+    from diagnose.orchestrate.pipeline import resolve
 
     perf_early.start_early(["analyze", "--format", "json", str(recording)])
     assert len(perf_early._started) == 1
-    early = b"".join(stream_perf_script(str(recording)))
+    source = resolve(str(recording))
+    early, early_warnings, early_cut = read_perf(source)
     assert perf_early._started == []  # taken over, not left to be killed
-    assert early == b"".join(stream_perf_script(str(recording))) and early.count(b"\n\n") > 100
-
+    fresh, fresh_warnings, fresh_cut = read_perf(source)
+    assert (early_warnings, early_cut, early.events) == (fresh_warnings, fresh_cut, fresh.events)
+    stacks = fold(fresh, CollapseOptions())  # (fold empties the parse it folds)
+    assert fold(early, CollapseOptions()) == stacks and len(stacks) > 5

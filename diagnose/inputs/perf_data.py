@@ -13,7 +13,6 @@ from typing import IO
 
 from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
-from diagnose.inputs import perf_early
 from diagnose.inputs.perf_command import PERF_INSTALL_HINT, PIPE_PIECE, analysis_command, widen_pipe
 
 # perf script's text is parsed in chunks of this size: no larger than the pipe, so that perf
@@ -76,36 +75,28 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
     fails before any output is a clear error; one that fails part-way (a perf.data cut short) is
     told through `status`, after the last piece, for the caller to warn about or refuse."""
     cmd = analysis_command(path, time_range, header)
-    early = perf_early.take(cmd)  # started by the entry point already, its output drained meanwhile
-    if early is not None:
-        proc = early.proc
-    else:
-        try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        except OSError as exc:
-            raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
-        assert proc.stdout is not None
-        widen_pipe(proc.stdout)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
     assert proc.stdout is not None and proc.stderr is not None
-    read = early.read if early is not None else lambda: proc.stdout.read(PIPE_PIECE)  # type: ignore[union-attr]
+    widen_pipe(proc.stdout)
     tail = _StderrTail(proc.stderr)
     tail.start()
     got_any = finished = False
     try:
         while True:
-            piece = read()
+            piece = proc.stdout.read(PIPE_PIECE)
             if not piece:
                 break
             got_any = True
             yield piece
         finished = True
     finally:
-        if early is not None:
-            early.stop.set()  # the draining thread ends (perf killed below if still running)
+        proc.stdout.close()
         if not finished and proc.poll() is None:
             proc.kill()  # the reader stopped early (an error, Ctrl-C): perf's output is not wanted
         code = proc.wait()
-        proc.stdout.close()
         tail.join()
         proc.stderr.close()
     err = tail.text()

@@ -1,84 +1,51 @@
-"""`perf script` of a perf.data started before the command line is loaded.
+"""A perf.data read while the command line loads.
 
-Reading a perf.data is `perf script` (most of the time) streamed into the parser. Loading the
-command line (typer and its dependencies) and the analysis modules takes about 0.2 s, during
-which perf could already be working. So the entry point, first thing, looks for a perf.data among
-the arguments of the commands that read one (by its magic bytes, not its name), and starts the
-very perf script the analysis would start (perf_command.analysis_command) when that analysis will
-read it as one stream (perf_slice_plan). A thread keeps draining its output meanwhile, a bounded
-number of pieces ahead, so that perf does not stop at a full pipe.
+Loading the command line (typer, and the pydantic it validates with) and the analysis takes
+about 0.3 s before the capture is even opened. So the entry point, first thing, looks for one
+perf.data among the arguments of the commands that read one (by its magic bytes, not its
+name) and, when the analysis will read it as one stream (perf_slice_plan), forks: the child runs
+the perf script the analysis would run and parses its text as the analysis would
+(perf_reader.parse_chunks, without addresses), then hands the parse over in an unnamed file
+(perf_reader._hand_over, as the time slices do) and exits. perf script, the parse and the
+parent's start-up now run side by side.
 
-perf_data.stream_perf_script takes the process over when it is about to start the same command on
-the same file; else (the arguments turn out to be refused, the command reads something else)
-it is killed when the tool exits. Nothing here ever raises: a wrong guess costs a perf start.
+perf_read.read_perf takes the result when it is about to read the same file the same way; in any
+other case (arguments refused, --addrs, a child that failed: perf could not read the file) it
+reads the file itself, as it always did, and meets any error in its own place. A child nobody took
+is killed when the tool exits. Nothing here raises: a wrong guess costs a parse.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import queue
-import subprocess
-import threading
-from typing import IO
+import pickle
+import signal
+import tempfile
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
 
-from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
-from diagnose.inputs.perf_command import PIPE_PIECE, analysis_command, widen_pipe
 from diagnose.inputs.perf_slice_plan import planned_slices
+
+if TYPE_CHECKING:
+    from diagnose.inputs.perf_data import PerfScriptExit
+    from diagnose.inputs.perf_script import PartialParse
 
 PERF_DATA_MAGIC = b"PERFILE2"
 # The commands whose input may be a perf.data read as one `perf script` stream.
 COMMANDS = frozenset({"analyze", "flamegraph", "collapse", "graph"})
-# Pieces (PIPE_PIECE bytes each) read ahead of the parser: 16 MB at most.
-AHEAD_PIECES = 64
 
 
-class EarlyPerf:
-    """A perf script process whose stdout a thread drains into a bounded queue; None ends it."""
-
-    def __init__(self, cmd: list[str]) -> None:
-        self.cmd = cmd
-        self.owner = os.getpid()  # a forked child inherits the process, not the thread that drains it
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        assert self.proc.stdout is not None
-        widen_pipe(self.proc.stdout)
-        self.pieces: queue.Queue[bytes | None] = queue.Queue(AHEAD_PIECES)
-        self.stop = threading.Event()
-        threading.Thread(target=self._drain, args=(self.proc.stdout,), name="perf-early", daemon=True).start()
-
-    def _drain(self, stream: IO[bytes]) -> None:
-        leave_ctrl_c_to_the_main_thread()
-        try:
-            while True:
-                piece = stream.read(PIPE_PIECE)
-                if not self._put(piece) or not piece:
-                    return
-        except (OSError, ValueError):  # the stream closed under us: the process is being ended
-            self._put(b"")
-
-    def _put(self, piece: bytes) -> bool:
-        """Queue a piece (b"": the end) unless told to stop; False once told."""
-        while not self.stop.is_set():
-            try:
-                self.pieces.put(piece or None, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read(self) -> bytes:
-        """The next piece of perf's output, b"" at its end."""
-        return self.pieces.get() or b""
-
-    def end(self) -> None:
-        """Stop reading and kill perf (its output is not wanted)."""
-        self.stop.set()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+@dataclass
+class EarlyParse:
+    path: str
+    pid: int  # the child that parses
+    owner: int  # the process that forked it: a forked grandchild never takes its parent's
+    spill: IO[bytes]  # the parse, as perf_reader._hand_over writes it
+    meta: IO[bytes]  # (jobs, perf's exit code, perf's error, cut short), pickled
 
 
-_started: list[EarlyPerf] = []
+_started: list[EarlyParse] = []
 
 
 def start_early(args: list[str]) -> None:
@@ -93,10 +60,14 @@ def _start(args: list[str]) -> None:
     if not args or args[0] not in COMMANDS or any(a == "--jobs" or a.startswith("--jobs=") for a in args):
         return
     found = [a for a in args[1:] if not a.startswith("-") and _is_perf_data(a)]
-    # Several captures are analysed by worker processes of their own (commands/_analyze_many).
+    # Several captures are analysed by worker processes of their own (orchestrate/fleet).
     if len(found) != 1 or planned_slices(found[0]) > 1:
         return
-    _started.append(EarlyPerf(analysis_command(found[0])))
+    spill, meta = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:
+        _child(found[0], spill, meta)  # never returns
+    _started.append(EarlyParse(found[0], pid, os.getpid(), spill, meta))
     atexit.register(end_unused)
 
 
@@ -110,22 +81,77 @@ def _is_perf_data(path: str) -> bool:
         return False
 
 
-def take(cmd: list[str]) -> EarlyPerf | None:
-    """The early perf script running `cmd` (the same file, by its real path), handed over once."""
-    for early in _started:
-        if early.owner == os.getpid() and _same(early.cmd, cmd):
-            _started.remove(early)
-            return early
-    return None
+def _child(path: str, spill: IO[bytes], meta: IO[bytes]) -> None:  # pragma: no cover - a forked child
+    code = 1
+    try:
+        # The terminal's Ctrl-C reaches the whole process group: the parent decides (it kills
+        # this child on its way out); perf script, which gets it too, stops by itself.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Imported here, in the child only: the parent's start does not wait for them.
+        from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
+        from diagnose.inputs.perf_reader import _hand_over, default_jobs, parse_chunks
+
+        jobs = max(1, default_jobs() - 1)  # as perf_read.read_perf chooses for one stream
+        status = PerfScriptExit()
+        parse, truncated = parse_chunks(stream_perf_script(path, status), False, jobs, STREAM_CHUNK_BYTES)
+        pickle.dump((jobs, status.code, status.error, truncated), meta)
+        meta.flush()
+        _hand_over(parse, spill)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent reads the file itself and meets the error
+        pass
+    finally:
+        os._exit(code)
 
 
-def _same(a: list[str], b: list[str]) -> bool:
-    return len(a) == len(b) and a[:-1] == b[:-1] and os.path.realpath(a[-1]) == os.path.realpath(b[-1])
+def take_parse(path: str, keep_addrs: bool, jobs: int,
+               status: PerfScriptExit) -> tuple[PartialParse, bool] | None:
+    """The early parse of `path` (the same file by its real path, read with `jobs` parsers and no
+    addresses kept): the parse and whether its text was cut short, perf's exit in `status`; None
+    when there is none to take (the caller reads the file itself)."""
+    early = next((e for e in _started if e.owner == os.getpid()
+                  and os.path.realpath(e.path) == os.path.realpath(path)), None)
+    if early is None:
+        return None
+    _started.remove(early)
+    try:
+        _, wait_status = os.waitpid(early.pid, 0)  # a Ctrl-C here ends the tool; end_unused is not needed
+    except BaseException:
+        _kill(early)
+        raise
+    if os.waitstatus_to_exitcode(wait_status) != 0 or keep_addrs:
+        _close(early)
+        return None
+    early.meta.seek(0)
+    child_jobs, code, error, truncated = pickle.load(early.meta)
+    if child_jobs != jobs:
+        _close(early)
+        return None
+    from diagnose.inputs.perf_reader import _take_over  # loaded by the reading already
+
+    parse = _take_over(early.spill)
+    early.meta.close()
+    status.code, status.error = code, error
+    return parse, truncated
 
 
 def end_unused() -> None:
-    """End the early perf script nobody took (at exit; or when the captures go to worker processes)."""
+    """Kill the early parse nobody took (at exit; or when the captures go to worker processes)."""
     while _started:
         early = _started.pop()
         if early.owner == os.getpid():
-            early.end()
+            _kill(early)
+
+
+def _kill(early: EarlyParse) -> None:
+    try:
+        os.kill(early.pid, signal.SIGKILL)  # its perf script ends at its next write, to a closed pipe
+        os.waitpid(early.pid, 0)
+    except OSError:
+        pass
+    _close(early)
+
+
+def _close(early: EarlyParse) -> None:
+    early.spill.close()
+    early.meta.close()

@@ -5,6 +5,7 @@ and by collapse, which needs no profile model."""
 from __future__ import annotations
 
 from diagnose.core.errors import DiagnoseError
+from diagnose.inputs import perf_early
 from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
 from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file
 from diagnose.inputs.perf_script import PartialParse, count
@@ -44,8 +45,13 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: i
         # runs, takes the others (on 2 CPUs: this process alone, no workers to feed).
         if jobs is None:
             jobs = max(1, default_jobs() - 1)
-        parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses, jobs,
-                                        STREAM_CHUNK_BYTES)
+        # Read already, by the process the entry point forked (inputs/perf_early), or now.
+        early = perf_early.take_parse(source.path, keep_unknown_addresses, jobs, perf_exit)
+        if early is not None:
+            parse, truncated = early
+        else:
+            parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses,
+                                            jobs, STREAM_CHUNK_BYTES)
     else:
         parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
     if perf_exit.failed:
