@@ -99,5 +99,17 @@ def main() -> None:
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED and _typer_ended_a_ctrl_c(exc):
+            print(INTERRUPTED, file=sys.stderr)
+        raise
     except BrokenPipeError:
         sys.exit(0)
+
+
+def _typer_ended_a_ctrl_c(exc: SystemExit) -> bool:
+    """typer turns a Ctrl-C while it parses the command line into exit code 130 and says nothing
+    (its Exit(130), raised from the KeyboardInterrupt); our own handlers said the line already."""
+    ended = exc.__context__
+    return ended is not None and not isinstance(ended, KeyboardInterrupt) and \
+        isinstance(ended.__cause__, KeyboardInterrupt)

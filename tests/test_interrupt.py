@@ -41,9 +41,11 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(tmp_path, delay: float) -
     if proc.returncode == 0:  # it finished before the Ctrl-C (a fast machine)
         assert out.exists()
         return
-    # Ended by the Ctrl-C: 130 (or killed by the signal itself, -2), at most one line, no output.
+    # Ended by the Ctrl-C: 130 and its one line (or killed by the signal itself, -2: before
+    # Python's handler is in place, or after the line, see cli), no output.
     assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, stderr)
-    assert stderr.strip().splitlines() in ([], ["diagnose: interrupted"]), stderr
+    said = stderr.strip().splitlines()
+    assert said == ["diagnose: interrupted"] or (said == [] and proc.returncode == -signal.SIGINT), stderr
     assert stdout == ""
     # Nothing half-written: no temporary file, and a report only if it was complete before the
     # Ctrl-C came (written to a temporary name, then renamed).
