@@ -278,3 +278,30 @@ def test_a_perf_data_read_while_the_command_line_loads_gives_the_same_parse(reco
     assert (early_warnings, early_cut, early.events) == (fresh_warnings, fresh_cut, fresh.events)
     stacks = fold(fresh, CollapseOptions())  # (fold empties the parse it folds)
     assert fold(early, CollapseOptions()) == stacks and len(stacks) > 5
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.4])
+def test_ctrl_c_while_a_perf_data_is_read_early_leaves_nothing_running(recording: Path, tmp_path: Path,
+                                                                      delay: float) -> None:
+    """Ctrl-C while the command line loads and the forked child already reads the perf.data: one
+    line, exit 130, and neither the child nor its perf script goes on reading."""
+    import signal
+    import time
+
+    from conftest import ROOT
+
+    data = tmp_path / "mine.perf.data"
+    shutil.copyfile(recording, data)
+    proc = subprocess.Popen([sys.executable, "-m", "diagnose", "analyze", str(data), "--format", "json"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:  # it finished first (a fast machine)
+        return
+    assert proc.returncode in (130, -signal.SIGINT), stderr
+    assert stderr.strip().splitlines() in ([], ["diagnose: interrupted"]) and "Traceback" not in stderr, stderr
+    deadline = time.monotonic() + 10
+    while _processes_reading(data) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_reading(data) == []
