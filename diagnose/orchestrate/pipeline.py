@@ -119,7 +119,7 @@ def analyze(path: str, event: str | None = None, jobs: int | None = None, rules:
     graph), which the rules do not read."""
     from diagnose.expert.analysis import Analysis
 
-    warming = preload.start() if run_rules else None
+    warming = preload.start(call_graph=summaries) if run_rules or summaries else None
     profile = load_profile(path, event=event, jobs=jobs, selection=selection)
     if warming is not None:
         warming.join()

@@ -1,7 +1,8 @@
-"""What every analysis needs and no capture changes (the expert system's modules,
-the built-in knowledge base, the built-in rule packs), loaded by a helper thread while the
-capture is read. Reading a perf.data waits on `perf script` for much of its time; this work
-fills that wait instead of following it.
+"""What every analysis needs and no capture changes (the expert system's modules, the call
+graph's with networkx, the built-in knowledge base, the built-in rule packs), loaded by a
+helper thread while the capture is read: the main thread mostly waits then (on perf script, or
+on the child that reads a perf.data early, inputs/perf_early), so this work fills that wait
+instead of following it.
 
 The main thread joins the helper before it imports anything else (two threads importing the same
 modules at once is where import locks can deadlock). A rule pack of the user's is never read here:
@@ -17,10 +18,13 @@ import threading
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
 
 
-def _load() -> None:
+def _load(call_graph: bool) -> None:
     leave_ctrl_c_to_the_main_thread()
     try:
         from diagnose.expert import engine, per_process  # noqa: F401
+
+        if call_graph:
+            from diagnose.model import callgraph, summary  # noqa: F401  (networkx: 0.19 s)
         from diagnose.expert.knowledge import builtin_knowledge
         from diagnose.expert.rules import builtin_packs
 
@@ -29,8 +33,9 @@ def _load() -> None:
         pass
 
 
-def start() -> threading.Thread:
-    """The helper, started; join() it before importing more."""
-    thread = threading.Thread(target=_load, name="diagnose-preload", daemon=True)
+def start(call_graph: bool = False) -> threading.Thread:
+    """The helper, started (with call_graph, the call graph's modules and networkx too); join()
+    it before importing more."""
+    thread = threading.Thread(target=_load, args=(call_graph,), name="diagnose-preload", daemon=True)
     thread.start()
     return thread
