@@ -45,16 +45,18 @@ def evidence(profile: Profile, kb: Knowledge, m: Measurements, rule: Rule, prim:
     # stacks need not be walked whole for three examples.
     candidates = m.stacks_owned_by(sel) if owned else m.stacks_with(sel)
     heaviest = heapq.nsmallest(EVIDENCE_STACKS, candidates, key=lambda i: (-p.stacks[i].samples, i))
+    name_of = [f.name for f in p.frames]
     for i in heaviest:
         s = p.stacks[i]
         if owned:
             first = max(owners[i].position, 0)
         else:
             first = next((j for j, f in enumerate(att.keys(i)) if fb[f] & bit), 0)
-        start = max(0, first - 1)
-        names = tuple(p.frames[f].name for f in s.frames[start:])
-        if len(names) > 14:
-            names = names[:6] + ("…",) + names[-7:]
+        chain = s.frames[max(0, first - 1):]
+        if len(chain) > 14:  # its first 6 and last 7 frames are what is shown
+            names = (*map(name_of.__getitem__, chain[:6]), "…", *map(name_of.__getitem__, chain[-7:]))
+        else:
+            names = tuple(map(name_of.__getitem__, chain))
         chains[names] = chains.get(names, 0) + s.samples
     top = sorted(chains.items(), key=lambda kv: (-kv[1], kv[0]))[: int(rule.evidence.get("stacks", 3))]
     inc, slf = p.inclusive_counts(), p.self_counts()
