@@ -138,6 +138,11 @@ class PatternSet:
         return found[0] if found else None
 
 
+# How many matched texts an OwnedPatterns remembers: a few MB, far more than the distinct function
+# names of a usual capture; a capture of a million unique names is matched anew past it.
+OWNERS_REMEMBERED = 50_000
+
+
 class OwnedPatterns:
     """Patterns that each belong to an owner (a category, a stack): which owners a text matches.
     One RE2 set for all of them, however many patterns each owner has."""
@@ -150,10 +155,18 @@ class OwnedPatterns:
                 patterns.append(p)
                 self._owner.append(owner)
         self._set = PatternSet(patterns)
+        # Texts already matched (the same function names come back in every process evaluated
+        # alone), up to OWNERS_REMEMBERED of them.
+        self._seen: dict[str, list[int]] = {}
 
     def owners(self, text: str) -> list[int]:
         """The owners with a pattern that matches all of `text`, in increasing order, once each."""
-        return sorted({self._owner[i] for i in self._set.match(text)})
+        found = self._seen.get(text)
+        if found is None:
+            found = sorted({self._owner[i] for i in self._set.match(text)})
+            if len(self._seen) < OWNERS_REMEMBERED:
+                self._seen[text] = found
+        return list(found)
 
 
 def matches(pattern: str, text: str) -> bool:

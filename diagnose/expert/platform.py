@@ -121,10 +121,24 @@ def _compare(a: float, op: str, b: float) -> bool:
     return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b, "eq": a == b, "ne": a != b}[op]
 
 
+# The last markers' patterns: (the markers, their symbol patterns, their module patterns). A run
+# evaluates the same knowledge base's markers once per process evaluated alone.
+_last_patterns: tuple[list[Marker], OwnedPatterns, OwnedPatterns] | None = None
+
+
+def _marker_patterns(markers: list[Marker]) -> tuple[OwnedPatterns, OwnedPatterns]:
+    global _last_patterns
+    last = _last_patterns
+    if last is None or len(last[0]) != len(markers) or any(a is not b for a, b in zip(last[0], markers)):
+        last = (list(markers), OwnedPatterns((i, m.symbols) for i, m in enumerate(markers)),
+                OwnedPatterns((i, m.modules) for i, m in enumerate(markers)))
+        _last_patterns = last
+    return last[1], last[2]
+
+
 def _frame_hits(profile: Profile, markers: list[Marker]) -> list[int]:
     """Per frame: one bit per marker whose symbol or module patterns match it."""
-    syms = OwnedPatterns((i, m.symbols) for i, m in enumerate(markers))
-    mods = OwnedPatterns((i, m.modules) for i, m in enumerate(markers))
+    syms, mods = _marker_patterns(markers)
     out = []
     for f in profile.frames:
         base = f.module_base
