@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from diagnose.inputs.perf_script import PartialParse
 
 PERF_DATA_MAGIC = b"PERFILE2"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 # The commands whose input may be a perf.data read as one `perf script` stream.
 COMMANDS = frozenset({"analyze", "flamegraph", "collapse", "graph"})
 
@@ -64,9 +65,10 @@ def _start(args: list[str]) -> None:
     if len(found) != 1 or planned_slices(found[0]) > 1:
         return
     spill, meta = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _child(found[0], spill, meta)  # never returns
+        _child(found[0], spill, meta, parent)  # never returns
     _started.append(EarlyParse(found[0], pid, os.getpid(), spill, meta))
     atexit.register(end_unused)
 
@@ -81,12 +83,18 @@ def _is_perf_data(path: str) -> bool:
         return False
 
 
-def _child(path: str, spill: IO[bytes], meta: IO[bytes]) -> None:  # pragma: no cover - a forked child
+def _child(path: str, spill: IO[bytes], meta: IO[bytes], parent: int) -> None:  # pragma: no cover - a forked child
     code = 1
     try:
         # The terminal's Ctrl-C reaches the whole process group: the parent decides (it kills
         # this child on its way out); perf script, which gets it too, stops by itself.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A parent that dies otherwise (SIGTERM, SIGKILL) takes this child with it.
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # it died before the line above
+            return
         # Imported here, in the child only: the parent's start does not wait for them.
         from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
         from diagnose.inputs.perf_reader import _hand_over, default_jobs, parse_chunks
