@@ -58,7 +58,8 @@ def start_early(args: list[str]) -> None:
 
 
 def _start(args: list[str]) -> None:
-    if not args or args[0] not in COMMANDS or any(a == "--jobs" or a.startswith("--jobs=") for a in args):
+    # --jobs and --addrs read the file another way (see take_parse).
+    if not args or args[0] not in COMMANDS or any(a.split("=")[0] in ("--jobs", "--addrs") for a in args):
         return
     found = [a for a in args[1:] if not a.startswith("-") and _is_perf_data(a)]
     # Several captures are analysed by worker processes of their own (orchestrate/fleet).
@@ -122,12 +123,15 @@ def take_parse(path: str, keep_addrs: bool, jobs: int,
     if early is None:
         return None
     _started.remove(early)
+    if keep_addrs:  # the child keeps no addresses: its parse is not this one
+        _kill(early)
+        return None
     try:
         _, wait_status = os.waitpid(early.pid, 0)  # a Ctrl-C here ends the tool; end_unused is not needed
     except BaseException:
         _kill(early)
         raise
-    if os.waitstatus_to_exitcode(wait_status) != 0 or keep_addrs:
+    if os.waitstatus_to_exitcode(wait_status) != 0:
         _close(early)
         return None
     early.meta.seek(0)
