@@ -127,8 +127,8 @@ def take_parse(path: str, keep_addrs: bool, jobs: int,
         _kill(early)
         return None
     try:
-        _, wait_status = os.waitpid(early.pid, 0)  # a Ctrl-C here ends the tool; end_unused is not needed
-    except BaseException:
+        _, wait_status = os.waitpid(early.pid, 0)
+    except BaseException:  # a Ctrl-C while waiting: the child is ended, the Ctrl-C goes on
         _kill(early)
         raise
     if os.waitstatus_to_exitcode(wait_status) != 0:
