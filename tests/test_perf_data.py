@@ -270,10 +270,10 @@ def test_a_perf_data_read_while_the_command_line_loads_gives_the_same_parse(reco
     from diagnose.orchestrate.pipeline import resolve
 
     perf_early.start_early(["analyze", "--format", "json", str(recording)])
-    assert len(perf_early._started) == 1
+    assert perf_early._early is not None
     source = resolve(str(recording))
     early, early_warnings, early_cut = read_perf(source)
-    assert perf_early._started == []  # taken over, not left to be killed
+    assert perf_early._early is None  # taken over, not left to be killed
     fresh, fresh_warnings, fresh_cut = read_perf(source)
     assert (early_warnings, early_cut, early.events) == (fresh_warnings, fresh_cut, fresh.events)
     stacks = fold(fresh, CollapseOptions())  # (fold empties the parse it folds)

@@ -46,7 +46,8 @@ class EarlyParse:
     meta: IO[bytes]  # (jobs, perf's exit code, perf's error, cut short), pickled
 
 
-_started: list[EarlyParse] = []
+# The one early parse of this run, until it is taken or ended.
+_early: EarlyParse | None = None
 
 
 def start_early(args: list[str]) -> None:
@@ -65,12 +66,13 @@ def _start(args: list[str]) -> None:
     # Several captures are analysed by worker processes of their own (orchestrate/fleet).
     if len(found) != 1 or planned_slices(found[0]) > 1:
         return
+    global _early
     spill, meta = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         _child(found[0], spill, meta, parent)  # never returns
-    _started.append(EarlyParse(found[0], pid, os.getpid(), spill, meta))
+    _early = EarlyParse(found[0], pid, parent, spill, meta)
     atexit.register(end_unused)
 
 
@@ -98,9 +100,9 @@ def _child(path: str, spill: IO[bytes], meta: IO[bytes], parent: int) -> None:  
             return
         # Imported here, in the child only: the parent's start does not wait for them.
         from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
-        from diagnose.inputs.perf_reader import _hand_over, default_jobs, parse_chunks
+        from diagnose.inputs.perf_reader import _hand_over, parse_chunks, stream_jobs
 
-        jobs = max(1, default_jobs() - 1)  # as perf_read.read_perf chooses for one stream
+        jobs = stream_jobs()  # as perf_read.read_perf chooses
         status = PerfScriptExit()
         parse, truncated = parse_chunks(stream_perf_script(path, status), False, jobs, STREAM_CHUNK_BYTES)
         pickle.dump((jobs, status.code, status.error, truncated), meta)
@@ -118,11 +120,11 @@ def take_parse(path: str, keep_addrs: bool, jobs: int,
     """The early parse of `path` (the same file by its real path, read with `jobs` parsers and no
     addresses kept): the parse and whether its text was cut short, perf's exit in `status`; None
     when there is none to take (the caller reads the file itself)."""
-    early = next((e for e in _started if e.owner == os.getpid()
-                  and os.path.realpath(e.path) == os.path.realpath(path)), None)
-    if early is None:
+    global _early
+    early = _early
+    if early is None or early.owner != os.getpid() or os.path.realpath(early.path) != os.path.realpath(path):
         return None
-    _started.remove(early)
+    _early = None
     if keep_addrs:  # the child keeps no addresses: its parse is not this one
         _kill(early)
         return None
@@ -149,10 +151,10 @@ def take_parse(path: str, keep_addrs: bool, jobs: int,
 
 def end_unused() -> None:
     """Kill the early parse nobody took (at exit; or when the captures go to worker processes)."""
-    while _started:
-        early = _started.pop()
-        if early.owner == os.getpid():
-            _kill(early)
+    global _early
+    early, _early = _early, None
+    if early is not None and early.owner == os.getpid():
+        _kill(early)
 
 
 def _kill(early: EarlyParse) -> None:

@@ -33,6 +33,12 @@ def default_jobs() -> int:
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
 
 
+def stream_jobs() -> int:
+    """Parsers for perf script's text streamed from a perf.data: perf itself keeps a core busy,
+    the parse takes the others (on 2 CPUs: the reading process alone, no workers to feed)."""
+    return max(1, default_jobs() - 1)
+
+
 def _parse_serial(data: Iterable[bytes], keep_addrs: bool, index_base: int = 0,
                   is_final_range: bool = True) -> PartialParse:
     parser = ChunkParser(keep_addrs)

@@ -26,7 +26,6 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-
 def planned_slices(path: str, jobs: int | None = None, min_bytes: int = SLICE_MIN_BYTES) -> int:
     """The number of time slices to read `path` in (jobs when given), 1 for one stream: fewer
     than 2 * CPUS_PER_SLICE usable CPUs, or a recording under min_bytes. (perf_slices.slices_for

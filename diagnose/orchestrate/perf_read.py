@@ -7,7 +7,7 @@ from __future__ import annotations
 from diagnose.core.errors import DiagnoseError
 from diagnose.inputs import perf_early
 from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
-from diagnose.inputs.perf_reader import default_jobs, parse_chunks, parse_file
+from diagnose.inputs.perf_reader import parse_chunks, parse_file, stream_jobs
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.perf_slice_plan import SLICE_MIN_BYTES
 from diagnose.inputs.perf_slices import parse_sliced, slices_for
@@ -41,10 +41,8 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: i
     if ranges is not None:
         parse, truncated = parse_sliced(source.path, ranges, keep_unknown_addresses, perf_exit), False
     elif source.format == "perf-data":
-        # perf script itself keeps a core busy: the parse, streamed from its pipe while it
-        # runs, takes the others (on 2 CPUs: this process alone, no workers to feed).
         if jobs is None:
-            jobs = max(1, default_jobs() - 1)
+            jobs = stream_jobs()
         # Read already, by the process the entry point forked (inputs/perf_early), or now.
         early = perf_early.take_parse(source.path, keep_unknown_addresses, jobs, perf_exit)
         if early is not None:
