@@ -362,3 +362,17 @@ def test_one_frame_text_at_kernel_and_user_addresses_keeps_both_kinds(tmp_path: 
     out = run_cli("collapse", "--addrs", "--kernel", path)
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == 40  # every address its own frame
+
+
+def test_a_malformed_leaf_line_seen_again_is_skipped_again_not_taken_for_a_frame(tmp_path: Path) -> None:
+    """The line cache remembers a refused line as refused: the second sample with the same
+    malformed leaf line was once counted with a frame id of -1, which names the table's last
+    frame (here _start), so its samples went to an unrelated function."""
+    good = sample("app", 1, 1, 1.0, [("work", APP), ("main", APP), ("_start", APP)])
+    bad = "app 1/1 [000] {t}: 10101010 cpu-clock:ppp: \n\t  not a frame line\n\t7f0000001100 main+0x5 (/usr/bin/app)\n\n"
+    path = write(tmp_path, good + "".join(bad.format(t=f"{2 + k}.000000") for k in range(3)))
+    names = by_name(load_profile(path))
+    assert names["_start"][:2] == (0, 1)
+    assert names["main"][:2] == (3, 4)
+    proc = run_cli("analyze", path, "--format", "json")
+    assert "skipped not a frame line: 'not a frame line' (3 lines like it)" in proc.stderr

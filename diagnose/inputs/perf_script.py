@@ -168,9 +168,9 @@ class ChunkParser(FrameTable):
                     leaf = self._line_id(leaf_line)
                 if rest is None:
                     rest = self._rest_ids(rest_lines)
-                if leaf < 0 or rest is None:
-                    self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
-                    continue
+            if leaf < 0 or rest is None:  # (a line refused is cached as refused)
+                self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
+                continue
             p = periods.get(period)
             if p is None:
                 p = self._period(period)
