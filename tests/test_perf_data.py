@@ -248,12 +248,18 @@ def test_ctrl_c_while_reading_slices_ends_every_perf_script(recording: Path, del
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     time.sleep(delay)
-    busy = _processes_reading(recording)
+    # The Ctrl-C lands while a perf script reads (the reads follow each other; between two,
+    # none does): from `delay` on, at the first moment one is seen.
+    deadline = time.monotonic() + 10
+    seen = False
+    while delay >= 0.1 and not seen and time.monotonic() < deadline:
+        seen = any(line.split()[0].endswith("perf") for line in _processes_reading(recording))
+        time.sleep(0 if seen else 0.005)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode in (130, -signal.SIGINT), stderr.decode()
     assert b"KeyboardInterrupt" in stderr or not stderr
-    assert any(line.split()[0].endswith("perf") for line in busy) or delay < 0.1  # it was reading
+    assert seen or delay < 0.1, "no perf script was ever seen reading"
     deadline = time.monotonic() + 10
     while _processes_reading(recording) and time.monotonic() < deadline:
         time.sleep(0.1)
