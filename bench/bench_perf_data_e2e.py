@@ -117,10 +117,10 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
     from diagnose.analysis import Analysis
     from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
     from diagnose.engine import evaluate
-    from diagnose.inputs.perf_data import PerfScriptExit, stream_perf_script
+    from diagnose.inputs.perf_data import PerfScriptExit, parse_perf_data, sample_times, stream_perf_script
     from diagnose.inputs.perf_slices import parse_sliced, slices_for
     from diagnose.inputs.perf_profile import build_profile
-    from diagnose.inputs.perf_reader import default_jobs, parse_chunks
+    from diagnose.inputs.perf_reader import stream_jobs
     from diagnose.knowledge import builtin_knowledge
     from diagnose.rules import load_packs
     from diagnose.report.flamegraph import FlameOptions, render_flamegraph
@@ -140,10 +140,10 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "diagnose", "--help"], env=env, capture_output=True, check=True)
         t = note("python start, command line (diagnose --help)", t)
-        for _piece in stream_perf_script(str(data)):
+        for _piece in stream_perf_script(str(data), times=sample_times(str(data)) is None):
             pass
-        t = note("perf script alone (text drained)", t)
-        parse, _ = parse_chunks(stream_perf_script(str(data)), False, max(1, default_jobs() - 1))
+        t = note("perf script alone (text drained, as diagnose asks for it)", t)
+        parse, _ = parse_perf_data(str(data), PerfScriptExit(), False, stream_jobs())
         t = note("perf script + parse (streamed)", t)
         ranges = slices_for(str(data), 2, min_bytes=0)
         if ranges is not None:

@@ -36,11 +36,13 @@ ANALYSIS_FIELDS = "+pid,-cpu,-symoff"
 PIPE_BYTES = 1 << 20
 
 
-def analysis_command(path: str, time_range: str | None = None, header: bool = True) -> list[str]:
+def analysis_command(path: str, time_range: str | None = None, header: bool = True, times: bool = True) -> list[str]:
     """The perf script invocation whose text is analysed and never kept: header included (unless
-    header=False), pid/tid, no CPU numbers nor symbol offsets; with time_range (perf's `--time`
-    syntax, see perf_slices), only the samples of that time slice."""
-    return [perf_binary(), "script", *(["--header"] if header else []), "-F", ANALYSIS_FIELDS,
+    header=False), pid/tid, no CPU numbers nor symbol offsets, and no time stamps with
+    times=False (when the header gives the first and last, see perf_counted); with time_range
+    (perf's `--time` syntax, see perf_slices), only the samples of that time slice."""
+    fields = ANALYSIS_FIELDS if times else ANALYSIS_FIELDS + ",-time"
+    return [perf_binary(), "script", *(["--header"] if header else []), "-F", fields,
             *(["--time", time_range] if time_range else []), "-i", path]
 
 

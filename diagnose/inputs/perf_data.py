@@ -14,6 +14,9 @@ from typing import IO
 from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
 from diagnose.inputs.perf_command import PERF_INSTALL_HINT, PIPE_PIECE, analysis_command, widen_pipe
+from diagnose.inputs.perf_header import printed_seconds, sample_times_ns
+from diagnose.inputs.perf_reader import parse_chunks
+from diagnose.inputs.perf_script import PartialParse
 
 # perf script's text is parsed in chunks of this size: no larger than the pipe, so that perf
 # keeps writing the next chunk while this one is parsed (with 4 MB chunks it waited 3/4 of the time).
@@ -69,12 +72,13 @@ class _StderrTail(threading.Thread):
 
 
 def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_range: str | None = None,
-                       header: bool = True) -> Iterator[bytes]:
+                       header: bool = True, times: bool = True) -> Iterator[bytes]:
     """Yield perf script output for `path` in pieces (of one time slice with time_range, without
-    the header with header=False). perf's stderr is drained by a thread as it comes. A perf that
-    fails before any output is a clear error; one that fails part-way (a perf.data cut short) is
-    told through `status`, after the last piece, for the caller to warn about or refuse."""
-    cmd = analysis_command(path, time_range, header)
+    the header with header=False, without time stamps with times=False). perf's stderr is
+    drained by a thread as it comes. A perf that fails before any output is a clear error; one
+    that fails part-way (a perf.data cut short) is told through `status`, after the last piece,
+    for the caller to warn about or refuse."""
+    cmd = analysis_command(path, time_range, header, times)
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:
@@ -108,6 +112,21 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
         status.code = code
         if code != 0:
             status.error = _last_error_line(err) if err.strip() else f"exit code {code}"
+
+
+def sample_times(path: str) -> tuple[float, float] | None:
+    """The first and last sample times of a perf.data, as perf script would print them, when its
+    header gives them: its text is then asked for without time stamps (see perf_counted)."""
+    span = sample_times_ns(path)
+    return None if span is None else (printed_seconds(span[0]), printed_seconds(span[1]))
+
+
+def parse_perf_data(path: str, status: PerfScriptExit, keep_addrs: bool, jobs: int) -> tuple[PartialParse, bool]:
+    """A whole perf.data read by one perf script, its text parsed (by `jobs` parsers) as it
+    streams: the parse, and whether the text was cut short."""
+    times = sample_times(path)
+    return parse_chunks(stream_perf_script(path, status, times=times is None), keep_addrs, jobs,
+                        STREAM_CHUNK_BYTES, times)
 
 
 def _last_error_line(err: str) -> str:

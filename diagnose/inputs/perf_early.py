@@ -5,7 +5,7 @@ about 0.3 s before the capture is even opened. So the entry point, first thing, 
 perf.data among the arguments of the commands that read one (by its magic bytes, not its
 name) and, when the analysis will read it as one stream (perf_slice_plan), forks: the child runs
 the perf script the analysis would run and parses its text as the analysis would
-(perf_reader.parse_chunks, without addresses), then hands the parse over in an unnamed file
+(perf_data.parse_perf_data, without addresses), then hands the parse over in an unnamed file
 (perf_reader._hand_over, as the time slices do) and exits. perf script, the parse and the
 parent's start-up now run side by side.
 
@@ -99,12 +99,12 @@ def _child(path: str, spill: IO[bytes], meta: IO[bytes], parent: int) -> None:  
         if os.getppid() != parent:  # it died before the line above
             return
         # Imported here, in the child only: the parent's start does not wait for them.
-        from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
-        from diagnose.inputs.perf_reader import _hand_over, parse_chunks, stream_jobs
+        from diagnose.inputs.perf_data import PerfScriptExit, parse_perf_data
+        from diagnose.inputs.perf_reader import _hand_over, stream_jobs
 
         jobs = stream_jobs()  # as perf_read.read_perf chooses
         status = PerfScriptExit()
-        parse, truncated = parse_chunks(stream_perf_script(path, status), False, jobs, STREAM_CHUNK_BYTES)
+        parse, truncated = parse_perf_data(path, status, False, jobs)
         pickle.dump((jobs, status.code, status.error, truncated), meta)
         meta.flush()
         _hand_over(parse, spill)

@@ -37,6 +37,9 @@ BODY_CACHE_LIMIT = 20_000
 LINE_CACHE_LIMIT = 100_000
 TEXT_CACHE_LIMIT = 100_000
 # Sentinel frame ids in a parsed body.
+# A sample line as the fast paths read it: who (comm [pid/]tid), [cpu], time, period, event.
+SAMPLE_LINE = re.compile(rb"(\S[^\n]*?[ \t]+(?:\d+/+)?\d+)[ \t]+(?:\[\d+\][ \t]+)?(?:(\d+\.\d+):[ \t]*)?"
+                         rb"(?:(\d+)[ \t]+)?(\S+):[ \t]*")
 _BAD = -1
 # perf writes a sample's period as an unsigned 64-bit number.
 PERIOD_MAX = (1 << 64) - 1
@@ -266,3 +269,20 @@ def is_sample_line(line: bytes) -> bool:
     if m is None:
         return False
     return not line[:1].isspace() or bool(m.group("time") and m.group("event"))
+
+
+class LineCounter:
+    """Line numbers of byte offsets in a chunk, counted lazily and only forward (warnings are
+    rare, so the hot path never counts lines)."""
+
+    def __init__(self, chunk: bytes, first_line: int) -> None:
+        self.chunk = chunk
+        self.pos = 0
+        self.line = first_line
+
+    def line_at(self, offset: int) -> int:
+        if offset < self.pos:
+            self.pos, self.line = 0, self.line - self.chunk.count(b"\n", 0, self.pos)
+        self.line += self.chunk.count(b"\n", self.pos, offset)
+        self.pos = offset
+        return self.line

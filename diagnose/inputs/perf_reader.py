@@ -239,9 +239,9 @@ def _parse_ranges_lazily(path: str, ranges: list[tuple[int, int]],
 
 # -- several processes on a stream --------------------------------------------------------
 
-def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool, k: int,
-                   spill: BinaryIO) -> None:  # pragma: no cover
-    parser = ChunkParser(keep_addrs)
+def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool, k: int, spill: BinaryIO,
+                   sample_times: tuple[float, float] | None) -> None:  # pragma: no cover
+    parser = ChunkParser(keep_addrs, sample_times)
     try:
         while True:
             item = tasks.get()
@@ -256,7 +256,7 @@ def _stream_worker(tasks: mp.Queue, results: mp.Queue, keep_addrs: bool, k: int,
 
 
 def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tuple[bytes, bool, int],
-                           keep_addrs: bool, jobs: int) -> PartialParse:
+                           keep_addrs: bool, jobs: int, sample_times: tuple[float, float] | None) -> PartialParse:
     # A Ctrl-C is raised only between queue operations (see safe_interrupt): one inside
     # tasks.put() would leave the queue's lock taken and the process hanging at exit. Every wait
     # is short so that the Ctrl-C is seen (the workers, which get it too, stop consuming).
@@ -265,8 +265,8 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
         tasks: mp.Queue = ctx.Queue(maxsize=jobs * 2)
         results: mp.Queue = ctx.Queue()
         spills = [tempfile.TemporaryFile() for _ in range(jobs)]
-        workers = [ctx.Process(target=_stream_worker, args=(tasks, results, keep_addrs, k, spills[k]), daemon=True)
-                   for k in range(jobs)]
+        workers = [ctx.Process(target=_stream_worker, daemon=True,
+                               args=(tasks, results, keep_addrs, k, spills[k], sample_times)) for k in range(jobs)]
         for w in workers:
             w.start()
         try:
@@ -306,10 +306,12 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
 
 
 
-def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
-                 jobs: int | None = None, chunk_bytes: int | None = None) -> tuple[PartialParse, bool]:
+def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False, jobs: int | None = None,
+                 chunk_bytes: int | None = None,
+                 sample_times: tuple[float, float] | None = None) -> tuple[PartialParse, bool]:
     """Parse perf script text given as a stream of byte pieces, in chunks of about chunk_bytes
-    (None: SampleChunker's default). Returns (result, gzip_truncated)."""
+    (None: SampleChunker's default); sample_times for text printed without time stamps (see
+    ChunkParser). Returns (result, gzip_truncated)."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
     truncated = False
 
@@ -326,12 +328,12 @@ def parse_chunks(data: Iterable[bytes], keep_unknown_addresses: bool = False,
     if first is None:
         return PartialParse(), truncated
     if first[1] or jobs == 1:
-        parser = ChunkParser(keep_unknown_addresses)
+        parser = ChunkParser(keep_unknown_addresses, sample_times)
         for i, (chunk, last, line) in enumerate(itertools.chain([first], chunks)):
             parser.feed(chunk, i, line, last)
         out = parser.finish()
     else:
-        out = _parse_stream_parallel(chunks, first, keep_unknown_addresses, jobs)
+        out = _parse_stream_parallel(chunks, first, keep_unknown_addresses, jobs, sample_times)
     note_cut_samples(out, chunker)
     return out, truncated
 

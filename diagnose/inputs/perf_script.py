@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from diagnose.inputs.perf_lines import (_BAD, _HEAD, BODY_CACHE_LIMIT, FrameRec, FrameTable,  # noqa: F401
-                                        _split_balanced, _strip_offset, is_sample_line, period_value)
+from diagnose.inputs.perf_counted import SampleTexts, feed_counted
+from diagnose.inputs.perf_lines import (_BAD, _HEAD, BODY_CACHE_LIMIT, SAMPLE_LINE, FrameRec, FrameTable,  # noqa: F401
+                                        LineCounter, _split_balanced, _strip_offset, is_sample_line, period_value)
 from diagnose.inputs.perf_parse import (EventStats, Group, PartialParse, StackKey, Warning_,  # noqa: F401
                                         add_count, count, merge)
 
@@ -19,10 +20,7 @@ from diagnose.inputs.perf_parse import (EventStats, Group, PartialParse, StackKe
 _FAST_HEAD = re.compile(rb"^(\S.*?\s+(?:\d+/+)?\d+)\s+(?:\[\d+\]\s+)?(?:(\d+\.\d+):\s*)?(?:(\d+)\s+)?(\S+):\s*$")
 # The start of a sample: its sample line (as _FAST_HEAD) and its leaf frame line. The callers'
 # lines follow, up to the blank line that ends the sample.
-_SAMPLE_START = re.compile(
-    rb"(\S[^\n]*?[ \t]+(?:\d+/+)?\d+)[ \t]+(?:\[\d+\][ \t]+)?(?:(\d+\.\d+):[ \t]*)?(?:(\d+)[ \t]+)?"
-    rb"(\S+):[ \t]*\n([^\n]+)"
-)
+_SAMPLE_START = re.compile(SAMPLE_LINE.pattern + rb"\n([^\n]+)")
 _WHO = re.compile(rb"^\s*(\S.*?)\s+(?:(\d+)/+)?(\d+)$")
 
 _HEADER_FENCE = b"# ========"
@@ -33,8 +31,13 @@ PERIOD_CACHE_LIMIT = 4096
 class ChunkParser(FrameTable):
     """Parses chunks of perf script text that start and end on sample boundaries."""
 
-    def __init__(self, keep_unknown_addresses: bool = False) -> None:
+    def __init__(self, keep_unknown_addresses: bool = False,
+                 sample_times: tuple[float, float] | None = None) -> None:
+        """sample_times: the text was printed without time stamps, and these are the first and
+        last (a perf.data's header): its samples are read as if each had one (see perf_counted)."""
         super().__init__(keep_unknown_addresses)
+        self.sample_times = sample_times
+        self._texts = SampleTexts(self)
         self.out = PartialParse(frames=self.frames)
         # (who, event, strict) -> group id while parsing ("who": the sample line's text from comm
         # to tid); finish() turns them into threads. out.counts holds (group id, frame ids...).
@@ -52,7 +55,7 @@ class ChunkParser(FrameTable):
         """Count one sample read by the careful path (full sample-line expression)."""
         comm, pid, tid, _cpu, time, period, event, tail = head.groups()
         event = event or b""
-        strict = time is not None and not tail and bool(event)
+        strict = (time is not None or self.sample_times is not None) and not tail and bool(event)
         who = head.string[head.start("comm"):head.end("tid")]
         self._add(who, event, strict, time, period, -2 if not ids else ids[0], ids[1:], chunk_index, order)
 
@@ -119,19 +122,19 @@ class ChunkParser(FrameTable):
                 if len(self.out.header) < 400:
                     self.out.header.append(chunk[:nl])
                 chunk, first_line = chunk[nl + 1:], first_line + 1
-        lines = _LineCounter(chunk, first_line)
+        lines = LineCounter(chunk, first_line)
         if last and chunk and not chunk.endswith(b"\n"):
             # The input stops inside this line (perf killed, a file cut short): _check_end
             # reports that, so the line is not also reported as malformed.
             self._cut_line = lines.line_at(chunk.rfind(b"\n") + 1)
         if chunk[:1] == b"#" or b"\n#" in chunk:
             self._feed_blocks(chunk, 0, chunk_index, lines)
-        else:
+        elif self.sample_times is None or not feed_counted(self, self._texts, chunk, chunk_index):
             self._feed_fast(chunk, chunk_index, lines)
         if last:
             self._check_end(chunk, lines)
 
-    def _feed_fast(self, chunk: bytes, chunk_index: int, lines: _LineCounter) -> None:
+    def _feed_fast(self, chunk: bytes, chunk_index: int, lines: LineCounter) -> None:
         line_cache = self._line_cache
         body_cache = self._body_cache
         counts = self.out.counts
@@ -141,6 +144,7 @@ class ChunkParser(FrameTable):
         find = chunk.find
         cur_event: bytes | None = None
         cur_strict = False
+        untimed = self.sample_times is not None
         first_time: bytes | None = None
         last_time: bytes | None = None
         pos = 0
@@ -177,7 +181,7 @@ class ChunkParser(FrameTable):
                 if p is None:  # not a 64-bit number: skipped, with a warning, by the careful path
                     self._feed_blocks(chunk[start:end], start, chunk_index, lines, careful=True)
                     continue
-            strict = time is not None
+            strict = time is not None or untimed
             g = group_ids.get((who, event, strict))
             if g is None:
                 g = self._group(who, event, strict)
@@ -208,7 +212,7 @@ class ChunkParser(FrameTable):
         self._body_cache[rest_lines] = ids
         return ids
 
-    def _feed_blocks(self, text: bytes, base: int, chunk_index: int, lines: _LineCounter,
+    def _feed_blocks(self, text: bytes, base: int, chunk_index: int, lines: LineCounter,
                      careful: bool = False) -> None:
         """Samples separated by blank lines, one block at a time; comments are header facts."""
         fast = _FAST_HEAD.match
@@ -230,7 +234,8 @@ class ChunkParser(FrameTable):
                 ids = self._lines_ids(block[nl + 1:]) if nl > 0 else ()
                 if ids is not None:
                     leaf, rest = (ids[0], ids[1:]) if ids else (-2, ())
-                    self._add(who, event, time is not None, time, period, leaf, rest, chunk_index, start)
+                    strict = time is not None or self.sample_times is not None
+                    self._add(who, event, strict, time, period, leaf, rest, chunk_index, start)
                     continue
             # Anything unusual (single-line samples, trace output, stray lines): line by line.
             self._slow_block(block, chunk_index, start, lines)
@@ -241,7 +246,7 @@ class ChunkParser(FrameTable):
         out.time_min = lo if out.time_min is None else min(out.time_min, lo)
         out.time_max = hi if out.time_max is None else max(out.time_max, hi)
 
-    def _check_end(self, chunk: bytes, lines: _LineCounter) -> None:
+    def _check_end(self, chunk: bytes, lines: LineCounter) -> None:
         """perf ends every sample that has a call chain with a blank line, and every line with a
         newline: input that stops short of that was cut off (perf killed, disk full)."""
         body = chunk.rstrip(b"\n")
@@ -290,6 +295,8 @@ class ChunkParser(FrameTable):
             if len(key) == 1:
                 st.stackless += n
         self._group_ids, self._raw_groups = {}, []
+        if self.sample_times is not None and out.counts:
+            out.time_min, out.time_max = self.sample_times
         return out
 
     def _take_header(self, chunk: bytes, first_line: int) -> tuple[bytes, int]:
@@ -319,7 +326,7 @@ class ChunkParser(FrameTable):
                 kept.append(line)
         return b"\n".join(kept)
 
-    def _slow_block(self, block: bytes, chunk_index: int, start: int, lines: _LineCounter) -> None:
+    def _slow_block(self, block: bytes, chunk_index: int, start: int, lines: LineCounter) -> None:
         """Line-by-line reading of an unusual block: samples printed on one line each (no call
         chains), sample lines not separated by blank lines, stray or malformed lines."""
         head: re.Match[bytes] | None = None
@@ -378,19 +385,3 @@ class ChunkParser(FrameTable):
                 ids.append(fid)
         flush()
 
-
-class _LineCounter:
-    """Line numbers of byte offsets in a chunk, counted lazily and only forward (warnings are
-    rare, so the hot path never counts lines)."""
-
-    def __init__(self, chunk: bytes, first_line: int) -> None:
-        self.chunk = chunk
-        self.pos = 0
-        self.line = first_line
-
-    def line_at(self, offset: int) -> int:
-        if offset < self.pos:
-            self.pos, self.line = 0, self.line - self.chunk.count(b"\n", 0, self.pos)
-        self.line += self.chunk.count(b"\n", self.pos, offset)
-        self.pos = offset
-        return self.line

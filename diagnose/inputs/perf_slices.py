@@ -2,12 +2,12 @@
 each parsed as it streams: perf script's own work (most of the time of reading a perf.data) is
 spread over the CPUs instead of one.
 
-The slices: the recording's first and last sample times (from its header, `perf report
---header-only`: a few milliseconds) cut into equal spans; slice k runs `perf script --time A,B`,
-whose bounds perf takes as inclusive and exact to the nanosecond, so the slices' bounds are
-consecutive nanoseconds (`,T1`, `T1+1ns,T2`, ..., `Tn+1ns,`): no sample is in two slices nor
-lost, and the slices' texts put end to end are perf script's whole text (perf prints samples in
-time order; only the first slice prints the header). Each slice's perf starts anew (symbols,
+The slices: the recording's first and last sample times (read from its header, perf_header)
+cut into equal spans; slice k runs `perf script --time A,B`, whose bounds perf takes as
+inclusive and exact to the nanosecond, so the slices' bounds are consecutive nanoseconds
+(`,T1`, `T1+1ns,T2`, ..., `Tn+1ns,`): no sample is in two slices nor lost, and the slices' texts
+put end to end are perf script's whole text (perf prints samples in time order; only the first
+slice prints the header). Each slice's perf starts anew (symbols,
 and the events that are not samples, mmap and comm, up to its slice's end): about 0.1 CPU
 second each on a 7 MB recording, so a small recording is read as one stream.
 
@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from diagnose.core.errors import DiagnoseError
-from diagnose.inputs.perf_command import perf_binary
-from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
+from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, sample_times, stream_perf_script
+from diagnose.inputs.perf_header import sample_times_ns
 from diagnose.inputs.perf_reader import RANGE_INDEX, SampleChunker, _hand_over, _summary, _take_over, note_cut_samples
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge
 from diagnose.inputs.perf_slice_plan import SLICE_MIN_BYTES, planned_slices
@@ -43,31 +42,10 @@ NS = 1_000_000_000
 
 
 def sample_time_span(path: str) -> tuple[int, int] | None:
-    """The first and last sample times of a recording (nanoseconds, as perf's header gives them:
-    to the microsecond), or None when its header does not say (a recording written to a pipe,
-    a file cut short, an old perf)."""
-    try:
-        done = subprocess.run([perf_binary(), "report", "--header-only", "-i", path], capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    first = last = None
-    for line in done.stdout.decode("utf-8", "replace").splitlines():
-        name, _, value = line.lstrip("# ").partition(":")
-        if name.strip() == "time of first sample":
-            first = _ns(value)
-        elif name.strip() == "time of last sample":
-            last = _ns(value)
-    return (first, last) if first is not None and last is not None and last > first else None
-
-
-def _ns(text: str) -> int | None:
-    sec, _, frac = text.strip().partition(".")
-    if not sec.isdigit() or (frac and not frac.isdigit()) or len(frac) > 9:
-        return None
-    return int(sec) * NS + int(frac.ljust(9, "0") or 0)
+    """The first and last sample times of a recording (nanoseconds, from its header), or None
+    when its header does not say (see perf_header) or they are one."""
+    span = sample_times_ns(path)
+    return span if span is not None and span[1] > span[0] else None
 
 
 def _seconds(ns: int) -> str:
@@ -110,9 +88,10 @@ class _Lines:
 def _parse_slice(path: str, time_range: str, k: int, keep_addrs: bool, status: PerfScriptExit,
                  ctrl_c: InterruptAtSafePoints | None = None) -> tuple[PartialParse, int]:
     """One slice's parse and the number of lines of its text."""
-    stream = stream_perf_script(path, status, time_range, header=k == 0)
+    times = sample_times(path)
+    stream = stream_perf_script(path, status, time_range, header=k == 0, times=times is None)
     lines = _Lines(stream)
-    parser = ChunkParser(keep_addrs)
+    parser = ChunkParser(keep_addrs, times)
     chunker = SampleChunker(STREAM_CHUNK_BYTES)
     try:
         for i, (chunk, last, line) in enumerate(chunker.chunks(lines)):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from diagnose.core.errors import DiagnoseError
 from diagnose.inputs import perf_early
-from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script
-from diagnose.inputs.perf_reader import parse_chunks, parse_file, stream_jobs
+from diagnose.inputs.perf_data import PerfScriptExit, parse_perf_data
+from diagnose.inputs.perf_reader import parse_file, stream_jobs
 from diagnose.inputs.perf_script import PartialParse, count
 from diagnose.inputs.perf_slice_plan import SLICE_MIN_BYTES
 from diagnose.inputs.perf_slices import parse_sliced, slices_for
@@ -48,8 +48,7 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: i
         if early is not None:
             parse, truncated = early
         else:
-            parse, truncated = parse_chunks(stream_perf_script(source.path, perf_exit), keep_unknown_addresses,
-                                            jobs, STREAM_CHUNK_BYTES)
+            parse, truncated = parse_perf_data(source.path, perf_exit, keep_unknown_addresses, jobs)
     else:
         parse, truncated = parse_file(source.path, keep_unknown_addresses, jobs)
     if perf_exit.failed:

@@ -1,0 +1,55 @@
+"""What a perf.data's own header says, read from the file (no perf run): the times of its first
+and last samples, which `perf record` writes at its end (the HEADER_SAMPLE_TIME feature, perf
+5.1 and later; zero when it recorded with --no-buildid, which skips the pass that sees them).
+
+perf.data layout (tools/perf/Documentation/perf.data-file-format.txt): a 104-byte header, magic
+"PERFILE2", holding the data section's place and a bitmap of the features present; after the
+data section, one (offset, size) section per feature present, in the bitmap's order.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+HEADER_BYTES = 104
+DATA_SECTION = 40  # offset of the data section's (offset, size) in the header
+FEATURE_BITS = 72  # offset of the feature bitmap (256 bits)
+HEADER_SAMPLE_TIME = 21  # the feature's bit
+
+
+def sample_times_ns(path: str) -> tuple[int, int] | None:
+    """(first, last) sample time in nanoseconds, or None when the header does not say: another
+    format (a recording written to a pipe, big-endian), a file cut short, an older perf, a
+    recording made with --no-buildid."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(HEADER_BYTES)
+            if len(head) < HEADER_BYTES or head[:8] != b"PERFILE2":
+                return None
+            if struct.unpack_from("<Q", head, 8)[0] != HEADER_BYTES:  # 16: a recording written to a pipe
+                return None
+            data_offset, data_size = struct.unpack_from("<QQ", head, DATA_SECTION)
+            features = int.from_bytes(head[FEATURE_BITS:HEADER_BYTES], "little")
+            if not data_size or not features >> HEADER_SAMPLE_TIME & 1:
+                return None
+            index = bin(features & ((1 << HEADER_SAMPLE_TIME) - 1)).count("1")
+            table = data_offset + data_size
+            if table + 16 * (index + 1) > size:
+                return None
+            f.seek(table + 16 * index)
+            offset, length = struct.unpack("<QQ", f.read(16))
+            if length != 16 or offset < table or offset + length > size:
+                return None
+            f.seek(offset)
+            first, last = struct.unpack("<QQ", f.read(16))
+    except (OSError, struct.error):
+        return None
+    return (first, last) if 0 < first <= last else None
+
+
+def printed_seconds(ns: int) -> float:
+    """A time as perf script prints it (microseconds, cut, not rounded) read back as a number:
+    the same float the time stamps of its text give."""
+    return float(f"{ns // 1_000_000_000}.{ns // 1000 % 1_000_000:06d}")
