@@ -5,6 +5,7 @@ rule did not fire."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from diagnose.expert.facts import Measured, Measurements, as_number, category_selectors, confidence, env_lookup
@@ -51,8 +52,9 @@ def selectors_of(rules: list[Rule], kb: Knowledge) -> list[Selector]:
 
 
 class _Run:
-    def __init__(self, profile: Profile, ruleset: RuleSet, kb: Knowledge) -> None:
+    def __init__(self, profile: Profile, ruleset: RuleSet, kb: Knowledge, brief: Collection[str] = ()) -> None:
         self.profile, self.ruleset, self.kb = profile, ruleset, kb
+        self.brief = brief
         active = [r for r in ruleset.rules if r.enabled]
         self.m = Measurements(profile, kb, selectors_of(active, kb))
         self.facts: dict[str, Any] = {}
@@ -253,9 +255,10 @@ class _Run:
         total_cores = cores_used(self.profile.total_samples, cap.frequency_hz, cap.duration_s)
         # Capture-quality notes (too few samples, missing symbols) save no CPU: they rank last.
         gain = 0.0 if "capture-quality" in rule.tags else float(share) * (total_cores if total_cores else 1.0)
-        evidence, frames = finding_evidence(self.profile, self.kb, self.m, rule, prim, pm)
+        evidence, frames = ({}, []) if rule.id in self.brief else \
+            finding_evidence(self.profile, self.kb, self.m, rule, prim, pm)
         recs, satisfied, withheld = [], [], []
-        for rid in rule.recommend:
+        for rid in () if rule.id in self.brief else rule.recommend:
             known = self.kb.recommendations[rid]
             status, stack, reason = judge(known, self.kb, self.platform)
             if status != OFFER:
@@ -269,7 +272,7 @@ class _Run:
             else:
                 recs.append(rec)
         not_helpful = []
-        for nh in rule.not_helpful:
+        for nh in () if rule.id in self.brief else rule.not_helpful:
             rec = concrete(self.kb.recommendations[nh.id], self.kb, self.env, why_here=nh.why)
             rec["status"] = "not-helpful"
             rec["why_not_helpful"] = nh.why.get("en", "")
@@ -337,8 +340,11 @@ class _Run:
                     spec.gain = max(spec.gain, gen.gain)
 
 
-def evaluate(profile: Profile, ruleset: RuleSet, kb: Knowledge) -> Evaluation:
-    run = _Run(profile, ruleset, kb)
+def evaluate(profile: Profile, ruleset: RuleSet, kb: Knowledge, brief: Collection[str] = ()) -> Evaluation:
+    """The rules run on the profile. A rule in `brief` that fires gives a finding without
+    evidence nor advice (its rating, measures and links to other findings are whole): for a
+    caller that only needs to know it fired (per_process, for rules the merged capture fired)."""
+    run = _Run(profile, ruleset, kb, brief)
     traces: list[RuleTrace] = []
     findings: list[Finding] = []
     for rule in ruleset.rules:

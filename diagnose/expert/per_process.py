@@ -54,7 +54,8 @@ def add_process_findings(evaluation: Evaluation, profile: Profile, ruleset: Rule
         if n < MIN_SAMPLES:
             continue
         alone = select(profile, selection(pids=[pid]))
-        for f in evaluate(alone, ruleset, kb).findings:
+        # (What fired on the merged capture is not added again: its evidence is not gathered.)
+        for f in evaluate(alone, ruleset, kb, brief=fired).findings:
             if f.id in fired or f.quality_note:
                 continue
             if f.id not in best or f.score > best[f.id].score:
