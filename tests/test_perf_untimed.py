@@ -27,13 +27,17 @@ a = threading.Thread(target=spin, args=(3,)); a.start(); spin(7); a.join()
 """
 
 
-def _record(tmp_path_factory: pytest.TempPathFactory, name: str, *extra: str) -> Path:
+# Sleeps: a thread switched out 200 times (sched:sched_switch samples).
+SLEEPY = "import time\nfor i in range(200):\n    time.sleep(0.001)\n"
+
+
+def _record(tmp_path_factory: pytest.TempPathFactory, name: str, *options: str, program: str = BUSY) -> Path:
     perf = shutil.which("perf")
     if perf is None:
         pytest.skip("perf is not installed (apt-get install linux-perf)")
     out = tmp_path_factory.mktemp("untimed") / name
-    proc = subprocess.run([perf, "record", "-F", "499", "-g", *extra, "-o", str(out), "--", sys.executable, "-c", BUSY],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([perf, "record", *(options or ("-F", "499", "-g")), "-o", str(out), "--", sys.executable,
+                           "-c", program], capture_output=True, text=True, timeout=60)
     if proc.returncode != 0 or not out.exists():
         pytest.skip(f"perf cannot record here: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
     return out
@@ -47,7 +51,19 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def recording_without_build_ids(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """perf record -B skips the pass that notes the sample times: its header says 0 and 0."""
-    return _record(tmp_path_factory, "nobuildid.data", "-B")
+    return _record(tmp_path_factory, "nobuildid.data", "-F", "499", "-g", "-B")
+
+
+@pytest.fixture(scope="module")
+def recording_without_call_chains(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """No -g: perf script prints each sample on one line, indented (the process name padded)."""
+    return _record(tmp_path_factory, "nog.data", "-F", "499")
+
+
+@pytest.fixture(scope="module")
+def tracepoint_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tracepoint with call chains recorded: perf script still prints its samples on one line."""
+    return _record(tmp_path_factory, "sched.data", "-e", "sched:sched_switch", "-g", program=SLEEPY)
 
 
 def _header_times(path: Path) -> tuple[str, str]:
@@ -70,6 +86,16 @@ def test_the_sample_times_read_from_the_header_are_the_ones_perf_reports(recordi
     assert sample_times(str(recording_without_build_ids)) is None  # read with time stamps, as before
 
 
+def test_recordings_whose_samples_print_on_one_line_keep_their_time_stamps(
+        recording_without_call_chains: Path, tracepoint_recording: Path) -> None:
+    from diagnose.inputs.perf_data import sample_times
+    from diagnose.inputs.perf_header import sample_times_ns
+
+    for data in (recording_without_call_chains, tracepoint_recording):
+        assert sample_times_ns(str(data)) is not None  # the header has the times ...
+        assert sample_times(str(data)) is None  # ... but the samples print on one line, indented
+
+
 def _timed_text(path: Path, tmp_path: Path) -> Path:
     text = tmp_path / f"{path.name}.txt"
     with text.open("wb") as f:
@@ -78,7 +104,8 @@ def _timed_text(path: Path, tmp_path: Path) -> Path:
     return text
 
 
-@pytest.mark.parametrize("which", ["recording", "recording_without_build_ids"])
+@pytest.mark.parametrize("which", ["recording", "recording_without_build_ids", "recording_without_call_chains",
+                                   "tracepoint_recording"])
 def test_a_perf_data_gives_the_report_of_its_timed_perf_script_text(which: str, tmp_path: Path,
                                                                    request: pytest.FixtureRequest) -> None:
     data = request.getfixturevalue(which)
@@ -91,10 +118,28 @@ def test_a_perf_data_gives_the_report_of_its_timed_perf_script_text(which: str, 
     a, b = reports
     for key in ("events", "total_samples", "stack_samples", "duration_s", "duration_source", "frequency_hz", "threads"):
         assert a["capture"][key] == b["capture"][key], key
-    assert a["capture"]["duration_s"] > 0.5
+    assert a["capture"]["duration_s"] > 0.1 and a["capture"]["total_samples"] > 50
     assert a["profile"] == b["profile"] and a["findings"] == b["findings"]
     folded = [run_cli("collapse", "--pid", "--tid", str(p)).stdout for p in (data, text)]
-    assert folded[0] == folded[1] and folded[0].count("\n") > 3
+    assert folded[0] == folded[1] and folded[0].count("\n") >= 1
+
+
+def test_untimed_text_the_parser_warns_about_is_read_again_with_time_stamps(
+        recording_without_call_chains: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the header mislead (one-line samples taken for call chains), the untimed text's
+    lines would not read as samples: the recording is read again, timed, and nothing is lost."""
+    from diagnose.inputs import perf_data
+    from diagnose.inputs.collapse import CollapseOptions, fold
+    from diagnose.inputs.perf_reader import parse_file
+
+    monkeypatch.setattr(perf_data, "every_event_has_call_chains", lambda path: True)
+    assert perf_data.sample_times(str(recording_without_call_chains)) is not None
+    status = perf_data.PerfScriptExit()
+    read, cut = perf_data.parse_perf_data(str(recording_without_call_chains), status, False, 1)
+    timed, _ = parse_file(str(_timed_text(recording_without_call_chains, tmp_path)), jobs=1)
+    assert not cut and status.code == 0 and not read.warnings
+    assert sum(s.samples for s in read.events.values()) == sum(s.samples for s in timed.events.values()) > 50
+    assert fold(read, CollapseOptions(tid=True)) == fold(timed, CollapseOptions(tid=True))
 
 
 def test_the_counted_reading_is_taken_and_agrees_with_the_timed_one(recording: Path, tmp_path: Path,

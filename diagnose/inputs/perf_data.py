@@ -14,7 +14,7 @@ from typing import IO
 from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
 from diagnose.inputs.perf_command import PERF_INSTALL_HINT, PIPE_PIECE, analysis_command, widen_pipe
-from diagnose.inputs.perf_header import printed_seconds, sample_times_ns
+from diagnose.inputs.perf_header import every_event_has_call_chains, printed_seconds, sample_times_ns
 from diagnose.inputs.perf_reader import parse_chunks
 from diagnose.inputs.perf_script import PartialParse
 
@@ -116,17 +116,28 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
 
 def sample_times(path: str) -> tuple[float, float] | None:
     """The first and last sample times of a perf.data, as perf script would print them, when its
-    header gives them: its text is then asked for without time stamps (see perf_counted)."""
+    header gives them and every event's samples come with call chains: its text is then asked
+    for without time stamps (see perf_counted); None: with them."""
     span = sample_times_ns(path)
-    return None if span is None else (printed_seconds(span[0]), printed_seconds(span[1]))
+    if span is None or not every_event_has_call_chains(path):
+        return None
+    return printed_seconds(span[0]), printed_seconds(span[1])
 
 
 def parse_perf_data(path: str, status: PerfScriptExit, keep_addrs: bool, jobs: int) -> tuple[PartialParse, bool]:
     """A whole perf.data read by one perf script, its text parsed (by `jobs` parsers) as it
-    streams: the parse, and whether the text was cut short."""
+    streams: the parse, and whether the text was cut short. Text read without time stamps that
+    the parser warns about (it never does on a sound recording) is read again with them, the
+    way every other text is read, so that no guess about perf's output changes a result."""
     times = sample_times(path)
-    return parse_chunks(stream_perf_script(path, status, times=times is None), keep_addrs, jobs,
-                        STREAM_CHUNK_BYTES, times)
+    if times is not None:
+        untimed = PerfScriptExit()
+        parse, cut = parse_chunks(stream_perf_script(path, untimed, times=False), keep_addrs, jobs,
+                                  STREAM_CHUNK_BYTES, times)
+        if not parse.warnings:
+            status.code, status.error = untimed.code, untimed.error
+            return parse, cut
+    return parse_chunks(stream_perf_script(path, status), keep_addrs, jobs, STREAM_CHUNK_BYTES)
 
 
 def _last_error_line(err: str) -> str:

@@ -13,6 +13,8 @@ import os
 import struct
 
 HEADER_BYTES = 104
+ATTR_SIZE = 16  # offset of the size of one event attribute entry in the attrs section
+ATTRS_SECTION = 24  # offset of the attrs section's (offset, size) in the header
 DATA_SECTION = 40  # offset of the data section's (offset, size) in the header
 FEATURE_BITS = 72  # offset of the feature bitmap (256 bits)
 HEADER_SAMPLE_TIME = 21  # the feature's bit
@@ -47,6 +49,40 @@ def sample_times_ns(path: str) -> tuple[int, int] | None:
     except (OSError, struct.error):
         return None
     return (first, last) if 0 < first <= last else None
+
+
+PERF_TYPE_TRACEPOINT = 2
+PERF_SAMPLE_CALLCHAIN = 1 << 5
+MAX_EVENTS = 4096
+
+
+def every_event_has_call_chains(path: str) -> bool:
+    """Whether every event of the recording samples call chains and is not a tracepoint: then
+    perf script prints each sample as a sample line and its frame lines. (A tracepoint's samples,
+    or an event's recorded without -g, print one line each, which perf indents by padding the
+    process name; read without time stamps, such a line would pass for a frame line.)"""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)
+            if len(head) < HEADER_BYTES or head[:8] != b"PERFILE2":
+                return False
+            attr_size = struct.unpack_from("<Q", head, ATTR_SIZE)[0]
+            offset, size = struct.unpack_from("<QQ", head, ATTRS_SECTION)
+            entry = attr_size  # the attribute, then the (offset, size) of its ids
+            if attr_size < 48 or not size or size % entry or size // entry > MAX_EVENTS:
+                return False
+            f.seek(offset)
+            table = f.read(size)
+    except (OSError, struct.error):
+        return False
+    if len(table) != size:
+        return False
+    for k in range(0, size, entry):
+        kind = struct.unpack_from("<I", table, k)[0]
+        sample_type = struct.unpack_from("<Q", table, k + 24)[0]
+        if kind == PERF_TYPE_TRACEPOINT or not sample_type & PERF_SAMPLE_CALLCHAIN:
+            return False
+    return True
 
 
 def printed_seconds(ns: int) -> float:
