@@ -39,6 +39,9 @@ class YamlDoc:
     path: str
     data: Any
     lines: dict[Path_, int]
+    # Shipped with the package (the built-in knowledge base and packs), checked by the test suite
+    # (tests/test_builtin_trusted.py): its patterns are not compiled one by one to be checked again.
+    trusted: bool = False
 
     def line(self, where: Path_) -> int | None:
         while where:
@@ -150,10 +153,12 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> Diagnos
                          f"save the file as plain UTF-8 text")
 
 
-def load_yaml_text(text: str, path: str) -> YamlDoc:
+def load_yaml_text(text: str, path: str, trusted: bool = False) -> YamlDoc:
+    """`trusted`: a file shipped with the package (YamlDoc.trusted), read without the budget walk."""
     loader = None
     try:
-        _check_budget(text, path)
+        if not trusted:
+            _check_budget(text, path)
         loader = _Loader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -176,7 +181,7 @@ def load_yaml_text(text: str, path: str) -> YamlDoc:
         except RecursionError:
             raise DiagnoseError(f"{path}: an alias refers to itself (or nests too deep); "
                                 f"replace the recursive &anchor/*alias with plain values") from None
-    return YamlDoc(path, data, lines)
+    return YamlDoc(path, data, lines, trusted)
 
 
 def load_yaml(path: str | Path, max_bytes: int = MAX_YAML_BYTES) -> YamlDoc:

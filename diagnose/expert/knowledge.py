@@ -32,12 +32,13 @@ def _doc(doc: YamlDoc, top: str) -> list[Any] | dict[str, Any]:
     return data.get(top) or ([] if top != "sources" else {})
 
 
-def parse_knowledge(texts: dict[str, tuple[str, str]]) -> Knowledge:
-    """Build the knowledge base from file name -> (path for messages, YAML text)."""
+def parse_knowledge(texts: dict[str, tuple[str, str]], trusted: bool = False) -> Knowledge:
+    """Build the knowledge base from file name -> (path for messages, YAML text); `trusted`: the
+    files shipped with the package (see YamlDoc.trusted)."""
     kb = Knowledge.__new__(Knowledge)
     kb.sources, kb.components, kb.categories, kb.threads, kb.recommendations = {}, {}, [], [], {}
     kb.stacks, kb.signals = [], []
-    docs = {name: load_yaml_text(text, path) for name, (path, text) in texts.items()}
+    docs = {name: load_yaml_text(text, path, trusted) for name, (path, text) in texts.items()}
     known = entries.Known()
 
     if "sources.yaml" in docs:
@@ -125,6 +126,6 @@ def builtin_knowledge() -> Knowledge:
         if res.is_file():
             texts[name] = (f"knowledge/{name}", res.read_text(encoding="utf-8"))
     try:
-        return parse_knowledge(texts)
+        return parse_knowledge(texts, trusted=True)
     except DiagnoseError as exc:
         raise DiagnoseError(f"the installed knowledge base is broken: {exc.message}") from None

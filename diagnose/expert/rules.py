@@ -232,7 +232,7 @@ def builtin_packs(kb: Knowledge) -> list[Pack]:
     global _builtin_parsed
     cached = _builtin_parsed
     if cached is None or cached[0] is not kb:
-        cached = (kb, [parse_pack(load_yaml_text(text, name), kb) for name, text in builtin_pack_files()])
+        cached = (kb, [parse_pack(load_yaml_text(text, name, trusted=True), kb) for name, text in builtin_pack_files()])
         _builtin_parsed = cached
     return list(cached[1])
 
