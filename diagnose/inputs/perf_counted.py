@@ -3,7 +3,8 @@ diagnose, whose first and last sample times come from its header: perf_header): 
 text (sample line and frame lines) repeats exactly wherever the same thread had the same stack.
 So a chunk's samples are counted whole, in C (`collections.Counter` over the chunk cut at its
 blank lines), and each distinct text is read once, then remembered: on a 60,000-sample
-system-wide recording, 2,500 texts are read instead of 60,000 samples.
+system-wide recording, 14,600 texts are read instead of 60,000 samples (texts differ where the
+sampled instruction or a return address does).
 
 A chunk that holds anything else (a sample without a call chain, a comment, a time stamp, a line
 the frame table refuses, a period that is not a number) is left to the parser's usual way

@@ -1,6 +1,7 @@
 """What a perf.data's own header says, read from the file (no perf run): the times of its first
-and last samples, which `perf record` writes at its end (the HEADER_SAMPLE_TIME feature, perf
-5.1 and later; zero when it recorded with --no-buildid, which skips the pass that sees them).
+and last samples, which `perf record` writes at its end (the HEADER_SAMPLE_TIME feature, which
+older perf versions do not write; zero when it recorded with --no-buildid, which skips the pass
+that sees them); and whether every event samples call chains.
 
 perf.data layout (tools/perf/Documentation/perf.data-file-format.txt): a 104-byte header, magic
 "PERFILE2", holding the data section's place and a bitmap of the features present; after the
