@@ -124,18 +124,26 @@ def test_a_perf_data_gives_the_report_of_its_timed_perf_script_text(which: str, 
     assert folded[0] == folded[1] and folded[0].count("\n") >= 1
 
 
+@pytest.mark.parametrize("how", ["one stream", "two time slices"])
 def test_untimed_text_the_parser_warns_about_is_read_again_with_time_stamps(
-        recording_without_call_chains: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        how: str, recording_without_call_chains: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Should the header mislead (one-line samples taken for call chains), the untimed text's
     lines would not read as samples: the recording is read again, timed, and nothing is lost."""
     from diagnose.inputs import perf_data
     from diagnose.inputs.collapse import CollapseOptions, fold
     from diagnose.inputs.perf_reader import parse_file
+    from diagnose.inputs.perf_slices import parse_sliced, slices_for
 
+    data = str(recording_without_call_chains)
     monkeypatch.setattr(perf_data, "every_event_has_call_chains", lambda path: True)
-    assert perf_data.sample_times(str(recording_without_call_chains)) is not None
+    assert perf_data.sample_times(data) is not None
     status = perf_data.PerfScriptExit()
-    read, cut = perf_data.parse_perf_data(str(recording_without_call_chains), status, False, 1)
+    if how == "one stream":
+        read, cut = perf_data.parse_perf_data(data, status, False, 1)
+    else:
+        ranges = slices_for(data, 2, min_bytes=0)
+        assert ranges is not None
+        read, cut = parse_sliced(data, ranges, False, status), False
     timed, _ = parse_file(str(_timed_text(recording_without_call_chains, tmp_path)), jobs=1)
     assert not cut and status.code == 0 and not read.warnings
     assert sum(s.samples for s in read.events.values()) == sum(s.samples for s in timed.events.values()) > 50

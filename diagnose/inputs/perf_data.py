@@ -7,9 +7,9 @@ import os
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TypeVar
 
 from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
@@ -124,20 +124,30 @@ def sample_times(path: str) -> tuple[float, float] | None:
     return printed_seconds(span[0]), printed_seconds(span[1])
 
 
-def parse_perf_data(path: str, status: PerfScriptExit, keep_addrs: bool, jobs: int) -> tuple[PartialParse, bool]:
-    """A whole perf.data read by one perf script, its text parsed (by `jobs` parsers) as it
-    streams: the parse, and whether the text was cut short. Text read without time stamps that
-    the parser warns about (it never does on a sound recording) is read again with them, the
-    way every other text is read, so that no guess about perf's output changes a result."""
+Times = tuple[float, float]
+T = TypeVar("T")
+
+
+def untimed_first(path: str, status: PerfScriptExit,
+                  read: Callable[[PerfScriptExit, Times | None], tuple[PartialParse, T]]) -> tuple[PartialParse, T]:
+    """`read(status, times)` of a perf.data, without time stamps when sample_times allows. Text
+    read so that the parser warns about it (it never does on a sound recording) is read again
+    with them, the way every other text is read: no guess about perf's output changes a result."""
     times = sample_times(path)
     if times is not None:
         untimed = PerfScriptExit()
-        parse, cut = parse_chunks(stream_perf_script(path, untimed, times=False), keep_addrs, jobs,
-                                  STREAM_CHUNK_BYTES, times)
+        parse, more = read(untimed, times)
         if not parse.warnings:
             status.code, status.error = untimed.code, untimed.error
-            return parse, cut
-    return parse_chunks(stream_perf_script(path, status), keep_addrs, jobs, STREAM_CHUNK_BYTES)
+            return parse, more
+    return read(status, None)
+
+
+def parse_perf_data(path: str, status: PerfScriptExit, keep_addrs: bool, jobs: int) -> tuple[PartialParse, bool]:
+    """A whole perf.data read by one perf script, its text parsed (by `jobs` parsers) as it
+    streams: the parse, and whether the text was cut short."""
+    return untimed_first(path, status, lambda st, times: parse_chunks(
+        stream_perf_script(path, st, times=times is None), keep_addrs, jobs, STREAM_CHUNK_BYTES, times))
 
 
 def _last_error_line(err: str) -> str:

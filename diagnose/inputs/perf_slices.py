@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from diagnose.core.errors import DiagnoseError
-from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, sample_times, stream_perf_script
+from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script, untimed_first
 from diagnose.inputs.perf_header import sample_times_ns
 from diagnose.inputs.perf_reader import RANGE_INDEX, SampleChunker, _hand_over, _summary, _take_over, note_cut_samples
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge
@@ -86,9 +86,10 @@ class _Lines:
 
 
 def _parse_slice(path: str, time_range: str, k: int, keep_addrs: bool, status: PerfScriptExit,
+                 times: tuple[float, float] | None,
                  ctrl_c: InterruptAtSafePoints | None = None) -> tuple[PartialParse, int]:
-    """One slice's parse and the number of lines of its text."""
-    times = sample_times(path)
+    """One slice's parse and the number of lines of its text (without time stamps when `times`
+    gives the recording's first and last, see perf_data.sample_times)."""
     stream = stream_perf_script(path, status, time_range, header=k == 0, times=times is None)
     lines = _Lines(stream)
     parser = ChunkParser(keep_addrs, times)
@@ -105,7 +106,8 @@ def _parse_slice(path: str, time_range: str, k: int, keep_addrs: bool, status: P
     return out, lines.count
 
 
-def _slice_worker(path: str, time_range: str, k: int, keep_addrs: bool, results: mp.Queue,
+def _slice_worker(path: str, time_range: str, k: int, keep_addrs: bool, times: tuple[float, float] | None,
+                  results: mp.Queue,
                   spill: BinaryIO) -> None:  # pragma: no cover - runs in a child process
     # Stopped by the parent (SIGTERM, also on Ctrl-C, which the parent alone handles): leave
     # through the stream's cleanup, which ends its perf script.
@@ -113,7 +115,7 @@ def _slice_worker(path: str, time_range: str, k: int, keep_addrs: bool, results:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     status = PerfScriptExit()
     try:
-        part, n_lines = _parse_slice(path, time_range, k, keep_addrs, status)
+        part, n_lines = _parse_slice(path, time_range, k, keep_addrs, status, times)
         _hand_over(part, spill)
         results.put((k, "ok", (_summary(part), n_lines, status)))
     except DiagnoseError as exc:
@@ -124,11 +126,19 @@ def _slice_worker(path: str, time_range: str, k: int, keep_addrs: bool, results:
 
 def parse_sliced(path: str, ranges: list[str], keep_addrs: bool, status: PerfScriptExit) -> PartialParse:
     """The perf.data's samples read by one perf script per time range, parsed concurrently and
+    merged in slice order; `status` gets the first failed slice's exit (or the last's success).
+    Without time stamps when the recording allows (perf_data.untimed_first)."""
+    return untimed_first(path, status, lambda st, times: (_parse_sliced(path, ranges, keep_addrs, st, times), None))[0]
+
+
+def _parse_sliced(path: str, ranges: list[str], keep_addrs: bool, status: PerfScriptExit,
+                  times: tuple[float, float] | None) -> PartialParse:
+    """The perf.data's samples read by one perf script per time range, parsed concurrently and
     merged in slice order; `status` gets the first failed slice's exit (or the last's success)."""
     ctx = mp.get_context("fork")
     results: mp.Queue = ctx.Queue()
     spills = {k: tempfile.TemporaryFile() for k in range(1, len(ranges))}
-    workers = {k: ctx.Process(target=_slice_worker, args=(path, ranges[k], k, keep_addrs, results, spills[k]),
+    workers = {k: ctx.Process(target=_slice_worker, args=(path, ranges[k], k, keep_addrs, times, results, spills[k]),
                               daemon=True) for k in range(1, len(ranges))}
     statuses: dict[int, PerfScriptExit] = {0: PerfScriptExit()}
     summaries: dict[int, tuple[PartialParse, int]] = {}
@@ -138,7 +148,7 @@ def parse_sliced(path: str, ranges: list[str], keep_addrs: bool, status: PerfScr
         for w in workers.values():
             w.start()
         try:
-            summaries[0] = _parse_slice(path, ranges[0], 0, keep_addrs, statuses[0], ctrl_c)
+            summaries[0] = _parse_slice(path, ranges[0], 0, keep_addrs, statuses[0], times, ctrl_c)
             failure: str | None = None
             for _ in workers:
                 k, kind, payload = get_when_safe(results, ctrl_c)
