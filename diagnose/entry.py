@@ -46,6 +46,8 @@ def leave(code: object) -> None:
     if working:
         sys.exit(status)
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed (`>&-`): Python sets it to None
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # a reader that went away (a closed pipe): nothing to save

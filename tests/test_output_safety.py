@@ -211,6 +211,26 @@ def test_a_closed_stdout_pipe_is_no_error(tmp_path: Path, command: str) -> None:
     assert proc.stderr == ""
 
 
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_command_started_with_stdout_or_stderr_closed_writes_its_file(tmp_path: Path, closed: str) -> None:
+    """`diagnose ... -o FILE >&-` (or `2>&-`): Python starts with that stream set to None; the
+    command still writes its file and ends with exit code 0, not with a traceback at exit."""
+    out = tmp_path / "report.json"
+    script = ("import os, sys\n"
+              f"fd = {1 if closed == 'stdout' else 2}\n"
+              "pid = os.fork()\n"
+              "if pid == 0:\n"
+              "    os.close(fd)\n"
+              "    os.execv(sys.executable, [sys.executable, '-m', 'diagnose', *sys.argv[1:]])\n"
+              "_, status = os.waitpid(pid, 0)\n"
+              "sys.exit(os.waitstatus_to_exitcode(status))\n")
+    proc = subprocess.run([sys.executable, "-c", script, *_args("analyze", tmp_path), "-o", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert out.read_text().startswith("{")
+
+
 def test_dash_is_standard_output(tmp_path: Path) -> None:
     proc = run_cli("collapse", CAPTURE, "-o", "-", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout == run_cli("collapse", CAPTURE).stdout
