@@ -298,8 +298,15 @@ def test_ctrl_c_while_a_perf_data_is_read_early_leaves_nothing_running(recording
 
     data = tmp_path / "mine.perf.data"
     shutil.copyfile(recording, data)
+    # stdout to /dev/null: a report written to a pipe nobody reads yet would block at 64 kB.
     proc = subprocess.Popen([sys.executable, "-m", "diagnose", "analyze", str(data), "--format", "json"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # `delay` counts from the fork of the early reader (a second process naming the file): a
+    # Ctrl-C while Python itself still starts (imports `site`) is Python's "Fatal Python error",
+    # exit code 1, before any code of ours runs.
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline and len(_processes_reading(data)) < 2:
+        time.sleep(0.002)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
