@@ -36,10 +36,10 @@ _OFFSET = re.compile(rb"\+0x[\da-f]+$")
 BODY_CACHE_LIMIT = 20_000
 LINE_CACHE_LIMIT = 100_000
 TEXT_CACHE_LIMIT = 100_000
-# Sentinel frame ids in a parsed body.
 # A sample line as the fast paths read it: who (comm [pid/]tid), [cpu], time, period, event.
 SAMPLE_LINE = re.compile(rb"(\S[^\n]*?[ \t]+(?:\d+/+)?\d+)[ \t]+(?:\[\d+\][ \t]+)?(?:(\d+\.\d+):[ \t]*)?"
                          rb"(?:(\d+)[ \t]+)?(\S+):[ \t]*")
+# Sentinel frame ids in a parsed body.
 _BAD = -1
 # perf writes a sample's period as an unsigned 64-bit number.
 PERIOD_MAX = (1 << 64) - 1
