@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import BinaryIO
 
 HEADER_BYTES = 104
 ATTR_SIZE = 16  # offset of the size of one event attribute entry in the attrs section
@@ -21,6 +22,15 @@ FEATURE_BITS = 72  # offset of the feature bitmap (256 bits)
 HEADER_SAMPLE_TIME = 21  # the feature's bit
 
 
+def _file_header(f: BinaryIO) -> bytes | None:
+    """The 104-byte header of a perf.data written to a file; None for anything else (another
+    format, a file cut short, a recording written to a pipe, whose header is 16 bytes)."""
+    head = f.read(HEADER_BYTES)
+    if len(head) < HEADER_BYTES or head[:8] != b"PERFILE2":
+        return None
+    return head if struct.unpack_from("<Q", head, 8)[0] == HEADER_BYTES else None
+
+
 def sample_times_ns(path: str) -> tuple[int, int] | None:
     """(first, last) sample time in nanoseconds, or None when the header does not say: another
     format (a recording written to a pipe, big-endian), a file cut short, an older perf, a
@@ -28,10 +38,8 @@ def sample_times_ns(path: str) -> tuple[int, int] | None:
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            head = f.read(HEADER_BYTES)
-            if len(head) < HEADER_BYTES or head[:8] != b"PERFILE2":
-                return None
-            if struct.unpack_from("<Q", head, 8)[0] != HEADER_BYTES:  # 16: a recording written to a pipe
+            head = _file_header(f)
+            if head is None:
                 return None
             data_offset, data_size = struct.unpack_from("<QQ", head, DATA_SECTION)
             features = int.from_bytes(head[FEATURE_BITS:HEADER_BYTES], "little")
@@ -64,13 +72,13 @@ def every_event_has_call_chains(path: str) -> bool:
     process name; read without time stamps, such a line would pass for a frame line.)"""
     try:
         with open(path, "rb") as f:
-            head = f.read(HEADER_BYTES)
-            if len(head) < HEADER_BYTES or head[:8] != b"PERFILE2":
+            head = _file_header(f)
+            if head is None:
                 return False
-            attr_size = struct.unpack_from("<Q", head, ATTR_SIZE)[0]
+            # One entry per event: its attribute, then the (offset, size) of its ids.
+            entry = struct.unpack_from("<Q", head, ATTR_SIZE)[0]
             offset, size = struct.unpack_from("<QQ", head, ATTRS_SECTION)
-            entry = attr_size  # the attribute, then the (offset, size) of its ids
-            if attr_size < 48 or not size or size % entry or size // entry > MAX_EVENTS:
+            if entry < 48 or not size or size % entry or size // entry > MAX_EVENTS:
                 return False
             f.seek(offset)
             table = f.read(size)
