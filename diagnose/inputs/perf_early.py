@@ -1,7 +1,7 @@
 """A perf.data read while the command line loads.
 
-Loading the command line (typer, and the pydantic it validates with) and the analysis takes
-about 0.3 s before the capture is even opened. So the entry point, first thing, looks for one
+Loading the command line (typer) and the analysis takes about 0.2 s before the capture is even
+opened. So the entry point, first thing, looks for one
 perf.data among the arguments of the commands that read one (by its magic bytes, not its
 name) and, when the analysis will read it as one stream (perf_slice_plan), forks: the child runs
 the perf script the analysis would run and parses its text as the analysis would
