@@ -118,3 +118,38 @@ def test_terminal_and_markdown_name_the_processes() -> None:
     # one process: no per-process line
     one = run_cli("analyze", str(TWO), "--pid", str(socat), "--width", "200")
     assert "Samples by process" not in one.stdout
+
+
+@pytest.mark.parametrize("name", ["aiortc-call.perf.txt.gz", "two-process-udp-unix.perf.txt.gz",
+                                  "stress-ng-futex.perf.txt.gz", "synthetic/rx-softirq.perf.txt.gz"])
+def test_a_process_evaluated_alone_is_judged_as_its_samples_alone_would_be(name: str) -> None:
+    """Each process evaluated alone takes what the merged evaluation computed per frame and per
+    stack (categories, owners, virtual frames, selector and marker bits) from the merged profile:
+    its findings, traces and attribution must be those of its samples evaluated from scratch."""
+    from diagnose.expert.attribution import attribution
+    from diagnose.expert.engine import evaluate
+    from diagnose.expert.knowledge import builtin_knowledge
+    from diagnose.expert.per_process import process_samples
+    from diagnose.expert.rules import load_packs
+    from diagnose.model.select import select, selection
+    from diagnose.orchestrate.pipeline import load_profile
+
+    profile = load_profile(str(fixture(name)))
+    ruleset = load_packs(None, builtin_knowledge())
+    kb = ruleset.knowledge or builtin_knowledge()
+    evaluate(profile, ruleset, kb)  # the merged evaluation, as analyze runs it first
+    merged_owners = attribution(profile, kb).owners
+    pids = [pid for pid, n in process_samples(profile).items()]
+    assert len(pids) >= 2
+    for pid in pids:
+        reused = select(profile, selection(pids=[pid]), keep_origin=True)
+        fresh = select(profile, selection(pids=[pid]))
+        a, b = evaluate(reused, ruleset, kb), evaluate(fresh, ruleset, kb)
+        assert [f.to_dict() for f in a.findings] == [f.to_dict() for f in b.findings]
+        assert a.to_dict() == b.to_dict() and a.platform.to_dict() == b.platform.to_dict()
+        att_a, att_b = attribution(reused, kb), attribution(fresh, kb)
+        assert att_a.owners == att_b.owners
+        assert att_a.effective == att_b.effective and att_a.virtual == att_b.virtual
+        # ... and the owners were taken from the merged attribution, not computed again.
+        taken = [o for o, i in zip(att_a.owners, reused.origin.stacks) if o is merged_owners[i]]
+        assert any(o.category is not None for o in taken), f"{name}: pid {pid} owners computed again"

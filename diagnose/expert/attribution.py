@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diagnose.expert.knowledge import Category, Knowledge
-from diagnose.model.profile import Frame, Profile
+from diagnose.model.profile import Frame, Origin, Profile
 
 KERNEL, APPLICATION = "kernel", "application"
 
@@ -51,7 +51,18 @@ class _FrameFacts:
         # frame -> contextual categories it may take; frame -> context bits it provides as a caller
         self.candidates: dict[int, list[Category]] = {}
         self.provides: dict[int, int] = {}
-        if kb.contextual:
+        parent = _parent_attribution(profile, kb)
+        if parent is not None and profile.origin is not None:
+            # A selection: its frames are some of the parent's, which were looked at already.
+            candidates, provides = parent.facts.candidates, parent.facts.provides
+            for i, old in enumerate(profile.origin.frames):
+                cands = candidates.get(old)
+                if cands:
+                    self.candidates[i] = cands
+                bits = provides.get(old)
+                if bits:
+                    self.provides[i] = bits
+        elif kb.contextual:
             for i, f in enumerate(profile.frames):
                 cands = kb.contextual_of(f)
                 if cands:
@@ -139,6 +150,10 @@ class Attribution:
         self.facts = _FrameFacts(profile, kb)
         # One Owner per (position, category): a million stacks share a few hundred of them.
         self._owners: dict[tuple[int, int], Owner] = {}
+        parent = _parent_attribution(profile, kb)
+        if parent is not None and profile.origin is not None:
+            self._select(parent, profile.origin)
+            return
         special = self.facts.special
         frames = profile.frames
         owners: list[Owner] = []
@@ -169,6 +184,36 @@ class Attribution:
                 self.effective[si] = tuple(eff)
             owners.append(owner)
         self.owners = owners
+
+    def _select(self, parent: Attribution, origin: Origin) -> None:
+        """The attribution of a selection, from its parent's: a stack's owner and the categories
+        its frames take depend on its frames alone, so each stack keeps its parent stack's, with
+        frame ids (and virtual frame ids, numbered as __init__ numbers them: by first use, stack
+        by stack, root first) translated to the selection's."""
+        self.owners = [parent.owners[i] for i in origin.stacks]
+        self.virtual = []
+        self.effective = {}
+        if not parent.effective:
+            return
+        n_parent, n = len(parent.profile.frames), len(self.profile.frames)
+        new_of = {old: new for new, old in enumerate(origin.frames)}
+        virtual_id: dict[int, int] = {}
+        for si, old in enumerate(origin.stacks):
+            eff = parent.effective.get(old)
+            if eff is None:
+                continue
+            ids = []
+            for k in eff:
+                if k < n_parent:
+                    ids.append(new_of[k])
+                    continue
+                vid = virtual_id.get(k)
+                if vid is None:
+                    real, cat = parent.virtual[k - n_parent]
+                    vid = virtual_id[k] = n + len(self.virtual)
+                    self.virtual.append((new_of[real], cat))
+                ids.append(vid)
+            self.effective[si] = tuple(ids)
 
     def _special(self, fr: tuple[int, ...]) -> tuple[Owner, dict[int, Category]]:
         """The owner of a stack holding claiming or contextual frames, and the categories its
@@ -237,6 +282,13 @@ class Attribution:
         """The frame a key of keys() stands for (a virtual frame's real one)."""
         n = len(self.profile.frames)
         return key if key < n else self.virtual[key - n][0]
+
+
+def _parent_attribution(profile: Profile, kb: Knowledge) -> Attribution | None:
+    """The attribution already made of the profile a selection was taken from, if any."""
+    origin = profile.origin
+    cached = getattr(origin.parent, "_attribution", None) if origin is not None else None
+    return cached if cached is not None and cached.kb is kb else None
 
 
 def attribution(profile: Profile, kb: Knowledge) -> Attribution:

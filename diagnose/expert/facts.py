@@ -47,8 +47,20 @@ class Measurements:
     # -- setup ---------------------------------------------------------------------------
 
     def _frame_bits(self, sels: list[Selector]) -> list[int]:
-        self._bits = _SelectorBits(self.kb, sels, self.bit)
-        return [self._bits.of(i, f, cat) for i, (f, cat) in enumerate(zip(self.profile.frames, self.categories))]
+        key = tuple(sels)
+        profile = self.profile
+        origin = profile.origin
+        parent = getattr(origin.parent, "_frame_bits", None) if origin is not None else None
+        if origin is not None and parent is not None and parent[0] is self.kb and parent[1] == key:
+            # A selection evaluated with the rules its parent was: a frame's bits are its bits there.
+            self._bits = parent[2].for_other_frames()
+            of_parent = parent[3]
+            bits = [of_parent[f] for f in origin.frames]
+        else:
+            self._bits = _SelectorBits(self.kb, sels, self.bit)
+            bits = [self._bits.of(i, f, cat) for i, (f, cat) in enumerate(zip(profile.frames, self.categories))]
+        profile._frame_bits = (self.kb, key, self._bits, bits)  # type: ignore[attr-defined]
+        return bits
 
     def _thread_bits(self, sels: list[Selector]) -> list[int]:
         proc_name = self.profile.program_names()

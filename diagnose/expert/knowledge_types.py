@@ -167,7 +167,13 @@ class Knowledge:
         """The category of every frame of a profile (computed once per profile and knowledge base)."""
         cached = getattr(profile, "_categories", None)
         if cached is None or cached[0] is not self:
-            cached = (self, [self.category_of(f) for f in profile.frames])
+            origin = profile.origin
+            parent = getattr(origin.parent, "_categories", None) if origin is not None else None
+            if parent is not None and parent[0] is self:  # a selection: its frames are the parent's
+                of_parent = parent[1]
+                cached = (self, [of_parent[f] for f in origin.frames])  # type: ignore[union-attr]
+            else:
+                cached = (self, [self.category_of(f) for f in profile.frames])
             profile._categories = cached  # type: ignore[attr-defined]
         return cached[1]
 

@@ -53,7 +53,7 @@ def add_process_findings(evaluation: Evaluation, profile: Profile, ruleset: Rule
     for pid, n in ranked:
         if n < MIN_SAMPLES:
             continue
-        alone = select(profile, selection(pids=[pid]))
+        alone = select(profile, selection(pids=[pid]), keep_origin=True)
         # (What fired on the merged capture is not added again: its evidence is not gathered.)
         for f in evaluate(alone, ruleset, kb, brief=fired).findings:
             if f.id in fired or f.quality_note:

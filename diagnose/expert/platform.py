@@ -129,7 +129,7 @@ _last_patterns: tuple[list[Marker], OwnedPatterns, OwnedPatterns] | None = None
 def _marker_patterns(markers: list[Marker]) -> tuple[OwnedPatterns, OwnedPatterns]:
     global _last_patterns
     last = _last_patterns
-    if last is None or len(last[0]) != len(markers) or any(a is not b for a, b in zip(last[0], markers)):
+    if last is None or not _same(last[0], markers):
         last = (list(markers), OwnedPatterns((i, m.symbols) for i, m in enumerate(markers)),
                 OwnedPatterns((i, m.modules) for i, m in enumerate(markers)))
         _last_patterns = last
@@ -137,14 +137,26 @@ def _marker_patterns(markers: list[Marker]) -> tuple[OwnedPatterns, OwnedPattern
 
 
 def _frame_hits(profile: Profile, markers: list[Marker]) -> list[int]:
-    """Per frame: one bit per marker whose symbol or module patterns match it."""
-    syms, mods = _marker_patterns(markers)
-    out = []
-    for f in profile.frames:
-        base = f.module_base
-        owners = syms.owners(f.name) + (mods.owners(base) if base else [])
-        out.append(reduce(or_, (1 << i for i in owners), 0))
+    """Per frame: one bit per marker whose symbol or module patterns match it (a selection's
+    frames: their bits in the profile it was taken from, when those were computed)."""
+    origin = profile.origin
+    parent = getattr(origin.parent, "_marker_hits", None) if origin is not None else None
+    if origin is not None and parent is not None and _same(parent[0], markers):
+        of_parent = parent[1]
+        out = [of_parent[f] for f in origin.frames]
+    else:
+        syms, mods = _marker_patterns(markers)
+        out = []
+        for f in profile.frames:
+            base = f.module_base
+            owners = syms.owners(f.name) + (mods.owners(base) if base else [])
+            out.append(reduce(or_, (1 << i for i in owners), 0))
+    profile._marker_hits = (list(markers), out)  # type: ignore[attr-defined]
     return out
+
+
+def _same(a: list[Marker], b: list[Marker]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
 def _thread_hits(profile: Profile, markers: list[Marker], env: dict[str, Any]) -> list[int]:

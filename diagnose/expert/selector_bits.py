@@ -5,6 +5,7 @@ diagnose.expert.facts sums samples over these masks."""
 
 from __future__ import annotations
 
+import copy
 from functools import reduce
 from operator import or_
 
@@ -61,6 +62,13 @@ class _SelectorBits:
                 self.free["kind"] |= b
         self.syms, self.mods = PatternSet(sym_patterns), PatternSet(mod_patterns)
         self._name_bits: dict[int, int] = {}  # a frame's name bits, again for its virtual frames
+
+    def for_other_frames(self) -> _SelectorBits:
+        """The same selectors for the frames of another profile (frame ids are a profile's own):
+        the compiled patterns are shared, the name bits cached per frame id are not."""
+        other = copy.copy(self)
+        other._name_bits = {}
+        return other
 
     def _names(self, f: Frame) -> int:
         """The bits a frame's symbol and module give, whatever its category."""

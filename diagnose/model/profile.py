@@ -124,14 +124,28 @@ class CaptureInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the frames and stacks of a profile selected from another (diagnose.model.select)
+    come from: each frame's id and each stack's index in the parent. What was computed per frame
+    or per stack of the parent (a frame's category, a stack's owner) is then looked up, not
+    computed again, for each process evaluated alone."""
+
+    parent: Profile
+    frames: list[int]
+    stacks: list[int]
+
+
 class Profile:
     """Frames, threads and stacks of one capture (one event), with the capture facts."""
 
-    def __init__(self, frames: list[Frame], threads: list[Thread], stacks: list[Stack], capture: CaptureInfo) -> None:
+    def __init__(self, frames: list[Frame], threads: list[Thread], stacks: list[Stack], capture: CaptureInfo,
+                 origin: Origin | None = None) -> None:
         self.frames = frames
         self.threads = threads
         self.stacks = stacks
         self.capture = capture
+        self.origin = origin
         self._inclusive: list[int] | None = None
         self._self: list[int] | None = None
         self._stack_samples: int | None = None

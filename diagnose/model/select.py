@@ -15,7 +15,7 @@ from typing import Any
 
 from diagnose.core.errors import DiagnoseError
 from diagnose.core.patterns import PatternError, compile_pattern
-from diagnose.model.profile import Profile, Stack, Thread
+from diagnose.model.profile import Origin, Profile, Stack, Thread
 
 # How many processes the "selects nothing" error lists.
 LISTED = 12
@@ -119,10 +119,11 @@ def nothing_selected(sel: Selection, counts: dict[Thread, int], source: str) -> 
                          f"{len(ranked)} process(es): {shown or 'none'}")
 
 
-def select(profile: Profile, sel: Selection) -> Profile:
+def select(profile: Profile, sel: Selection, keep_origin: bool = False) -> Profile:
     """The profile of the selected threads only: their stacks, the frames those use, the capture
     facts with their sample counts, and `capture.selection` saying what was chosen. Frequency and
-    duration stay the recording's, so cores used are the selected threads' own."""
+    duration stay the recording's, so cores used are the selected threads' own. keep_origin: the
+    result says which of the parent's frames and stacks it holds (profile.Origin)."""
     if not sel:
         return profile
     cap = profile.capture
@@ -131,9 +132,11 @@ def select(profile: Profile, sel: Selection) -> Profile:
     thread_map = {old: new for new, old in enumerate(kept_threads)}
     frame_map: dict[int, int] = {}
     frames = []
+    frame_origin: list[int] = []
+    stack_origin: list[int] = []
     stacks = []
     total = stackless = 0
-    for s in profile.stacks:
+    for si, s in enumerate(profile.stacks):
         t = thread_map.get(s.thread)
         if t is None:
             continue
@@ -143,8 +146,10 @@ def select(profile: Profile, sel: Selection) -> Profile:
             if nf is None:
                 nf = frame_map[f] = len(frames)
                 frames.append(profile.frames[f])
+                frame_origin.append(f)
             ids.append(nf)
         stacks.append(Stack(t, tuple(ids), s.samples, s.weight))
+        stack_origin.append(si)
         total += s.samples
         if not s.frames:
             stackless += s.samples
@@ -163,7 +168,8 @@ def select(profile: Profile, sel: Selection) -> Profile:
                          "of_samples": cap.total_samples, "threads": len(threads),
                          "of_threads": len(profile.threads)}
     new_cap.warnings.append(selection_note(new_cap.selection))
-    return Profile(frames, threads, stacks, new_cap)
+    origin = Origin(profile, frame_origin, stack_origin) if keep_origin else None
+    return Profile(frames, threads, stacks, new_cap, origin)
 
 
 def selection_note(sel: dict[str, Any]) -> str:
