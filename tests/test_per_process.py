@@ -124,13 +124,15 @@ def test_terminal_and_markdown_name_the_processes() -> None:
                                   "stress-ng-futex.perf.txt.gz", "synthetic/rx-softirq.perf.txt.gz"])
 def test_a_process_evaluated_alone_is_judged_as_its_samples_alone_would_be(name: str) -> None:
     """Each process evaluated alone takes what the merged evaluation computed per frame and per
-    stack (categories, owners, virtual frames, selector and marker bits) from the merged profile:
-    its findings, traces and attribution must be those of its samples evaluated from scratch."""
+    stack (categories, owners, virtual frames, selector and marker bits, the system calls frames
+    name) from the merged profile: its findings, traces, platform, system calls and attribution
+    must be those of its samples evaluated from scratch."""
     from diagnose.expert.attribution import attribution
     from diagnose.expert.engine import evaluate
     from diagnose.expert.knowledge import builtin_knowledge
     from diagnose.expert.per_process import process_samples
     from diagnose.expert.rules import load_packs
+    from diagnose.expert.syscalls import stack_calls
     from diagnose.model.select import select, selection
     from diagnose.orchestrate.pipeline import load_profile
 
@@ -147,6 +149,7 @@ def test_a_process_evaluated_alone_is_judged_as_its_samples_alone_would_be(name:
         a, b = evaluate(reused, ruleset, kb), evaluate(fresh, ruleset, kb)
         assert [f.to_dict() for f in a.findings] == [f.to_dict() for f in b.findings]
         assert a.to_dict() == b.to_dict() and a.platform.to_dict() == b.platform.to_dict()
+        assert stack_calls(reused) == stack_calls(fresh)
         att_a, att_b = attribution(reused, kb), attribution(fresh, kb)
         assert att_a.owners == att_b.owners
         assert att_a.effective == att_b.effective and att_a.virtual == att_b.virtual

@@ -105,10 +105,7 @@ def stack_calls(profile: Profile) -> list[StackCall | None]:
         return cached
     frames = profile.frames
     kernel_seen = has_kernel_frames(profile)
-    sys_name = [_sys_name(f) for f in frames]
-    inner_name = [_sys_inner(f) for f in frames]
-    entry = [f.kind == "kernel" and _ENTRY.match(f.name) is not None for f in frames]
-    wrapper_name = [wrapper_call(f.name, f.module) for f in frames]
+    sys_name, inner_name, entry, wrapper_name = _frame_calls(profile)
     out: list[StackCall | None] = []
     unnamed: list[tuple[int, int]] = []  # (stack, first kernel frame): entry/exit paths no frame names
     by_wrapper: dict[int | None, dict[str, int]] = {}
@@ -151,6 +148,26 @@ def stack_calls(profile: Profile) -> list[StackCall | None]:
         out[i] = StackCall(name, wrapper)
     profile._stack_calls = out  # type: ignore[attr-defined]
     return out
+
+
+_FrameCalls = tuple[list[str | None], list[str | None], list[bool], list[str | None]]
+
+
+def _frame_calls(profile: Profile) -> _FrameCalls:
+    """Per frame: the system call its kernel name says (sys_sendto), the one an inner kernel
+    function says, whether it is a kernel entry or exit path, the call a user-space wrapper
+    names. A selection's frames (profile.Origin) take them from their parent when it has them."""
+    origin = profile.origin
+    parent = getattr(origin.parent, "_frame_calls", None) if origin is not None else None
+    if origin is not None and parent is not None:
+        calls = tuple([column[f] for f in origin.frames] for column in parent)
+    else:
+        frames = profile.frames
+        calls = ([_sys_name(f) for f in frames], [_sys_inner(f) for f in frames],
+                 [f.kind == "kernel" and _ENTRY.match(f.name) is not None for f in frames],
+                 [wrapper_call(f.name, f.module) for f in frames])
+    profile._frame_calls = calls  # type: ignore[attr-defined]
+    return calls  # type: ignore[return-value]
 
 
 def _sys_name(f: Frame) -> str | None:
