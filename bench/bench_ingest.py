@@ -29,7 +29,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from make_big_capture import build  # noqa: E402
-from measure import measure  # noqa: E402
+from measure import compile_bytecode, measure  # noqa: E402
 
 
 BASELINE = "baseline collapse (plain Python)"
@@ -71,6 +71,7 @@ def main() -> None:
 
     outdir = HERE / "out"
     outdir.mkdir(exist_ok=True)
+    compile_bytecode(ROOT)
     work = Path(tempfile.mkdtemp(prefix="diagnose-bench-"))
     report: dict = {"cpus": os.cpu_count(), "runs": args.runs}
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}")

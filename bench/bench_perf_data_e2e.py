@@ -19,7 +19,7 @@ allowed and counted is a C++ symbol with parentheses inside its template argumen
 Then the time of one `diagnose analyze` and `flamegraph` is broken down by stage, in this process
 (median of --runs): the start of `python -m diagnose` (its own process), perf script alone, perf
 script with the parse streamed from it, the profile model, call graph and summaries, loading the
-knowledge base and rule packs, rule evaluation, SVG, JSON report.
+knowledge base and rule packs, rule evaluation (merged, then each process alone), SVG, JSON report.
 Results are written to bench/out/perf_data_e2e.json.
 """
 
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_memory import REF_PACKAGE, reference  # noqa: E402
 from bench_perf_data import record  # noqa: E402
-from measure import measure  # noqa: E402
+from measure import compile_bytecode, measure  # noqa: E402
 
 REFERENCE = "flamegraph-rs (perf script + inferno)"
 
@@ -117,6 +117,7 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
     from diagnose.analysis import Analysis
     from diagnose.callgraph import ANALYZE_MAX_NODES, build_call_graph
     from diagnose.engine import evaluate
+    from diagnose.expert.per_process import add_process_findings
     from diagnose.inputs.perf_data import PerfScriptExit, parse_perf_data, sample_times, stream_perf_script
     from diagnose.inputs.perf_slices import parse_sliced, slices_for
     from diagnose.inputs.perf_profile import build_profile
@@ -162,6 +163,8 @@ def breakdown(data: Path, runs: int) -> dict[str, float]:
         analysis.knowledge, analysis.ruleset, analysis.evaluation = kb, ruleset, evaluation
         analysis.findings = evaluation.findings
         t = note("rules: evaluation", t)
+        add_process_findings(evaluation, analysis.profile, ruleset, kb)
+        t = note("rules: each process evaluated alone", t)
         render_flamegraph(analysis, FlameOptions().check())
         t = note("SVG rendering", t)
         render(analysis, "json", to_terminal=False)
@@ -195,6 +198,9 @@ def main() -> None:
         raise SystemExit(f"bench_perf_data_e2e: {why}")
     ref_note = f"flamegraph-rs ({REF_PACKAGE}): {exe} --perfdata, its own perf script of the same perf.data"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    compile_bytecode(ROOT)
+    if args.also is not None:
+        compile_bytecode(args.also.resolve())
     diagnose = [sys.executable, "-m", "diagnose"]
     commands = {
         "perf script (text only, the floor)": (["perf", "script", "-i", str(data)], work / "perf-script.txt"),

@@ -80,3 +80,16 @@ def measure(cmd: list[str], stdout_path: Path, env: dict[str, str] | None = None
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {err.decode(errors='replace')[-500:]}")
     return elapsed, peak
+
+
+def compile_bytecode(checkout: Path) -> None:
+    """Write the bytecode of a checkout's diagnose package before timing it, as pip does for an
+    installed package. Without it (PYTHONDONTWRITEBYTECODE set, a fresh clone, or .pyc files older
+    than their sources) every run compiles the modules it imports from source: 0.1 s more for
+    `analyze`, and a checkout timed that way against one with bytecode compares nothing."""
+    import compileall
+    import sys
+
+    ok = compileall.compile_dir(str(checkout / "diagnose"), quiet=1)
+    if not ok:
+        raise SystemExit(f"{checkout / 'diagnose'}: could not compile its bytecode (Python {sys.version.split()[0]})")
