@@ -182,6 +182,8 @@ def test_dwarf_stacks_see_the_hmac_and_the_per_packet_contexts_frame_pointers_ca
     dwarf = next(f for f in analysed("janus-videoroom-dwarf").findings if f.id == "srtp-crypto-hot")
     fp = next(f for f in analysed("janus-videoroom").findings if f.id == "srtp-crypto-hot")
     assert fp.values["sha1"] is None and "unknown" in fp.summary["en"]  # stripped NSS: not 0%, unknown
+    # ... said as a value, not as an amount ("HMAC-SHA1 authentication takes unknown").
+    assert "HMAC-SHA1 authentication: unknown" in fp.summary["en"] and "HMAC-SHA1 认证：未知" in fp.summary["zh"]
     # janus/perf_breakdown.py's inclusive probes of the same samples: everything under PK11_Digest*
     # (the finding counts the crypto-owned part of it, so a little less) and the context churn.
     probes = sidecar("janus-videoroom-dwarf")["highlights"]["inclusive"]
