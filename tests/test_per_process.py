@@ -141,7 +141,7 @@ def test_a_process_evaluated_alone_is_judged_as_its_samples_alone_would_be(name:
     kb = ruleset.knowledge or builtin_knowledge()
     evaluate(profile, ruleset, kb)  # the merged evaluation, as analyze runs it first
     merged_owners = attribution(profile, kb).owners
-    pids = [pid for pid, n in process_samples(profile).items()]
+    pids = list(process_samples(profile))
     assert len(pids) >= 2
     for pid in pids:
         reused = select(profile, selection(pids=[pid]), keep_origin=True)

@@ -43,7 +43,8 @@ class Owner:
 class _FrameFacts:
     """What the attribution needs to know of each frame, computed once per profile."""
 
-    def __init__(self, profile: Profile, kb: Knowledge) -> None:
+    def __init__(self, profile: Profile, kb: Knowledge, parent: Attribution | None = None) -> None:
+        """parent: the attribution of the profile `profile` was selected from (profile.origin)."""
         self.kb = kb
         self.base = kb.classify(profile)
         self.kernel = [f.kind == "kernel" for f in profile.frames]
@@ -51,7 +52,6 @@ class _FrameFacts:
         # frame -> contextual categories it may take; frame -> context bits it provides as a caller
         self.candidates: dict[int, list[Category]] = {}
         self.provides: dict[int, int] = {}
-        parent = _parent_attribution(profile, kb)
         if parent is not None and profile.origin is not None:
             # A selection: its frames are some of the parent's, which were looked at already.
             candidates, provides = parent.facts.candidates, parent.facts.provides
@@ -147,10 +147,10 @@ class Attribution:
     def __init__(self, profile: Profile, kb: Knowledge) -> None:
         self.profile = profile
         self.kb = kb
-        self.facts = _FrameFacts(profile, kb)
+        parent = _parent_attribution(profile, kb)
+        self.facts = _FrameFacts(profile, kb, parent)
         # One Owner per (position, category): a million stacks share a few hundred of them.
         self._owners: dict[tuple[int, int], Owner] = {}
-        parent = _parent_attribution(profile, kb)
         if parent is not None and profile.origin is not None:
             self._select(parent, profile.origin)
             return

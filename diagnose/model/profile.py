@@ -124,7 +124,7 @@ class CaptureInfo:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Origin:
     """Where the frames and stacks of a profile selected from another (diagnose.model.select)
     come from: each frame's id and each stack's index in the parent. What was computed per frame
