@@ -10,18 +10,20 @@ chunk by chunk.
 from __future__ import annotations
 
 import itertools
-import multiprocessing as mp
 import os
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from diagnose.inputs.perf_chunks import (MAX_SAMPLE_BYTES, SCAN_BYTES, SampleChunker, first_sample_boundary,  # noqa: F401
                                          sample_boundary, sample_chunks)
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, Warning_, merge
 from diagnose.inputs.safe_interrupt import InterruptAtSafePoints, get_when_safe, put_when_safe
 from diagnose.inputs.source import CHUNK_BYTES, GZIP_MAGIC, TruncatedGzip, read_chunks
+
+if TYPE_CHECKING:
+    import multiprocessing as mp
 
 MAX_JOBS = 8
 # Below this size one process is faster than starting others.
@@ -178,6 +180,8 @@ def _parse_ranges_lazily(path: str, ranges: list[tuple[int, int]],
     """The ranges parsed in parallel: (what all of them say besides their stacks, merged; the
     parts in order, each read back from its spill file only when the one before is done with).
     A caller that folds part by part never holds two parts' stacks, nor a merged copy."""
+    import multiprocessing as mp  # loaded only when workers are started
+
     ctx = mp.get_context("fork")
     results: mp.Queue = ctx.Queue()
     last = len(ranges) - 1
@@ -260,6 +264,8 @@ def _parse_stream_parallel(chunks: Iterator[tuple[bytes, bool, int]], first: tup
     # A Ctrl-C is raised only between queue operations (see safe_interrupt): one inside
     # tasks.put() would leave the queue's lock taken and the process hanging at exit. Every wait
     # is short so that the Ctrl-C is seen (the workers, which get it too, stop consuming).
+    import multiprocessing as mp  # loaded only when workers are started
+
     with InterruptAtSafePoints() as ctrl_c:
         ctx = mp.get_context("fork")
         tasks: mp.Queue = ctx.Queue(maxsize=jobs * 2)

@@ -23,12 +23,11 @@ large perf script text file are. Each slice's perf exit status is kept: the firs
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import signal
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from diagnose.core.errors import DiagnoseError
 from diagnose.inputs.perf_data import STREAM_CHUNK_BYTES, PerfScriptExit, stream_perf_script, untimed_first
@@ -37,6 +36,9 @@ from diagnose.inputs.perf_reader import RANGE_INDEX, SampleChunker, _hand_over, 
 from diagnose.inputs.perf_script import ChunkParser, PartialParse, merge
 from diagnose.inputs.perf_slice_plan import SLICE_MIN_BYTES, planned_slices
 from diagnose.inputs.safe_interrupt import InterruptAtSafePoints, get_when_safe
+
+if TYPE_CHECKING:
+    import multiprocessing as mp
 
 NS = 1_000_000_000
 
@@ -135,6 +137,8 @@ def _parse_sliced(path: str, ranges: list[str], keep_addrs: bool, status: PerfSc
                   times: tuple[float, float] | None) -> PartialParse:
     """The perf.data's samples read by one perf script per time range, parsed concurrently and
     merged in slice order; `status` gets the first failed slice's exit (or the last's success)."""
+    import multiprocessing as mp  # loaded only when slices are read
+
     ctx = mp.get_context("fork")
     results: mp.Queue = ctx.Queue()
     spills = {k: tempfile.TemporaryFile() for k in range(1, len(ranges))}

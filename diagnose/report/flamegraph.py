@@ -13,7 +13,6 @@ from diagnose.expert.components import component_breakdown
 from diagnose.expert.knowledge import Knowledge, builtin_knowledge
 from diagnose.model.flametree import FlameTree, build_tree, module_base
 from diagnose.model.profile import Profile, cores_used
-from diagnose.report.flame_diff import render_diff
 from diagnose.report.flame_paint import _jitter, _shade, module_color
 from diagnose.report.flame_svg import (
     SYNTHETIC_FILL,
@@ -160,4 +159,7 @@ def render_profile(profile: Profile, options: FlameOptions | None = None, kb: Kn
 def render_diff_flamegraph(before: Profile, after: Profile, options: FlameOptions | None = None,
                            kb: Knowledge | None = None) -> str:
     """The differential flame graph (diagnose.report.flame_diff)."""
+    # Loaded here: the comparison's modules are not what a plain flame graph needs.
+    from diagnose.report.flame_diff import render_diff
+
     return render_diff(before, after, options, kb)
