@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import fixture, run_cli
+from rich.cells import cell_len
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 from zh_words import english_words, knowledge_code_tokens, name_tokens  # noqa: E402
@@ -84,6 +85,21 @@ def test_analyze_terminal_is_chinese(zh: dict[str, Any]) -> None:
 
     # Wide enough that no name is wrapped: wrapping is the layout's business, words are ours.
     assert_chinese(render_terminal(zh["analysis"], width=400), zh["names"], f"analyze {zh['name']}")
+
+
+@pytest.mark.parametrize("width", (80, 100))
+def test_analyze_terminal_in_chinese_keeps_every_word_at_80_and_100_columns(zh: dict[str, Any], width: int) -> None:
+    """Chinese has no spaces to wrap at: a run longer than the line is broken between characters,
+    not cut with `…` (the words after the cut were lost)."""
+    from diagnose.report.terminal import render_terminal
+
+    text = render_terminal(zh["analysis"], width=width)
+    assert not [line for line in text.splitlines() if cell_len(line) > width]
+    cut = [t for line in text.splitlines() for t in re.split(r"\s+", line) if t.endswith("…")]
+    assert not cut, f"text cut at the end of a line: {cut[:5]}"
+    flat = re.sub(r"[\s│]", "", text)
+    for f in zh["analysis"].findings:
+        assert re.sub(r"\s", "", f.summary["zh"]) in flat, f"{f.id}: its summary is not shown whole"
 
 
 def test_analyze_markdown_is_chinese(zh: dict[str, Any]) -> None:

@@ -77,13 +77,73 @@ def wrap_name(name: str, width: int, max_lines: int = 3) -> list[str]:
     return lines if len(lines) <= max_lines else [middle_ellipsis(name, width)]
 
 
+# Chinese has no spaces between words: a line may break between any two characters of a run
+# that holds a wide (CJK) one, except before closing and after opening punctuation (the usual
+# line-breaking rule), and never inside a run of narrow characters (a number, an identifier).
+NO_LINE_START = frozenset("，。、；：？！）」』》】〉”’…%,.;:?!)]}")
+NO_LINE_END = frozenset("（「『《【〈“‘([{")
+
+
+def _wide(ch: str) -> bool:
+    return cell_len(ch) > 1
+
+
+def cjk_break_points(word: str) -> list[int]:
+    """Offsets k (0 < k < len) where a line may end inside `word`, a run with wide characters."""
+    return [k for k in range(1, len(word))
+            if (_wide(word[k - 1]) or _wide(word[k])) and word[k] not in NO_LINE_START
+            and word[k - 1] not in NO_LINE_END]
+
+
+def _fill_wide(line: str, width: int) -> str:
+    """A line holding Chinese text broken into lines of at most `width` cells: words go on while
+    they fit, a run of Chinese is broken where the rules above allow, a long name at its
+    boundaries (wrap_name). Without this, rich takes a run longer than the line for one word and
+    cuts it with `…`: the words in between were lost."""
+    lines: list[str] = []
+    cur: str | None = None  # the line being filled (None: nothing on it yet, not even a space)
+    for word in line.split(" "):
+        piece = word
+        while True:
+            head = "" if cur is None else cur + " "
+            if cell_len(head + piece) <= width:
+                cur = head + piece
+                break
+            room = width - cell_len(head)
+            fit = [k for k in cjk_break_points(piece) if cell_len(piece[:k]) <= room] \
+                if any(_wide(c) for c in piece) else []
+            if fit:
+                lines.append(head + piece[:fit[-1]])
+                cur, piece = None, piece[fit[-1]:]
+            elif cur is not None:
+                lines.append(cur)  # the piece starts the next line
+                cur = None
+            elif not any(_wide(c) for c in piece):
+                parts = wrap_name(piece, width, max_lines=99)
+                lines.extend(parts[:-1])
+                cur = parts[-1]
+                break
+            else:  # no allowed break fits a whole line: cut at the width (never seen in our texts)
+                k = 1
+                while k < len(piece) and cell_len(piece[:k + 1]) <= width:
+                    k += 1
+                lines.append(piece[:k])
+                piece = piece[k:]
+    lines.append(cur or "")
+    return "\n".join(lines)
+
+
 def prose(text: str, width: int) -> str:
     """Running text whose words rich may wrap at spaces: a word (a name, a path) longer than the
-    line is wrapped at its boundaries here, since rich would cut it at any character."""
+    line is wrapped at its boundaries here, since rich would cut it at any character; a line with
+    Chinese in it is broken here whole (_fill_wide)."""
     if width <= 0 or cell_len(text) <= width:
         return text
     out_lines = []
     for line in text.split("\n"):
+        if any(_wide(c) for c in line) and cell_len(line) > width:
+            out_lines.append(_fill_wide(line, width))
+            continue
         words = line.split(" ")
         for i, w in enumerate(words):
             if cell_len(w) > width and not any(cell_len(c) > 1 for c in w):
