@@ -168,14 +168,38 @@ def test_the_claimed_drops_are_the_measured_drops() -> None:
     assert measured["socket_drops_per_s"] == pytest.approx(env["sockets"]["drops_per_s"], rel=0.25)
 
 
-def test_drops_recorded_without_buffer_sizes_name_the_socket_and_give_both_knobs() -> None:
+def test_drops_recorded_without_buffer_sizes_name_the_socket_and_do_not_guess_who_sized_it() -> None:
     """This fixture predates the buffer sizes: whether its program sets SO_RCVBUF is not guessed."""
     f = next(f for f in analysed("udp-receiver-drops").findings if f.id == "udp-receive-drops")
     row = analysed("udp-receiver-drops").profile.capture.environment["network"]["sockets"]["busiest"][0]
     assert f"udp {row['local']} (pid {row['pid']})" in f.summary["en"]
     assert "whether the program sets SO_RCVBUF is unknown" in f.summary["en"]
     assert f.values["knob"] is None
-    assert {"sysctl.net.core.rmem_max", "sysctl.net.core.rmem_default"} <= {r["id"] for r in f.recommendations}
+
+
+BUFFER_KNOBS = {"webrtc.receive-buffer", "sysctl.net.core.rmem_max", "sysctl.net.core.rmem_default"}
+
+
+def test_a_reader_too_slow_all_along_is_told_to_keep_up_not_to_buffer_more() -> None:
+    """The receiver took in under 5% of what arrived and lost 5 million datagrams (its per-datagram
+    work, not a burst): a bigger buffer fills up too. The finding says so, puts the reader first and withholds the buffer knobs
+    with the reason, and its floor on the dropped share agrees with lab_measure's own counters."""
+    f = next(f for f in analysed("udp-receiver-drops").findings if f.id == "udp-receive-drops")
+    assert f.recommendations[0]["id"] == "code.udp-reader-keep-up"
+    assert not BUFFER_KNOBS & {r["id"] for r in f.recommendations}
+    withheld = {w["id"]: w for w in f.withheld}
+    assert BUFFER_KNOBS <= set(withheld)
+    assert all("slower than the sender" in withheld[k]["why"] and "overload_share" in withheld[k]["why"]
+               for k in BUFFER_KNOBS)
+    assert "far slower than the sender, not just late for a burst" in f.summary["en"]
+    assert "读者远比发送方慢" in f.summary["zh"]
+    assert "raise" not in f.summary["en"].split("SO_RCVBUF is unknown")[1]  # no buffer advice in the words either
+    measured = sidecar("udp-receiver-drops")["measured"]
+    proc = next(iter(measured["processes"].values()))
+    udp = next(iter(measured["udp_counters"].values()))["udp"]
+    lab_floor = proc["socket_drops_per_s"] / (proc["socket_drops_per_s"] + udp["InDatagrams"]["per_s"])
+    assert 0.5 <= f.values["dropped_min"] <= lab_floor + 0.02
+    assert f.values["dropped_min"] == pytest.approx(lab_floor, abs=0.02)
 
 
 def test_dwarf_stacks_see_the_hmac_and_the_per_packet_contexts_frame_pointers_cannot() -> None:

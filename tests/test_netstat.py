@@ -127,6 +127,52 @@ def _row_by_port(network: dict, port: int) -> dict:
     return next(r for r in network["sockets"]["busiest"] if r["local"] == f"127.0.0.1:{port}")
 
 
+def _dropping(drops_per_s: float, delivered_per_s: float | None, seconds: float = 10.0) -> dict:
+    row = {"proto": "udp", "local": "127.0.0.1:5004", "pid": 7, "drops": int(seconds * drops_per_s),
+           "drops_per_s": drops_per_s, "rcvbuf": 212992}
+    network = {"sockets": {"busiest": [row], "drops": row["drops"], "drops_per_s": drops_per_s}}
+    if delivered_per_s is not None:
+        network["udp"] = {"in_datagrams_per_s": delivered_per_s}
+    return network
+
+
+LIMITS = {"net.core.rmem_default": 212992, "net.core.rmem_max": 4194304}
+
+
+def test_a_reader_that_loses_most_of_what_arrives_and_more_than_a_buffer_holds_must_keep_up() -> None:
+    """9,000/s dropped while the whole namespace took in 1,000/s, for 10 s: at least 90% of the
+    socket's arrivals and 90,000 datagrams lost, more than a 32 MiB buffer holds at any datagram
+    size. The verdict says so and drops its buffer advice."""
+    verdict = socket_buffers.receive_buffer(_dropping(9000.0, 1000.0), LIMITS)
+    assert verdict["dropped_share_min"] == verdict["overload_share"] == 0.9
+    pace = verdict["pace"]["en"]
+    assert pace.startswith("At least 90% of the datagrams that arrived for it were dropped")
+    assert "90,000 over the recording" in pace and "the reader must keep up" in pace
+    assert "至少 90%" in verdict["pace"]["zh"] and "90,000" in verdict["pace"]["zh"]
+    assert verdict["basis"] == "default" and "rmem_default sizes it" in verdict["origin"]["en"]
+    assert "raise" not in verdict["origin"]["en"] and "调大" not in verdict["origin"]["zh"]
+
+
+def test_a_burst_a_buffer_could_hold_keeps_the_buffer_advice() -> None:
+    """A burst of 20,000 at a reader of 1,000/s, recorded for 3 s: 85% lost, yet fewer datagrams
+    than a 32 MiB buffer holds: a burst, not a reader too slow for any buffer. The same for a
+    small share, and for a recording without the namespace's counters."""
+    for drops_per_s, delivered, seconds, floor in ((5667.0, 1000.0, 3.0, 0.85), (900.0, 100_000.0, 10.0, 0.008),
+                                                   (9000.0, None, 10.0, None)):
+        verdict = socket_buffers.receive_buffer(_dropping(drops_per_s, delivered, seconds), LIMITS)
+        assert (verdict["dropped_share_min"], verdict["overload_share"]) == (floor, None)
+        assert verdict["pace"]["en"] == "Its reader fell behind the arrivals for longer than its receive queue lasts."
+        assert "raise rmem_default" in verdict["origin"]["en"] and "调大 rmem_default" in verdict["origin"]["zh"]
+
+
+def test_the_dropped_share_is_a_floor_never_shown_above_the_truth() -> None:
+    # 955.9 of 1000 arrivals: 95.59% is stored as 0.955 and said as "at least 95%", not 96%.
+    verdict = socket_buffers.receive_buffer(_dropping(95590.0, 4410.0), LIMITS)
+    assert verdict["dropped_share_min"] == 0.955 and "At least 95%" in verdict["pace"]["en"]
+    assert socket_buffers.dropped_share_floor(0.0, 0.0) is None
+    assert socket_buffers.dropped_share_floor(-1.0, 5.0) is None  # a run folder's values are not trusted
+
+
 def test_a_buffer_size_that_cannot_tell_is_not_guessed() -> None:
     assert socket_buffers.origin(425984, 425984, 212992) == (None, "ambiguous")
     assert socket_buffers.origin(None, 212992, 212992) == (None, "unknown")

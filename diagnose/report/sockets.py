@@ -112,5 +112,7 @@ def table(analysis: Analysis) -> tuple[str, list[str], list[list[str]], list[str
         notes.append(L("sk_buffers_unread").format(why=buffers["error"]))
     verdict = receive_buffer(net, _sysctl(analysis))
     if verdict is not None:
-        notes.append(f"{verdict['socket']}: {tr(verdict['origin'], lang)}")
+        # What sized its buffer, then whether any buffer would have been enough (socket_buffers.OVERLOADED).
+        end = "。" if lang == "zh" else ". "
+        notes.append(f"{verdict['socket']}: {tr(verdict['origin'], lang)}{end}{tr(verdict['pace'], lang)}")
     return title, header, rows, notes
