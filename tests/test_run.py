@@ -283,8 +283,20 @@ def test_run_measures_udp_drops_and_only_then_advises_socket_buffers(tmp_path: P
     in_effect = {w["id"].removeprefix("sysctl.") for w in drops["withheld"] if w["status"] == "already-in-effect"}
     # udp_slow_receiver.py sets SO_RCVBUF itself: rmem_max caps it, rmem_default does not apply.
     assert busiest["rcvbuf_set_by_program"] is True
-    assert offered | in_effect == {"net.core.rmem_max"}
-    assert {w["id"]: w["status"] for w in drops["withheld"]}["sysctl.net.core.rmem_default"] == "not-applicable"
+    withheld = {w["id"]: w for w in drops["withheld"]}
+    assert withheld["sysctl.net.core.rmem_default"]["status"] == "not-applicable"
+    # The flood is far more than this reader takes in (it keeps a few percent): when it lost at
+    # least half of the arrivals and more than a 32 MiB buffer holds (the machine's counters say,
+    # checked here from the run folder), no buffer is the fix; the reader is, and rmem_max is
+    # withheld with that reason. A flood slowed down by a loaded machine stays a burst: rmem_max.
+    share = busiest["drops_per_s"] / (busiest["drops_per_s"] + network["udp"]["in_datagrams_per_s"])
+    if share >= 0.5 and busiest["drops"] > 2 * 16 * 1024 * 1024 // 576:
+        assert drops["recommendations"][0]["id"] == "code.udp-reader-keep-up"
+        assert not offered
+        assert withheld["sysctl.net.core.rmem_max"]["status"] == "not-applicable"
+        assert "overload_share" in withheld["sysctl.net.core.rmem_max"]["why"]
+    else:
+        assert offered | in_effect == {"net.core.rmem_max"}
     assert any(s["id"] == "udp-drops" for s in report["platform"]["signals"])
 
 
