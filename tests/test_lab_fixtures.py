@@ -268,3 +268,22 @@ def test_processes_are_named_by_their_program_and_threads_by_role(name: str) -> 
     if name.startswith("janus"):
         assert programs and all(c == "janus" for c in programs.values())
         assert a.knowledge.role_text(a.summary.threads[0].key["comm"], "en").startswith("Janus")
+
+
+def test_the_verdict_names_where_the_cpu_goes_even_when_no_rule_covers_it() -> None:
+    """The slow receiver spends 63% of its samples in zlib's crc32_z, which no rule is about: the
+    verdict still names it (the hottest-functions table's first row) and the two largest
+    components, with the tables' numbers, in every format."""
+    from diagnose.report.markdown import render_markdown
+    from diagnose.report.terminal import render_terminal
+    from diagnose.report.verdict import verdict
+
+    a = analysed("udp-receiver-drops")
+    truth = sidecar("udp-receiver-drops")["ground_truth"]["categories"]["unrecognised_user"]["share"]
+    cpu = verdict(a, "en").cpu
+    top = a.summary.top_self(1)[0]
+    assert top.name == "crc32_z" and abs(top.self.value - truth) < 0.02  # ground_truth.py: 63.2% unrecognised user code
+    assert f"hottest function crc32_z (libz.so.1.2.13), {100 * top.self.value:.2f}% self" in cpu
+    assert cpu.startswith("Application and other code ")
+    assert f"**CPU:** {cpu}." in render_markdown(a).replace("\\_", "_")
+    assert "crc32_z (libz.so.1.2.13)" in " ".join(render_terminal(a, width=100).split())

@@ -316,9 +316,10 @@ def _finding(d: _Doc, f: Any, analysis: Analysis, lang: str, commands: list[str]
 
 def _verdict(analysis: Analysis, lang: str) -> list[str]:
     v = verdict(analysis, lang)
+    cpu = [f"**{label('verdict_cpu', lang)}:** {_md(v.cpu)}{'。' if lang == 'zh' else '.'}", ""] if v.cpu else []
     if v.main is None:
-        return [label("verdict_none", lang)] + [f"- {_md(x)}" for x in v.notes]
-    lines = [f"**{label('verdict_main', lang)}:** {_md(v.main)}"]
+        return cpu + [label("verdict_none", lang)] + [f"- {_md(x)}" for x in v.notes]
+    lines = cpu + [f"**{label('verdict_main', lang)}:** {_md(v.main)}"]
     if v.then:
         lines += ["", f"**{label('verdict_then', lang)}:** " + "; ".join(_md(x) for x in v.then) + "."]
     if v.advice:

@@ -158,6 +158,8 @@ def verdict_renderable(analysis: Analysis, width: int) -> Any:
     L = lambda k: label(k, lang)  # noqa: E731
     end = "。" if lang == "zh" else "."
     entries: list[tuple[str, str]] = [(L("health"), health(analysis)["text"][lang])]
+    if v.cpu:
+        entries.append((L("verdict_cpu"), v.cpu + end))
     if v.main is None:
         entries.append(("", L("verdict_none")))
         entries.extend(("", n) for n in v.notes)
