@@ -287,3 +287,20 @@ def test_the_verdict_names_where_the_cpu_goes_even_when_no_rule_covers_it() -> N
     assert cpu.startswith("Application and other code ")
     assert f"**CPU:** {cpu}." in render_markdown(a).replace("\\_", "_")
     assert "crc32_z (libz.so.1.2.13)" in " ".join(render_terminal(a, width=100).split())
+
+
+def test_spreading_the_fan_out_is_advised_only_when_a_thread_nears_a_core() -> None:
+    """Janus at a tenth of a core (no thread near one) is not told to spread its sends over more
+    processes and cores, and the finding says what evidence that advice waits for; iperf3's sending
+    thread, at a full core, is."""
+    for name in ("janus-echotest", "janus-videoroom"):
+        a = analysed(name)
+        assert max(t.cores for t in a.summary.threads) < 0.5  # the premise, from the samples
+        f = next(f for f in a.findings if f.id == "udp-send-heavy")
+        assert "webrtc.spread-fanout" not in {r["id"] for r in f.recommendations}
+        withheld = next(w for w in f.withheld if w["id"] == "webrtc.spread-fanout")
+        assert withheld["status"] == "needs-evidence" and "half of a CPU core" in withheld["why"]
+    iperf = analyze(str(FIXTURES / "iperf3-udp-send.perf.txt.gz"))
+    assert max(t.cores for t in iperf.summary.threads) >= 0.5
+    f = next(f for f in iperf.findings if f.id == "udp-send-heavy")
+    assert "webrtc.spread-fanout" in {r["id"] for r in f.recommendations}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from diagnose.expert.socket_buffers import with_receive_buffer
-from diagnose.model.profile import Profile
+from diagnose.model.profile import Profile, cores_used
 
 
 def environment_view(profile: Profile) -> dict[str, Any]:
@@ -22,7 +22,20 @@ def environment_view(profile: Profile) -> dict[str, Any]:
     kernel.setdefault("release", cap.os_release)
     env["kernel"] = kernel
     env.setdefault("perf", {"command": cap.command})
+    env["samples"] = sample_facts(profile)
     return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
+
+
+def sample_facts(profile: Profile) -> dict[str, Any]:
+    """What the samples themselves say of the load, for rules and signals that a run folder's
+    /proc measurements (threads.*) would say better but a bare capture lacks:
+    busiest_thread_cores, the cores of the thread with the most samples (None without the
+    sampling frequency and the duration)."""
+    per: dict[int, int] = {}
+    for s in profile.stacks:
+        per[s.thread] = per.get(s.thread, 0) + s.samples
+    cap = profile.capture
+    return {"busiest_thread_cores": cores_used(max(per.values(), default=0), cap.frequency_hz, cap.duration_s)}
 
 
 def command_lines(env: dict[str, Any], profile: Profile) -> list[str]:
