@@ -7,11 +7,13 @@ or cannot be read):
     {
       "sysctl":   {"net.core.rmem_max": "212992", "net.ipv4.udp_mem": "57582\\t76776\\t115164", ...},
       "cpu":      {"model": "AMD EPYC", "count": 2 (int), "online": "0-1", "online_count": 2 (int),
-                   "flags_aes": true (bool)},
+                   "flags_aes": true (bool), "quota": {"read": 1, "limited": 0 | 1, "cores": 1.5 | null}},
       "kernel":   {"release": "6.1.0-18-amd64", "version": "#1 SMP ...", "machine": "x86_64"},
       "vulnerabilities": {"meltdown": "Not affected", "spectre_v2": "Mitigation: ...", ...},
       "processes": [{"pid": 123 (int), "comm": "worker", "cmdline": ["/usr/bin/worker", "--x"],
-                     "uid": 1000 (int), "threads": [{"tid": 123 (int), "comm": "worker"}, ...]}],
+                     "uid": 1000 (int), "threads": [{"tid": 123 (int), "comm": "worker"}, ...],
+                     "cpu_quota": {"cores": 1.5 | null, "cgroup": "/...", "version": 2}}],
+                   (cpu_quota: the cgroup's CPU limit, diagnose.capture.cpu_quota; cpu.quota: the targets' tightest)
       "recorded": {"start": "2026-01-02T03:04:05.123456+00:00", "duration_s": 30.0 (float),
                    "frequency_hz": 99 (int), "call_graph": "fp", "event": "cpu-clock",
                    "stopped_by": "duration"},
@@ -29,6 +31,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from diagnose.capture.cpu_quota import cpu_quota, quota_summary
 from diagnose.core.errors import DiagnoseError
 
 # Always recorded, whatever the knowledge base recommends: the UDP/socket buffer and NAPI
@@ -157,17 +160,18 @@ def threads(pid: int) -> list[dict[str, Any]]:
 
 def process_info(pid: int) -> dict[str, Any]:
     return {"pid": pid, "comm": read_text(PROC / str(pid) / "comm"), "cmdline": cmdline(pid),
-            "uid": process_uid(pid), "threads": threads(pid)}
+            "uid": process_uid(pid), "threads": threads(pid), "cpu_quota": cpu_quota(pid)}
 
 
 def collect(pids: list[int]) -> dict[str, Any]:
     """Everything but "recorded"; call it before the recording starts."""
+    processes = [process_info(p) for p in pids]
     return {
         "sysctl": read_sysctls(sysctl_keys()),
-        "cpu": cpu_info(),
+        "cpu": {**cpu_info(), "quota": quota_summary(processes)},
         "kernel": kernel_info(),
         "vulnerabilities": vulnerabilities(),
-        "processes": [process_info(p) for p in pids],
+        "processes": processes,
     }
 
 
