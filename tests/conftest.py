@@ -41,6 +41,34 @@ def fixture(name: str) -> Path:
     return path
 
 
+def lab_copy_with_environment(tmp_path: Path, name: str, changes: dict) -> Path:
+    """A copy of the lab capture folder `name` whose environment.json has the top-level `changes`
+    merged in (a value None removes the key), its manifest kept true to the edited file: a real
+    capture as a machine with other hardware or limits would have recorded it."""
+    import hashlib
+    import json
+    import shutil
+
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / "lab" / name, folder)
+    env_path = folder / "environment.json"
+    env = json.loads(env_path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        elif isinstance(value, dict) and isinstance(env.get(key), dict):
+            env[key] = {**env[key], **value}
+        else:
+            env[key] = value
+    env_path.write_text(json.dumps(env))
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = next(e for e in manifest["files"] if e["path"] == "environment.json")
+    entry["bytes"], entry["sha256"] = env_path.stat().st_size, hashlib.sha256(env_path.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    return folder
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120,
             prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `diagnose` command (python -m diagnose) and capture its output."""

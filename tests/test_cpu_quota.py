@@ -4,16 +4,13 @@ process may run on, which Go before 1.25 does not see."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import lab_copy_with_environment
 
 from diagnose.capture import cpu_quota, environment
 from diagnose.pipeline import analyze
@@ -120,18 +117,7 @@ def test_cgroup_v2_cpu_max_is_read_up_to_the_root(tmp_path: Path) -> None:
 
 
 def _pion_with_quota(tmp_path: Path, quota: dict | None) -> dict:
-    folder = tmp_path / "pion-sfu"
-    shutil.copytree(FIXTURES / "lab" / "pion-sfu", folder)
-    env_path = folder / "environment.json"
-    env = json.loads(env_path.read_text())
-    if quota is not None:
-        env["cpu"]["quota"] = quota
-    env_path.write_text(json.dumps(env))
-    manifest_path = folder / "manifest.json"  # the folder's own record of its files, kept true
-    manifest = json.loads(manifest_path.read_text())
-    entry = next(e for e in manifest["files"] if e["path"] == "environment.json")
-    entry["bytes"], entry["sha256"] = env_path.stat().st_size, hashlib.sha256(env_path.read_bytes()).hexdigest()
-    manifest_path.write_text(json.dumps(manifest))
+    folder = lab_copy_with_environment(tmp_path, "pion-sfu", {"cpu": {"quota": quota}} if quota else {})
     a = analyze(str(folder))
     return next(f for f in a.findings if f.id == "go-scheduler-heavy").__dict__
 

@@ -14,6 +14,8 @@ or cannot be read):
                      "uid": 1000 (int), "threads": [{"tid": 123 (int), "comm": "worker"}, ...],
                      "cpu_quota": {"cores": 1.5 | null, "cgroup": "/...", "version": 2}}],
                    (cpu_quota: the cgroup's CPU limit, diagnose.capture.cpu_quota; cpu.quota: the targets' tightest)
+      "video_hardware": {"render_nodes": ["renderD128"], "nvidia": [], "v4l2": [], "any": 1}
+                  (diagnose.capture.video_devices: what hardware encoders and decoders could use),
       "recorded": {"start": "2026-01-02T03:04:05.123456+00:00", "duration_s": 30.0 (float),
                    "frequency_hz": 99 (int), "call_graph": "fp", "event": "cpu-clock",
                    "stopped_by": "duration"},
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from diagnose.capture.cpu_quota import cpu_quota, quota_summary
+from diagnose.capture.video_devices import video_hardware
 from diagnose.core.errors import DiagnoseError
 
 # Always recorded, whatever the knowledge base recommends: the UDP/socket buffer and NAPI
@@ -172,6 +175,7 @@ def collect(pids: list[int]) -> dict[str, Any]:
         "kernel": kernel_info(),
         "vulnerabilities": vulnerabilities(),
         "processes": processes,
+        "video_hardware": video_hardware(),
     }
 
 
