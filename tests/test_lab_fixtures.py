@@ -304,3 +304,18 @@ def test_spreading_the_fan_out_is_advised_only_when_a_thread_nears_a_core() -> N
     assert max(t.cores for t in iperf.summary.threads) >= 0.5
     f = next(f for f in iperf.findings if f.id == "udp-send-heavy")
     assert "webrtc.spread-fanout" in {r["id"] for r in f.recommendations}
+
+
+def test_a_run_that_counted_the_drops_does_not_advise_checking_for_drops() -> None:
+    """The run folders measured their sockets' drops (the sockets table): "check whether UDP
+    packets are actually dropped" is what diagnose run did, so it is withheld as done, whether it
+    found drops (the slow receiver) or none (Janus)."""
+    for name, rule in (("udp-receiver-drops", "udp-receive-drops"), ("janus-videoroom", "udp-send-heavy")):
+        a = analysed(name)
+        assert a.profile.capture.environment["network"]["sockets"]["udp"] >= 1  # the premise: sockets were watched
+        f = next(f for f in a.findings if f.id == rule)
+        assert "investigate.udp-drops" not in {r["id"] for r in f.recommendations}
+        assert next(w for w in f.withheld if w["id"] == "investigate.udp-drops")["status"] == "already-in-effect"
+    # A bare perf capture counted nothing: there the check is still the advice.
+    bare = next(f for f in analyze(str(FIXTURES / "iperf3-udp-send.perf.txt.gz")).findings if f.id == "udp-send-heavy")
+    assert "investigate.udp-drops" in {r["id"] for r in bare.recommendations}

@@ -22,7 +22,8 @@ THREAD_KEYS = {"pattern", "role", "stack", "sources"}
 COMPONENT_KEYS = {"id", "title", "color", "description"}
 RECOMMENDATION_KEYS = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
                        "where", "commands", "applies_to", "requires", "unless", "variants", "batches", "not_if"}
-MARKER_KEYS = {"id", "title", "symbols", "modules", "threads", "processes", "calls", "env", "min_samples", "min_share"}
+MARKER_KEYS = {"id", "title", "symbols", "modules", "threads", "processes", "calls", "env", "min_samples", "min_share",
+               "overview"}
 ENV_OPS = ("gt", "gte", "lt", "lte", "eq", "ne")
 
 
@@ -188,13 +189,16 @@ def marker(doc: YamlDoc, where: tuple, item: Any) -> Marker:
         raise doc.error((*where, "min_samples"), "must be a whole number of samples (1 or more)")
     if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 <= min_share < 1:
         raise doc.error((*where, "min_share"), "must be a share between 0 and 1")
+    overview = item.get("overview", True)
+    if not isinstance(overview, bool):
+        raise doc.error((*where, "overview"), "must be true or false")
     calls = tuple(str(c) for c in as_list(doc, (*where, "calls"), item.get("calls")))
     return Marker(str(item["id"]), text(doc, (*where, "title"), item["title"]),  # type: ignore[arg-type]
                   patterns(doc, (*where, "symbols"), item.get("symbols")),
                   patterns(doc, (*where, "modules"), item.get("modules")),
                   patterns(doc, (*where, "threads"), item.get("threads")),
                   patterns(doc, (*where, "processes"), item.get("processes")),
-                  calls, tuple(env), min_samples, float(min_share))
+                  calls, tuple(env), min_samples, float(min_share), overview)
 
 
 def ids(doc: YamlDoc, where: tuple, value: Any, known: set[str], what: str, home: str) -> tuple[str, ...]:

@@ -67,6 +67,7 @@ class Marker:
     env: tuple[tuple[str, str, float], ...] = ()  # (key, op, number)
     min_samples: int = 1
     min_share: float = 0.0
+    overview: bool = True  # named in the report's overview when seen (false: a measurement the report shows elsewhere)
 
 
 @dataclass(frozen=True)

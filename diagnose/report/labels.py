@@ -59,8 +59,11 @@ def platform_text(analysis: Analysis, lang: str) -> str:
     titles = {m.id: tr(m.title, lang) for m in (*kb.stacks, *kb.signals)}
     parts = [f"{titles[st.id]} ({pct(st.share)})" for st in platform.stacks]
     sep = "；" if lang == "zh" else "; "
-    if platform.signals:
-        parts.append(f"{label('signals_seen', lang)}{colon(lang)}" + sep.join(titles[k] for k in platform.signals))
+    # A signal that is a measurement the report shows in its own table (overview: false) is not repeated here.
+    shown = {m.id for m in kb.signals if m.overview}
+    signals = [k for k in platform.signals if k in shown]
+    if signals:
+        parts.append(f"{label('signals_seen', lang)}{colon(lang)}" + sep.join(titles[k] for k in signals))
     return sep.join(parts)
 
 

@@ -107,8 +107,9 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str, str]]:
                                                                           pids=", ".join(map(str, cap.target_pids)))))
     rows.append(("threads", L("threads"), str(len(s.threads))))
     platform = analysis.evaluation.platform if analysis.evaluation is not None else None
-    if platform is not None and (platform.stacks or platform.signals) and analysis.knowledge is not None:
-        rows.append(("software", L("software"), platform_text(analysis, lang)))
+    software = platform_text(analysis, lang) if platform is not None and analysis.knowledge is not None else ""
+    if software:  # (the signals it names can all be measurements shown elsewhere: then no row)
+        rows.append(("software", L("software"), software))
     if cap.os_release or cap.cpu_model:
         host = ", ".join(x for x in (cap.hostname, cap.os_release and f"Linux {cap.os_release}", cap.cpu_model,
                                      cap.cpus_online and L("n_cpus").format(n=cap.cpus_online)) if x)
