@@ -102,6 +102,8 @@ class CaptureInfo:
     time_last: float | None = None
     total_samples: int = 0
     stackless_samples: int = 0
+    # Samples of the idle task left out (diagnose.model.idle): not in total_samples.
+    idle_samples: int = 0
     command: str | None = None
     # Processes the recording was attached to (perf record -p), when the input says.
     target_pids: list[int] = field(default_factory=list)

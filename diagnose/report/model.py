@@ -87,6 +87,8 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str, str]]:
     samples = samples_text(cap.total_samples)
     if cap.stackless_samples or not p.stack_samples:
         samples += f" ({samples_text(p.stack_samples)} {L('with_stack')})"
+    if cap.idle_samples:  # a system-wide recording's idle CPUs, left out (diagnose.model.idle)
+        samples += L("t_idle_left_out").format(idle=samples_text(cap.idle_samples))
     rows.append(("samples", L("samples"), samples))
     rows.append(("duration", L("duration"), f"{cap.duration_s:.2f} s {figure_source(cap.duration_source, lang)}"
                  if cap.duration_s else L("unknown")))
