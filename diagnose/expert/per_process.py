@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from diagnose.expert.finding_processes import name_processes
 from diagnose.expert.findings import Finding, rank
+from diagnose.expert.rule_format import SEVERITIES
 from diagnose.model.profile import Profile
 from diagnose.model.select import select, selection
 
@@ -49,6 +50,8 @@ def add_process_findings(evaluation: Evaluation, profile: Profile, ruleset: Rule
     fired = {f.id for f in evaluation.findings}
     names = profile.program_names()
     best: dict[str, Finding] = {}
+    # A rule the merged capture fired, rated higher in one process alone: (that rating, pid, samples).
+    higher: dict[str, tuple[Finding, int, int]] = {}
     ranked = sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_PROCESSES]
     for pid, n in ranked:
         if n < MIN_SAMPLES:
@@ -56,18 +59,49 @@ def add_process_findings(evaluation: Evaluation, profile: Profile, ruleset: Rule
         alone = select(profile, selection(pids=[pid]), keep_origin=True)
         # (What fired on the merged capture is not added again: its evidence is not gathered.)
         for f in evaluate(alone, ruleset, kb, brief=fired).findings:
-            if f.id in fired or f.quality_note:
+            if f.quality_note:
+                continue
+            if f.id in fired:
+                if f.id not in higher or f.score > higher[f.id][0].score:
+                    higher[f.id] = (f, pid, n)
                 continue
             if f.id not in best or f.score > best[f.id].score:
                 _scope(f, pid, names.get(pid, ""), n)
                 best[f.id] = f
-    if best:
+    raised = _rate_by_the_process(evaluation.findings, higher, names)
+    if best or raised:
         evaluation.findings = rank([*evaluation.findings, *best.values()])
         for t in evaluation.trace:
             f = best.get(t.id)
             if f is not None and f.process is not None:
                 t.why_not = (f"{t.why_not}; on the merged capture only: it fired for {f.process['comm']} "
                              f"{f.process['pid']} alone (see the finding)")
+
+
+def _rate_by_the_process(findings: list[Finding], higher: dict[str, tuple[Finding, int, int]],
+                         names: dict[int, str]) -> bool:
+    """A finding of the merged capture that one process alone rates a severity higher takes that
+    rating, and its summary adds what it is in that process: a codec at 21% of a machine's
+    samples (low) is 66% of the publisher that runs it (high), and the publisher is what the
+    advice is for. Its shares, evidence and expected gain stay the merged capture's. A process
+    that only scores a few points more, at the same severity, changes nothing (the merged
+    summary says it already). Whether any was raised."""
+    raised = False
+    for f in findings:
+        got = higher.get(f.id)
+        if got is None or f.capped is not None or got[0].score <= f.score or \
+                SEVERITIES.index(got[0].severity) <= SEVERITIES.index(f.severity):
+            continue
+        alone, pid, samples = got
+        name = f"{names.get(pid, '')} {pid}".strip()
+        f.values["score_from_process"] = {"pid": pid, "comm": names.get(pid, ""), "samples": samples,
+                                          "score": round(alone.score, 1), "severity": alone.severity}
+        f.summary = {lang: text + (" " if lang != "zh" else "") +
+                     PREFIX.get(lang, PREFIX["en"]).format(name=name, samples=samples) + alone.summary.get(lang, "")
+                     for lang, text in f.summary.items()}
+        f.score, f.severity = alone.score, alone.severity
+        raised = True
+    return raised
 
 
 def _scope(f: Finding, pid: int, comm: str, samples: int) -> None:
