@@ -224,21 +224,50 @@ class Profile:
     def program_names(self) -> dict[int, str]:
         """pid -> the name of the program: as the run folder's environment recorded it (the
         process's own comm, read before recording), else the sampled thread whose tid is the pid
-        (the main thread), else the name most of its sampled threads carry."""
-        counts: dict[int, dict[str, int]] = {}
+        (the main thread), else the executable its frames run in (a system-wide recording of
+        Janus samples its 17 `hloop <id>` threads, never the main thread: it is `janus`, not
+        one of them), else the name most of its sampled samples carry. Cached."""
+        cached = getattr(self, "_program_names", None)
+        if cached is not None:
+            return cached
         names: dict[int, str] = {}
+        by_name: dict[int, dict[str, int]] = {}
         for th in self.threads:
-            if th.pid is None:
-                continue
-            if th.tid == th.pid:
+            if th.pid is not None and th.tid == th.pid:
                 names[th.pid] = th.comm
-            c = counts.setdefault(th.pid, {})
-            c[th.comm] = c.get(th.comm, 0) + 1
-        for pid, c in counts.items():
-            names.setdefault(pid, max(sorted(c), key=lambda k: c[k]))
+        missing = {th.pid for th in self.threads if th.pid is not None and th.pid not in names}
+        if missing:
+            executables: dict[int, dict[str, int]] = {}
+            exe_of: dict[int, str | None] = {}
+            for s in self.stacks:
+                th = self.threads[s.thread]
+                if th.pid not in missing:
+                    continue
+                c = by_name.setdefault(th.pid, {})
+                c[th.comm] = c.get(th.comm, 0) + s.samples
+                seen = set()
+                for f in s.frames:
+                    exe = exe_of.get(f, "")
+                    if exe == "":
+                        exe = exe_of[f] = _executable(self.frames[f].module)
+                    if exe is not None and exe not in seen:
+                        seen.add(exe)
+                        e = executables.setdefault(th.pid, {})
+                        e[exe] = e.get(exe, 0) + s.samples
+            for pid in missing:
+                exes = executables.get(pid)
+                c = by_name.get(pid)
+                if exes:
+                    names[pid] = max(sorted(exes), key=lambda k: exes[k])
+                elif c:
+                    names[pid] = max(sorted(c), key=lambda k: c[k])
+            for th in self.threads:  # a process whose sampled threads have no stack at all
+                if th.pid is not None:
+                    names.setdefault(th.pid, th.comm)
         for p in (self.capture.environment or {}).get("processes") or []:
             if isinstance(p, dict) and isinstance(p.get("pid"), int) and p.get("comm"):
                 names[p["pid"]] = str(p["comm"])
+        self._program_names = names
         return names
 
     # -- invariants ---------------------------------------------------------------------
@@ -263,6 +292,17 @@ def positive(x: float | None) -> float | None:
     if x is None or not math.isfinite(x) or x <= 0:
         return None
     return x
+
+
+def _executable(module: str) -> str | None:
+    """The file name of a module that is a program, not a library, the kernel, the vDSO, a JIT map
+    or a deleted mapping: "/usr/bin/janus" -> "janus"; None otherwise."""
+    if not module.startswith("/") or " " in module or module.endswith(".map"):
+        return None
+    base = module.rsplit("/", 1)[-1]
+    if ".so" in base or base.startswith("[") or base.startswith("memfd:") or not base:
+        return None
+    return base
 
 
 def cores_used(samples: int, frequency_hz: float | None, duration_s: float | None) -> float | None:
