@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from diagnose.core.patterns import compile_pattern
 from diagnose.model.profile import Profile, Stack, Thread
+from diagnose.model.select import renumbered
 
 _IDLE_TASK = compile_pattern(r"swapper(/[0-9]+)?")
 # Interrupt and softirq handling, entry points to leaf work: a frame like these on the idle
@@ -64,21 +65,9 @@ def without_idle(profile: Profile) -> Profile:
     idle_samples = sum(s.samples for s, d in zip(profile.stacks, drop) if d)
     if not idle_samples or idle_samples == profile.capture.total_samples:
         return profile
-    kept_stacks = [s for s, d in zip(profile.stacks, drop) if not d]
-    used_threads = sorted({s.thread for s in kept_stacks})
-    thread_map = {old: new for new, old in enumerate(used_threads)}
-    frame_map: dict[int, int] = {}
-    frames = []
-    stacks = []
-    for s in kept_stacks:
-        ids = []
-        for f in s.frames:
-            nf = frame_map.get(f)
-            if nf is None:
-                nf = frame_map[f] = len(frames)
-                frames.append(profile.frames[f])
-            ids.append(nf)
-        stacks.append(Stack(thread_map[s.thread], tuple(ids), s.samples, s.weight))
+    kept = [si for si, d in enumerate(drop) if not d]
+    used_threads = sorted({profile.stacks[si].thread for si in kept})
+    frames, stacks, _ = renumbered(profile, kept, {old: new for new, old in enumerate(used_threads)})
     cap = profile.capture
     busy = cap.total_samples - idle_samples
     new_cap = replace(cap, total_samples=busy, idle_samples=idle_samples, warnings=list(cap.warnings))

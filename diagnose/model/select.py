@@ -15,7 +15,7 @@ from typing import Any
 
 from diagnose.core.errors import DiagnoseError
 from diagnose.core.patterns import PatternError, compile_pattern
-from diagnose.model.profile import Origin, Profile, Stack, Thread
+from diagnose.model.profile import Frame, Origin, Profile, Stack, Thread
 
 # How many processes the "selects nothing" error lists.
 LISTED = 12
@@ -130,29 +130,10 @@ def select(profile: Profile, sel: Selection, keep_origin: bool = False) -> Profi
     check_ids_known(sel, profile.threads, cap.source, folded=cap.format == "folded")
     kept_threads = [i for i, t in enumerate(profile.threads) if sel.matches(t.comm, t.pid, t.tid)]
     thread_map = {old: new for new, old in enumerate(kept_threads)}
-    frame_map: dict[int, int] = {}
-    frames = []
-    frame_origin: list[int] = []
-    stack_origin: list[int] = []
-    stacks = []
-    total = stackless = 0
-    for si, s in enumerate(profile.stacks):
-        t = thread_map.get(s.thread)
-        if t is None:
-            continue
-        ids = []
-        for f in s.frames:
-            nf = frame_map.get(f)
-            if nf is None:
-                nf = frame_map[f] = len(frames)
-                frames.append(profile.frames[f])
-                frame_origin.append(f)
-            ids.append(nf)
-        stacks.append(Stack(t, tuple(ids), s.samples, s.weight))
-        stack_origin.append(si)
-        total += s.samples
-        if not s.frames:
-            stackless += s.samples
+    stack_origin = [si for si, s in enumerate(profile.stacks) if s.thread in thread_map]
+    frames, stacks, frame_origin = renumbered(profile, stack_origin, thread_map)
+    total = sum(s.samples for s in stacks)
+    stackless = sum(s.samples for s in stacks if not s.frames)
     if not total:
         counts: dict[Thread, int] = {}
         for s in profile.stacks:
@@ -170,6 +151,29 @@ def select(profile: Profile, sel: Selection, keep_origin: bool = False) -> Profi
     new_cap.warnings.append(selection_note(new_cap.selection))
     origin = Origin(profile, frame_origin, stack_origin) if keep_origin else None
     return Profile(frames, threads, stacks, new_cap, origin)
+
+
+def renumbered(profile: Profile, stack_ids: list[int],
+               thread_map: dict[int, int]) -> tuple[list[Frame], list[Stack], list[int]]:
+    """The stacks `stack_ids` of `profile` as a smaller profile holds them: their threads by
+    `thread_map`, the frames they use numbered in order of first use. (frames, stacks, each new
+    frame's id in `profile`)."""
+    frame_map: dict[int, int] = {}
+    frames: list[Frame] = []
+    frame_origin: list[int] = []
+    stacks = []
+    for si in stack_ids:
+        s = profile.stacks[si]
+        ids = []
+        for f in s.frames:
+            nf = frame_map.get(f)
+            if nf is None:
+                nf = frame_map[f] = len(frames)
+                frames.append(profile.frames[f])
+                frame_origin.append(f)
+            ids.append(nf)
+        stacks.append(Stack(thread_map[s.thread], tuple(ids), s.samples, s.weight))
+    return frames, stacks, frame_origin
 
 
 def selection_note(sel: dict[str, Any]) -> str:
