@@ -377,3 +377,19 @@ def test_a_malformed_leaf_line_seen_again_is_skipped_again_not_taken_for_a_frame
     assert names["main"][:2] == (3, 4)
     proc = run_cli("analyze", path, "--format", "json")
     assert "skipped not a frame line: 'not a frame line' (3 lines like it)" in proc.stderr
+
+
+def test_a_process_whose_main_thread_never_ran_is_named_by_its_program(tmp_path: Path) -> None:
+    """Only worker threads sampled: the process is named after the executable its frames run in,
+    not after a worker (nor after JIT code perf calls //anon, nor a library)."""
+    node = "/usr/bin/node"
+    text = (sample("V8 Worker", 40, 41, 1.0, [("[unknown]", "//anon"), ("Builtins_Call", node), ("start_thread", LIBC)]) * 2
+            + sample("libuv-worker", 40, 42, 1.1, [("uv__work_done", node), ("start_thread", LIBC)])
+            + sample("V8 Worker", 40, 41, 1.05, [("[unknown]", "//anon")]) * 3  # JIT code alone: the most samples
+            + sample("kworker/1:0", 50, 50, 1.2, [("process_one_work", K), ("kthread", K)])
+            + sample("app-main", 60, 61, 1.3, [("compute", "/usr/lib/libfoo.so.1"), ("start_thread", LIBC)]) * 2
+            + sample("app-io", 60, 62, 1.4, [("read_loop", "/usr/lib/libfoo.so.1"), ("start_thread", LIBC)]))
+    names = load_profile(write(tmp_path, text)).program_names()
+    assert names[40] == "node"
+    assert names[50] == "kworker/1:0"  # its main thread ran: its own name
+    assert names[60] == "app-main"  # no executable among its frames: the thread with the most samples

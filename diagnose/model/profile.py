@@ -297,8 +297,8 @@ def positive(x: float | None) -> float | None:
 def _executable(module: str) -> str | None:
     """The file name of a module that is a program, not a library, the kernel, the vDSO, a JIT map
     or a deleted mapping: "/usr/bin/janus" -> "janus"; None otherwise."""
-    if not module.startswith("/") or " " in module or module.endswith(".map"):
-        return None
+    if not module.startswith("/") or module.startswith("//") or " " in module or module.endswith(".map"):
+        return None  # (//anon: perf's name for anonymous executable memory, JIT code)
     base = module.rsplit("/", 1)[-1]
     if ".so" in base or base.startswith("[") or base.startswith("memfd:") or not base:
         return None
