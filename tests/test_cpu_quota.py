@@ -114,6 +114,9 @@ def test_cgroup_v2_cpu_max_is_read_up_to_the_root(tmp_path: Path) -> None:
     assert cpu_quota._quota(42, proc) == {"cores": 1.5, "cgroup": "/kubepods/pod1/ctr", "version": 2}
     (root / "kubepods" / "pod1" / "cpu.max").write_text("max 100000\n")
     assert cpu_quota._quota(42, proc)["cores"] is None
+    # A v2 hierarchy without the cpu controller can hold no CPU limit: not read as "no limit".
+    (root / "cgroup.controllers").write_text("memory pids\n")
+    assert "cpu controller is not enabled" in cpu_quota._quota(42, proc)["unavailable"]
 
 
 def _pion_with_quota(tmp_path: Path, quota: dict | None) -> dict:

@@ -218,3 +218,13 @@ def test_buffers_of_a_process_in_another_network_namespace() -> None:
     row = network["sockets"]["busiest"][0]
     assert (row["local"], row["rcvbuf"], row["rcvbuf_basis"]) == ("127.0.0.1:4242", 10000, "set")
     assert network["buffers"]["error"] is None
+
+
+def test_an_ipv6_socket_counts_the_ipv6_reads_too() -> None:
+    """A udp6 socket's rows say proto udp, but the kernel counts its reads in Udp6 InDatagrams:
+    9,000/s dropped while IPv6 readers took 11,000/s is at least 45% lost, not 99%."""
+    network = _dropping(9000.0, 100.0)
+    network["udp6"] = {"in_datagrams_per_s": 11000.0}
+    verdict = socket_buffers.receive_buffer(network, LIMITS)
+    assert verdict["dropped_share_min"] == 0.447 and verdict["overload_share"] is None  # 9,000 / 20,100
+    assert "raise rmem_default" in verdict["origin"]["en"]

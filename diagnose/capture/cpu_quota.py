@@ -95,8 +95,12 @@ def _quota(pid: int, proc: Path) -> dict[str, Any]:
             return {"unavailable": f"{v1_mount} has no cpu.cfs_quota_us (CFS bandwidth control off)"}
         return {"cores": _smallest(v1_mount, v1_path, 1), "cgroup": v1_path, "version": 1}
     if v2_path is not None and v2_mount is not None:
-        if not (v2_mount / "cgroup.controllers").exists():
+        try:
+            controllers = (v2_mount / "cgroup.controllers").read_text().split()
+        except OSError:
             return {"unavailable": f"{v2_mount} is not a cgroup v2 hierarchy"}
+        if "cpu" not in controllers:  # (hybrid, with cpu on neither): no CPU limit can be set there
+            return {"unavailable": f"the cpu controller is not enabled in {v2_mount}"}
         return {"cores": _smallest(v2_mount, v2_path, 2), "cgroup": v2_path, "version": 2}
     return {"unavailable": "no cgroup file system with the cpu controller is mounted"}
 

@@ -12,7 +12,8 @@ or cannot be read):
       "vulnerabilities": {"meltdown": "Not affected", "spectre_v2": "Mitigation: ...", ...},
       "processes": [{"pid": 123 (int), "comm": "worker", "cmdline": ["/usr/bin/worker", "--x"],
                      "uid": 1000 (int), "threads": [{"tid": 123 (int), "comm": "worker"}, ...],
-                     "cpu_quota": {"cores": 1.5 | null, "cgroup": "/...", "version": 2}}],
+                     "cpu_quota": {"cores": 1.5 | null, "cgroup": "/...", "version": 2, "cpus": 8}
+                                  or {"unavailable": "why"}}],
                    (cpu_quota: the cgroup's CPU limit, diagnose.capture.cpu_quota; cpu.quota: the targets' tightest)
       "video_hardware": {"render_nodes": ["renderD128"], "nvidia": [], "v4l2": [], "any": 1}
                   (diagnose.capture.video_devices: what hardware encoders and decoders could use),

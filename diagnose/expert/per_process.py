@@ -82,7 +82,7 @@ def _rate_by_the_process(findings: list[Finding], higher: dict[str, tuple[Findin
                          names: dict[int, str]) -> bool:
     """A finding of the merged capture that one process alone rates a severity higher takes that
     rating, and its summary adds what it is in that process: a codec at 21% of a machine's
-    samples (low) is 66% of the publisher that runs it (high), and the publisher is what the
+    samples (low) is 65% of the publisher that runs it (high), and the publisher is what the
     advice is for. Its shares, evidence and expected gain stay the merged capture's. A process
     that only scores a few points more, at the same severity, changes nothing (the merged
     summary says it already). Whether any was raised."""

@@ -22,7 +22,10 @@ def environment_view(profile: Profile) -> dict[str, Any]:
     kernel.setdefault("release", cap.os_release)
     env["kernel"] = kernel
     env.setdefault("perf", {"command": cap.command})
-    env["samples"] = sample_facts(profile)
+    # Facts of the samples stand in for /proc's only where a run folder did not measure threads.
+    threads = env.get("threads")
+    measured = isinstance(threads, dict) and isinstance(threads.get("busiest"), dict)
+    env["samples"] = {"busiest_thread_cores": None} if measured else sample_facts(profile)
     return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
 
 

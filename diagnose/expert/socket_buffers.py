@@ -123,10 +123,11 @@ ORIGIN_TEXT = {
 KNOB = {"default": RMEM_DEFAULT, "capped": RMEM_MAX, "set": RMEM_MAX}
 
 # Whether any buffer would have held what was lost. Two measured facts must both say no:
-# - The kernel counts, per network namespace, the datagrams it delivered to a socket (Udp
-#   InDatagrams) and, per socket, those it dropped; a socket's dropped share of what arrived for
-#   it is at least drops / (drops + the namespace's deliveries), whatever else the namespace
-#   receives. At OVERLOADED or more, the reader took in no more than it lost over the recording.
+# - The kernel counts, per network namespace, the datagrams its sockets' readers took (Udp and
+#   Udp6 InDatagrams, counted as recvmsg returns one) and, per socket, those it dropped; a
+#   socket's dropped share of what arrived for it is at least drops / (drops + the namespace's
+#   reads), whatever else the namespace receives (up to the few datagrams still queued at the
+#   end). At OVERLOADED or more, the reader took in no more than it lost over the recording.
 # - The loss is more datagrams than the largest buffer advised here could hold at any size: a
 #   request of 16 MiB (recommendations.yaml, sysctl.net.core.rmem_max), doubled by the kernel,
 #   holds at most that many bytes of queued datagrams, each charged its data plus the sk_buff and
@@ -140,11 +141,11 @@ MIN_TRUESIZE = 576
 BUFFER_HOLDS_AT_MOST = LARGEST_ADVISED_BUFFER // MIN_TRUESIZE  # datagrams
 PACE_TEXT = {
     "overloaded": {
-        "en": "At least {share} of the datagrams that arrived for it were dropped (the network namespace delivered "
-              "{delivered}/s to all its sockets), {lost} over the recording: more than even a 32 MiB receive buffer "
+        "en": "At least {share} of the datagrams that arrived for it were dropped (the readers of all the network namespace's "
+              "sockets took {delivered}/s), {lost} over the recording: more than even a 32 MiB receive buffer "
               "holds. The reader is far slower than the sender, not just late for a burst, so a bigger receive "
               "buffer would fill up too; the reader must keep up.",
-        "zh": "到达它的数据报中至少 {share} 被丢弃（整个网络命名空间每秒只向其所有套接字交付了 {delivered} 个），录制期间共 {lost} 个："
+        "zh": "到达它的数据报中至少 {share} 被丢弃（整个网络命名空间所有套接字的读者每秒只取走了 {delivered} 个），录制期间共 {lost} 个："
               "即使 32 MiB 的接收缓冲区也装不下。读者远比发送方慢，而不只是在突发时迟到，所以更大的接收缓冲区同样会被填满；必须让读者跟上。",
     },
     "late": {
@@ -192,8 +193,7 @@ def receive_buffer(network: dict[str, Any], sysctl: dict[str, Any]) -> dict[str,
     values = {"rb": _int(rb), "default": _int(limits[RMEM_DEFAULT]), "max": _int(limits[RMEM_MAX]),
               "asked": _int(rb / 2) if rb is not None else "?"}
     dropped = drops_per_s(row, sockets)
-    udp = network.get("udp")
-    delivered = number(udp.get("in_datagrams_per_s")) if isinstance(udp, dict) else None
+    delivered = _datagrams_read(network)
     share = dropped_share_floor(dropped, delivered)
     lost = number(row.get("drops"))
     overloaded = share is not None and share >= OVERLOADED and lost is not None and lost > BUFFER_HOLDS_AT_MOST
@@ -212,9 +212,22 @@ def receive_buffer(network: dict[str, Any], sysctl: dict[str, Any]) -> dict[str,
             "dropped_share_min": share, "overload_share": share if overloaded else None, "pace": pace}
 
 
+def _datagrams_read(network: dict[str, Any]) -> float | None:
+    """Datagrams per second the namespace's UDP sockets read (InDatagrams: IPv4 in Udp, IPv6 in
+    Udp6; a udp6 socket's rows say proto udp), None without the IPv4 counters."""
+    total = None
+    for name in ("udp", "udp6"):
+        counters = network.get(name)
+        n = number(counters.get("in_datagrams_per_s")) if isinstance(counters, dict) else None
+        if n is None and name == "udp":
+            return None
+        total = (total or 0.0) + (n or 0.0)
+    return total
+
+
 def dropped_share_floor(dropped_per_s: float | None, delivered_per_s: float | None) -> float | None:
     """The least share of a socket's arrivals that it dropped: its drops over its drops plus every
-    datagram its network namespace delivered (its own deliveries are among them). Rounded down
+    datagram its network namespace's readers took (its own reader's are among them). Rounded down
     to 3 decimals, so that a floor is never shown above the truth; None when either is unknown."""
     if dropped_per_s is None or delivered_per_s is None or dropped_per_s < 0 or delivered_per_s < 0:
         return None

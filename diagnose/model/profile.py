@@ -151,6 +151,7 @@ class Profile:
         self._inclusive: list[int] | None = None
         self._self: list[int] | None = None
         self._stack_samples: int | None = None
+        self._program_names: dict[int, str] | None = None
 
     # -- totals -------------------------------------------------------------------------
 
@@ -226,10 +227,9 @@ class Profile:
         process's own comm, read before recording), else the sampled thread whose tid is the pid
         (the main thread), else the executable its frames run in (a system-wide recording of
         Janus samples its 17 `hloop <id>` threads, never the main thread: it is `janus`, not
-        one of them), else the name most of its sampled samples carry. Cached."""
-        cached = getattr(self, "_program_names", None)
-        if cached is not None:
-            return cached
+        one of them), else the thread name with the most samples. Cached."""
+        if self._program_names is not None:
+            return self._program_names
         names: dict[int, str] = {}
         by_name: dict[int, dict[str, int]] = {}
         for th in self.threads:

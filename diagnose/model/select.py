@@ -141,7 +141,9 @@ def select(profile: Profile, sel: Selection, keep_origin: bool = False) -> Profi
             counts[th] = counts.get(th, 0) + s.samples
         raise nothing_selected(sel, counts, cap.source)
     threads = [profile.threads[i] for i in kept_threads]
-    new_cap = replace(cap, total_samples=total, stackless_samples=stackless, warnings=list(cap.warnings))
+    # (the idle samples left out were of the whole recording, not of these threads: not said here)
+    new_cap = replace(cap, total_samples=total, stackless_samples=stackless, idle_samples=0,
+                      warnings=list(cap.warnings))
     pids = {t.pid for t in threads if t.pid is not None}
     tids = {t.tid for t in threads if t.tid is not None}
     new_cap.target_pids = [p for p in cap.target_pids if p in pids or (not pids and p in tids)]

@@ -13,7 +13,7 @@ from diagnose.inputs.folded import collapse_folded, read_folded
 from diagnose.inputs.perf_profile import build_profile
 from diagnose.inputs.perf_reader import parse_file_in_parts
 from diagnose.inputs.source import InputSource, detect, read_chunks
-from diagnose.model.idle import without_idle
+from diagnose.model.idle import is_idle_task, without_idle
 from diagnose.model.profile import Profile
 from diagnose.model.select import Selection, select
 
@@ -82,15 +82,20 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None,
     """The profile of a capture; with a selection (--pid, --tid, --comm), of the selected threads
     only (diagnose.select)."""
     profile = _load_profile(path, event, jobs)
-    if not (selection and _asks_for_idle(selection)):
+    if not (selection and _asks_for_idle(selection, profile)):
         profile = without_idle(profile)  # a system-wide recording's idle CPUs (diagnose.model.idle)
     return select(profile, selection) if selection else profile
 
 
-def _asks_for_idle(selection: Selection) -> bool:
-    """--pid 0, --tid 0 or a --comm matching swapper: the idle task itself is wanted."""
-    return 0 in selection.pids or 0 in selection.tids or any(
-        p.fullmatch("swapper") is not None for p in selection._patterns)
+def _asks_for_idle(selection: Selection, profile: Profile) -> bool:
+    """--pid 0, --tid 0, or a --comm that picks the idle task out (`swapper`, `swapper/.*`; not
+    one like `.*` that matches every thread): the idle task itself is wanted."""
+    if 0 in selection.pids or 0 in selection.tids:
+        return True
+    idle = [t for t in profile.threads if is_idle_task(t)]
+    others = [t for t in profile.threads if not is_idle_task(t)]
+    return any(any(p.fullmatch(t.comm) is not None for t in idle) and
+               not any(p.fullmatch(t.comm) is not None for t in others) for p in selection._patterns)
 
 
 def _load_profile(path: str, event: str | None = None, jobs: int | None = None) -> Profile:

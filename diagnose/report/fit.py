@@ -88,11 +88,20 @@ def _wide(ch: str) -> bool:
     return cell_len(ch) > 1
 
 
-def cjk_break_points(word: str) -> list[int]:
-    """Offsets k (0 < k < len) where a line may end inside `word`, a run with wide characters."""
-    return [k for k in range(1, len(word))
-            if (_wide(word[k - 1]) or _wide(word[k])) and word[k] not in NO_LINE_START
-            and word[k - 1] not in NO_LINE_END]
+def _last_break(piece: str, room: int) -> int:
+    """The longest start of `piece` (a run with wide characters) that fits `room` cells and ends
+    where a line may end (between two characters one of which is wide, not before closing nor
+    after opening punctuation), as its length; 0 when none does. Walks `room` cells at most, so a
+    long run costs its length, not its length squared."""
+    used = best = 0
+    for k in range(1, len(piece)):
+        used += cell_len(piece[k - 1])
+        if used > room:
+            break
+        a, b = piece[k - 1], piece[k]
+        if (_wide(a) or _wide(b)) and b not in NO_LINE_START and a not in NO_LINE_END:
+            best = k
+    return best
 
 
 def _fill_wide(line: str, width: int) -> str:
@@ -104,21 +113,23 @@ def _fill_wide(line: str, width: int) -> str:
     cur: str | None = None  # the line being filled (None: nothing on it yet, not even a space)
     for word in line.split(" "):
         piece = word
+        wide = any(_wide(c) for c in word)
         while True:
+            if not piece and cur is None:
+                break  # a space a line would start with (two spaces in a row): dropped
             head = "" if cur is None else cur + " "
             if cell_len(head + piece) <= width:
                 cur = head + piece
                 break
-            room = width - cell_len(head)
-            fit = [k for k in cjk_break_points(piece) if cell_len(piece[:k]) <= room] \
-                if any(_wide(c) for c in piece) else []
-            if fit:
-                lines.append(head + piece[:fit[-1]])
-                cur, piece = None, piece[fit[-1]:]
+            k = _last_break(piece, width - cell_len(head)) if wide else 0
+            if k:
+                lines.append(head + piece[:k])
+                cur, piece = None, piece[k:]
+                wide = any(_wide(c) for c in piece)  # (stops at the first wide character)
             elif cur is not None:
                 lines.append(cur)  # the piece starts the next line
                 cur = None
-            elif not any(_wide(c) for c in piece):
+            elif not wide:
                 parts = wrap_name(piece, width, max_lines=99)
                 lines.extend(parts[:-1])
                 cur = parts[-1]
@@ -129,7 +140,8 @@ def _fill_wide(line: str, width: int) -> str:
                     k += 1
                 lines.append(piece[:k])
                 piece = piece[k:]
-    lines.append(cur or "")
+    if cur or not lines:  # (a trailing space leaves no empty last line)
+        lines.append(cur or "")
     return "\n".join(lines)
 
 
@@ -161,11 +173,14 @@ def hanging(text: str | Text, width: int) -> Text:
         fixed = prose(plain, width)
         if fixed == plain:
             return text
-        # The same characters with some spaces turned into line breaks or breaks added after
-        # boundaries: rebuild with the styles kept on the original spans.
+        # The same characters with some spaces turned into line breaks (or dropped, two in a row),
+        # and breaks added after boundaries or between Chinese characters: rebuild with the
+        # styles kept on the original spans.
         out = Text(style=text.style)
         j = 0
         for ch in fixed:
+            while ch != " " and j < len(plain) and plain[j] == " " and ch != plain[j]:
+                j += 1  # a space the breaking dropped
             if j < len(plain) and ch == plain[j]:
                 out.append_text(text[j:j + 1])
                 j += 1
