@@ -64,8 +64,7 @@ def where_the_cpu_goes(analysis: Analysis, lang: str) -> str | None:
         # As the hottest-functions table shows it: the module by its file name, the kernel as
         # [kernel]; a function without a symbol is already named by its module ([libfoo.so]).
         module = module_label(f.module)
-        key = "verdict_hottest" if module and not (f.name.startswith("[") and f.name.endswith("]")) \
-            else "verdict_hottest_unnamed"
+        key = "verdict_hottest" if module and p.frames[f.frame].named else "verdict_hottest_unnamed"
         name = f.name + (" [k]" if f.kind == "kernel" else "")
         text += label(key, lang).format(name=name, module=module, share=f"{100 * f.self.value:.2f}%")
     return text
