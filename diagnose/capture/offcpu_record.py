@@ -20,6 +20,7 @@ from typing import IO, Any
 from diagnose.capture import child_process
 from diagnose.capture.thread_stacks import snapshot_threads
 from diagnose.expert.offcpu import EVENT, OffCpu, OffCpuParser
+from diagnose.inputs.perf_data import PerfScriptExit
 from diagnose.capture.recorder import (CLOCK, FINISH_TIMEOUT_S, PIPE_CHUNK, START_TIMEOUT_S, _Control, _cpu_seconds,
                                _die_with_parent, _first_error)
 
@@ -169,8 +170,8 @@ def read(perf: str, recorder: OffCpuRecorder) -> tuple[OffCpu, list[str]]:
             err.seek(0)
             lines = [ln.strip() for ln in err.read(1 << 16).decode("utf-8", "replace").splitlines()
                      if ln.strip() and "not valid for" not in ln]
-            warnings.append(f"{recorder.output}: perf script stopped with exit code {code} "
-                            f"({_first_error(lines) or 'no message'}); the off-CPU figures cover what it read")
+            ended = PerfScriptExit(code, _first_error(lines)).describe()
+            warnings.append(f"{recorder.output}: perf script stopped ({ended}); the off-CPU figures cover what it read")
     off = parser.finish()
     if off.lost:
         warnings.append(f"perf lost {off.lost:,} context-switch records of the off-CPU recording (it could not "

@@ -4,6 +4,7 @@ output is streamed into the perf script parser."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 from collections import deque
@@ -37,6 +38,23 @@ class PerfScriptExit:
     @property
     def failed(self) -> bool:
         return self.code is not None and self.code != 0
+
+    def describe(self) -> str:
+        """How it ended and perf's error: 'exit code 234: failed to process type: 0', 'killed by
+        SIGBUS' (perf reading a perf.data cut short can die of a bus error without a word)."""
+        how = how_it_ended(self.code if self.code is not None else 0)
+        return f"{how}: {self.error}" if self.error else how
+
+
+def how_it_ended(code: int) -> str:
+    """'exit code 234', or 'killed by SIGBUS' for a process a signal ended (subprocess gives the
+    signal as a negative code)."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 class _StderrTail(threading.Thread):
@@ -105,13 +123,13 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
         proc.stderr.close()
     err = tail.text()
     if code != 0 and not got_any:
-        detail = _first_error_line(err)
+        detail = _first_error_line(err) if err.strip() else how_it_ended(code)
         raise input_error(path, f"perf script could not read it ({detail})",
                           "check that it is a complete perf.data file readable by this user")
     if status is not None:
         status.code = code
         if code != 0:
-            status.error = _last_error_line(err) if err.strip() else f"exit code {code}"
+            status.error = _last_error_line(err, code)
 
 
 def sample_times(path: str) -> tuple[float, float] | None:
@@ -150,12 +168,14 @@ def parse_perf_data(path: str, status: PerfScriptExit, keep_addrs: bool, jobs: i
         stream_perf_script(path, st, times=times is None), keep_addrs, jobs, STREAM_CHUNK_BYTES, times))
 
 
-def _last_error_line(err: str) -> str:
+def _last_error_line(err: str, code: int) -> str | None:
+    """perf's error: its last line that is not a warning; failing that, its last line when it
+    exited with an error code (a signal's cause is not in a warning perf printed earlier)."""
     for line in reversed(err.splitlines()):
         line = line.strip()
         if line and not line.startswith("Warning") and "callchain" not in line.lower():
             return line[:160]
-    return err.strip().splitlines()[-1][:160]
+    return err.strip().splitlines()[-1][:160] if err.strip() and code > 0 else None
 
 
 def _first_error_line(err: str) -> str:

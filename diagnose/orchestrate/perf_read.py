@@ -15,20 +15,20 @@ from diagnose.inputs.source import InputSource
 
 
 def parse_warnings(parse: PartialParse, source: InputSource, truncated_gzip: bool) -> list[str]:
-    out = []
+    warnings = []
     for w in sorted(parse.warnings.values(), key=lambda w: (w.line or 0)):
         where = f"{source.path}:{w.line}" if w.line is not None else source.path
         more = f" ({w.count} lines like it)" if w.count > 1 else ""
-        out.append(f"{where}: skipped {w.message}{more}")
+        warnings.append(f"{where}: skipped {w.message}{more}")
     if truncated_gzip and parse.unterminated_line is not None:
-        out.append(f"{source.path}:{parse.unterminated_line}: the compressed data ends early, inside a sample; "
+        warnings.append(f"{source.path}:{parse.unterminated_line}: the compressed data ends early, inside a sample; "
                    f"analysed up to there, the last sample may miss its outer frames")
     elif truncated_gzip:
-        out.append(f"{source.path}: the compressed data ends early; analysed what could be read")
+        warnings.append(f"{source.path}: the compressed data ends early; analysed what could be read")
     elif parse.unterminated_line is not None:
-        out.append(f"{source.path}:{parse.unterminated_line}: the input ends inside a sample (was perf killed?); "
+        warnings.append(f"{source.path}:{parse.unterminated_line}: the input ends inside a sample (was perf killed?); "
                    f"analysed up to there, the last sample may miss its outer frames")
-    return out
+    return warnings
 
 
 def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: int | None = None,
@@ -54,12 +54,13 @@ def read_perf(source: InputSource, keep_unknown_addresses: bool = False, jobs: i
     if perf_exit.failed:
         # perf script stopped part-way (a perf.data cut short: perf killed, disk full).
         if not parse.counts:
-            raise DiagnoseError(f"{source.path}: perf script failed before any sample (exit code {perf_exit.code}: "
-                                f"{perf_exit.error}); check that it is a complete perf.data file")
+            raise DiagnoseError(f"{source.path}: perf script failed before any sample ({perf_exit.describe()}); "
+                                f"check that it is a complete perf.data file")
         samples = sum(count(c)[0] for c in parse.counts.values())
-        warning = (f"{source.path}: perf script stopped with exit code {perf_exit.code} ({perf_exit.error}); "
-                   f"analysed the {samples:,} samples before that (is the perf.data file cut short?)")
-        return parse, [*parse_warnings(parse, source, truncated), warning], True
+        warnings = parse_warnings(parse, source, truncated)
+        warnings.append(f"{source.path}: perf script stopped ({perf_exit.describe()}); "
+                        f"analysed the {samples:,} samples before that (is the perf.data file cut short?)")
+        return parse, warnings, True
     if not parse.counts:
         require_samples(parse, source)
     return parse, parse_warnings(parse, source, truncated), truncated or parse.unterminated_line is not None
