@@ -129,13 +129,13 @@ def test_untimed_text_the_parser_warns_about_is_read_again_with_time_stamps(
         how: str, recording_without_call_chains: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Should the header mislead (one-line samples taken for call chains), the untimed text's
     lines would not read as samples: the recording is read again, timed, and nothing is lost."""
-    from diagnose.inputs import perf_data
+    from diagnose.inputs import perf_data, perf_header
     from diagnose.inputs.collapse import CollapseOptions, fold
     from diagnose.inputs.perf_reader import parse_file
     from diagnose.inputs.perf_slices import parse_sliced, slices_for
 
     data = str(recording_without_call_chains)
-    monkeypatch.setattr(perf_data, "every_event_has_call_chains", lambda path: True)
+    monkeypatch.setattr(perf_header, "every_event_has_call_chains", lambda path: True)
     assert perf_data.sample_times(data) is not None
     status = perf_data.PerfScriptExit()
     if how == "one stream":

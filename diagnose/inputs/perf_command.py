@@ -4,6 +4,7 @@ their text comes through."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from typing import IO
 
 from diagnose.core.errors import DiagnoseError
@@ -54,3 +55,25 @@ def widen_pipe(stream: IO[bytes]) -> None:
         fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
     except (OSError, ImportError):
         pass
+
+
+# perf scripts started ahead of their reader (inputs/perf_early starts its perf before it loads
+# the parser), by command line.
+_ahead: dict[tuple[str, ...], subprocess.Popen[bytes]] = {}
+
+
+def start_perf_ahead(cmd: list[str]) -> None:
+    """Start `cmd` now, for the stream that later asks for the same command line."""
+    _ahead[tuple(cmd)] = _start(cmd)
+
+
+def started_perf(cmd: list[str]) -> subprocess.Popen[bytes]:
+    """`cmd` running, its output and errors piped: the one started ahead for it, or a new one."""
+    return _ahead.pop(tuple(cmd), None) or _start(cmd)
+
+
+def _start(cmd: list[str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    widen_pipe(proc.stdout)
+    return proc

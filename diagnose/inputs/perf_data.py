@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -14,8 +13,8 @@ from typing import IO, TypeVar
 
 from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
-from diagnose.inputs.perf_command import PERF_INSTALL_HINT, PIPE_PIECE, analysis_command, widen_pipe
-from diagnose.inputs.perf_header import every_event_has_call_chains, printed_seconds, sample_times_ns
+from diagnose.inputs.perf_command import PERF_INSTALL_HINT, PIPE_PIECE, analysis_command, started_perf
+from diagnose.inputs.perf_header import sample_times  # noqa: F401  (also perf_data's, for its callers)
 from diagnose.inputs.perf_reader import parse_chunks
 from diagnose.inputs.perf_script import PartialParse
 
@@ -98,11 +97,10 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
     for the caller to warn about or refuse."""
     cmd = analysis_command(path, time_range, header, times)
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = started_perf(cmd)
     except OSError as exc:
         raise DiagnoseError(f"cannot run perf ({exc.strerror}); {PERF_INSTALL_HINT}") from None
     assert proc.stdout is not None and proc.stderr is not None
-    widen_pipe(proc.stdout)
     tail = _StderrTail(proc.stderr)
     tail.start()
     got_any = finished = False
@@ -130,16 +128,6 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
         status.code = code
         if code != 0:
             status.error = _last_error_line(err, code)
-
-
-def sample_times(path: str) -> tuple[float, float] | None:
-    """The first and last sample times of a perf.data, as perf script would print them, when its
-    header gives them and every event's samples come with call chains: its text is then asked
-    for without time stamps (see perf_counted); None: with them."""
-    span = sample_times_ns(path)
-    if span is None or not every_event_has_call_chains(path):
-        return None
-    return printed_seconds(span[0]), printed_seconds(span[1])
 
 
 Times = tuple[float, float]

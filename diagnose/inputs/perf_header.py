@@ -98,3 +98,13 @@ def printed_seconds(ns: int) -> float:
     """A time as perf script prints it (microseconds, cut, not rounded) read back as a number:
     the same float the time stamps of its text give."""
     return float(f"{ns // 1_000_000_000}.{ns // 1000 % 1_000_000:06d}")
+
+
+def sample_times(path: str) -> tuple[float, float] | None:
+    """The first and last sample times of a perf.data, as perf script would print them, when its
+    header gives them and every event's samples come with call chains: its text is then asked
+    for without time stamps (see perf_counted); None: with them."""
+    span = sample_times_ns(path)
+    if span is None or not every_event_has_call_chains(path):
+        return None
+    return printed_seconds(span[0]), printed_seconds(span[1])
