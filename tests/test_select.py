@@ -3,7 +3,9 @@ selection gives the report of exactly the selected threads, counted from the cap
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -105,11 +107,19 @@ def test_a_selection_of_nothing_is_one_line_listing_the_processes() -> None:
 
 
 def test_pid_on_input_without_pids_says_so(tmp_path: Path) -> None:
-    # perf script's default fields: tid only (fixtures/socat-unix-ipc.yaml)
-    proc = run_cli("analyze", str(fixture("socat-unix-ipc.perf.txt.gz")), "--pid", "5239")
+    # perf script's default fields: tid only. Two single-threaded socat processes recorded with
+    # -p 5239,5241 (fixtures/socat-unix-ipc.yaml): each thread is its process's main thread.
+    r, _ = _report(tmp_path, "--pid", "5239", src=fixture("socat-unix-ipc.perf.txt.gz"))
+    assert {(t["pid"], t["tid"]) for t in r["capture"]["threads"]} == {(5239, 5239)}
+    # Two aiortc peers of several threads each, recorded with -p, their pids taken out: a thread
+    # that is not a main thread could be either process's.
+    text = gzip.decompress(fixture("aiortc-call.perf.txt.gz").read_bytes())
+    no_pids = tmp_path / "aiortc-no-pids.perf.txt"
+    no_pids.write_bytes(re.sub(rb"^(\S.*?\s+)\d+/(\d+)(\s)", rb"\1\2\3", text, flags=re.MULTILINE))
+    proc = run_cli("analyze", str(no_pids), "--pid", "9897")
     assert_one_line_error(proc, "names no process ids", "--tid")
-    r, _ = _report(tmp_path, "--tid", "5239", src=fixture("socat-unix-ipc.perf.txt.gz"))
-    assert r["capture"]["target_pids"] == [5239] and r["capture"]["selection"]["tids"] == [5239]
+    r, _ = _report(tmp_path, "--tid", "9897", src=no_pids)
+    assert r["capture"]["selection"]["tids"] == [9897] and {t["tid"] for t in r["capture"]["threads"]} == {9897}
     # folded stacks without comm-PID roots
     folded = tmp_path / "plain.folded"
     assert run_cli("collapse", str(SEED), "-o", str(folded)).returncode == 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import re
 import shlex
+from dataclasses import replace
 
 from diagnose.core.errors import DiagnoseError
 from diagnose.model.call_graph_mode import call_graph_mode
 from diagnose.inputs.perf_script import FrameRec, PartialParse
+from diagnose.model.programs import recorded_system_wide
 from diagnose.model.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread, positive
 from diagnose.model.symbols import display_name
 
@@ -182,6 +184,7 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
         capture.warnings.append(f"{source}: {odd_ids} thread(s) carry a pid or tid of more than {MAX_TASK_ID_DIGITS} "
                                 f"digits (a corrupt line?); their samples are counted without it")
     apply_header(capture, parse.header, chosen)
+    thread_list = threads_of_targets(thread_list, capture)
     if parse.time_min is not None and parse.time_max is not None \
             and math.isfinite(parse.time_min) and math.isfinite(parse.time_max):
         capture.time_first, capture.time_last = parse.time_min, parse.time_max
@@ -305,6 +308,24 @@ def settle_duration(capture: CaptureInfo) -> None:
             span += 1.0 / capture.frequency_hz
         if positive(span) is not None:
             capture.duration_s, capture.duration_source = round(span, 6), "sample time stamps"
+
+
+def threads_of_targets(threads: list[Thread], capture: CaptureInfo) -> list[Thread]:
+    """The threads with their process ids, where the recording's command line tells them and
+    the samples do not (perf script's default text has thread ids only): after `perf record -p
+    PID`, every thread is PID's; after `-p PID1,PID2`, a thread whose id is one of them is that
+    process's main thread, and when every thread is such a one (single-threaded processes, as in
+    two socat or two ffmpeg), each gets its pid. Otherwise the threads stay without one: a
+    process made of its main thread alone would be wrong, and several processes' threads cannot
+    be told apart (diagnose.model.programs says so)."""
+    targets = capture.target_pids
+    if not targets or any(t.pid is not None for t in threads) or recorded_system_wide(capture.command):
+        return threads
+    if len(targets) == 1:
+        return [replace(t, pid=targets[0]) for t in threads]
+    if all(t.tid in targets for t in threads):
+        return [replace(t, pid=t.tid) for t in threads]
+    return threads
 
 
 def pids_from_command(command: str | None) -> list[int]:

@@ -249,7 +249,7 @@ class Profile:
                 for f in s.frames:
                     exe = exe_of.get(f, "")
                     if exe == "":
-                        exe = exe_of[f] = _executable(self.frames[f].module)
+                        exe = exe_of[f] = executable_of(self.frames[f].module)
                     if exe is not None and exe not in seen:
                         seen.add(exe)
                         e = executables.setdefault(th.pid, {})
@@ -294,7 +294,7 @@ def positive(x: float | None) -> float | None:
     return x
 
 
-def _executable(module: str) -> str | None:
+def executable_of(module: str) -> str | None:
     """The file name of a module that is a program, not a library, the kernel, the vDSO, a JIT map
     or a deleted mapping: "/usr/bin/janus" -> "janus"; None otherwise."""
     if not module.startswith("/") or module.startswith("//") or " " in module or module.endswith(".map"):

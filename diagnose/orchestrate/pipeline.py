@@ -15,6 +15,7 @@ from diagnose.inputs.perf_reader import parse_file_in_parts
 from diagnose.inputs.source import InputSource, detect, read_chunks
 from diagnose.model.idle import is_idle_task, without_idle
 from diagnose.model.profile import Profile
+from diagnose.model.programs import several_without_pids
 from diagnose.model.select import Selection, select
 
 from diagnose.orchestrate import preload
@@ -84,7 +85,15 @@ def load_profile(path: str, event: str | None = None, jobs: int | None = None,
     profile = _load_profile(path, event, jobs)
     if not (selection and _asks_for_idle(selection, profile)):
         profile = without_idle(profile)  # a system-wide recording's idle CPUs (diagnose.model.idle)
-    return select(profile, selection) if selection else profile
+    if selection:
+        profile = select(profile, selection)
+    several = several_without_pids(profile)
+    if several:  # processes the text cannot tell apart (diagnose.model.programs)
+        profile.capture.warnings.append(
+            f"{path}: the samples carry no process ids, and {several}: every share and rating is of all the "
+            f"processes together; export with `perf script -F +pid` to analyse each process, or pick threads "
+            f"with --comm or --tid")
+    return profile
 
 
 def _asks_for_idle(selection: Selection, profile: Profile) -> bool:

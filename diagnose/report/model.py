@@ -14,6 +14,7 @@ from datetime import datetime
 from diagnose.core.texts import tr
 from diagnose.expert.analysis import Analysis
 from diagnose.model.call_graph_mode import call_graph_mode
+from diagnose.model.programs import several_without_pids
 from diagnose.model.stats import Share, pct, wilson
 from diagnose.report.labels import figure_source, label, platform_text, redaction_text, texts
 
@@ -107,6 +108,8 @@ def overview_rows(analysis: Analysis) -> list[tuple[str, str, str]]:
     elif cap.target_pids:
         rows.append(("processes", L("processes"), L("t_pids_only").format(n=len(cap.target_pids),
                                                                           pids=", ".join(map(str, cap.target_pids)))))
+    elif several_without_pids(p) is not None:  # (the warning says how it shows)
+        rows.append(("processes", L("processes"), L("t_processes_not_told_apart")))
     rows.append(("threads", L("threads"), str(len(s.threads))))
     platform = analysis.evaluation.platform if analysis.evaluation is not None else None
     software = platform_text(analysis, lang) if platform is not None and analysis.knowledge is not None else ""
