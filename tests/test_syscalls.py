@@ -71,3 +71,47 @@ def test_a_python_function_named_like_a_system_call_is_not_one() -> None:
                       ("t", [("main", "app.py"), ("read", "json/decoder.py")], 3),
                       ("t", [("main", "app.py"), ("write", LIBC)], 2)])
     assert [c.name if c else None for c in stack_calls(p)] == [None, None, "write"]
+
+
+def _calls(path: str) -> dict[str, dict]:
+    import json
+
+    from conftest import run_cli
+
+    proc = run_cli("analyze", path, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    return {c["name"]: c for c in json.loads(proc.stdout)["profile"]["syscalls"]["calls"]}
+
+
+def test_the_code_that_makes_a_call_is_named_past_wrappers_and_go_io_packages() -> None:
+    """Pion's sends (fixtures/lab/pion-sfu): above the kernel, runtime/internal/syscall.Syscall6,
+    syscall.sendto, internal/poll and net.(*UDPConn) are plumbing; ICE's writeTo makes the call.
+    Counted independently from perf's text: 85 sendto samples, as ground_truth.py counts them."""
+    import gzip
+    import re
+
+    from conftest import FIXTURES
+
+    text = gzip.decompress((FIXTURES / "lab" / "pion-sfu" / "perf.script.txt.gz").read_bytes()).decode()
+    expected: dict[str, int] = {}
+    for block in text.split("\n\n"):
+        frames = re.findall(r"^\s+[0-9a-f]+ (\S+?)(?:\+0x[0-9a-f]+)? \((.*)\)$", block, re.MULTILINE)  # leaf first
+        user = [name for name, module in frames if module != "[kernel.kallsyms]"]
+        if "syscall.sendto" not in user or len(user) == len(frames):  # (in the kernel: in the call)
+            continue
+        maker = next(name for name in user if not name.startswith(("runtime/internal/syscall.", "syscall.",
+                                                                     "internal/poll.", "net.")))
+        expected[maker] = expected.get(maker, 0) + 1
+    sendto = _calls(str(FIXTURES / "lab" / "pion-sfu"))["sendto"]
+    assert [c["name"] for c in sendto["callers"]] == ["runtime/internal/syscall.Syscall6"]
+    assert {c["name"]: c["samples"] for c in sendto["made_by"]} == expected
+    assert list(expected) == ["github.com/pion/ice/v2.(*candidateBase).writeTo"]
+
+
+def test_a_call_chain_broken_above_libc_names_no_maker() -> None:
+    """socat is built without frame pointers: above __libc_recv the chain is [unknown], and no
+    named frame further up is taken for the caller."""
+    from conftest import FIXTURES
+
+    recvfrom = _calls(str(FIXTURES / "socat-unix-ipc.perf.txt.gz"))["recvfrom"]
+    assert recvfrom["made_by"] == [] and recvfrom["callers"][0]["name"] == "__libc_recv"

@@ -12,6 +12,7 @@ marked as inferred.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from diagnose.expert.attribution import attribution
@@ -203,16 +204,31 @@ def _inferred(fr: tuple[int, ...], frames: list[Frame], wrapper_name: list[str |
     return None
 
 
+# Go's standard-library I/O between a program and its system-call wrappers: net.(*UDPConn).WriteTo
+# -> net.(*netFD).writeTo -> internal/poll.(*FD).WriteTo -> syscall.sendto. Plumbing, like libc's
+# __libc_sendmsg: the code that makes the call is above it.
+# (The Go runtime's own calls, netpoll's epoll_pwait and the scheduler's futex, are made by the
+# runtime: it is not plumbing to look past.)
+_GO_IO_PLUMBING = re.compile(r"(?:net|os|io|bufio|internal/poll|internal/syscall/unix|syscall"
+                             r"|golang\.org/x/sys/unix)\.[^/]*")
+# The C library's own frames around a wrapper (sem_timedwait -> __new_sem_wait_slow -> futex).
+_C_LIBRARY = re.compile(r"(?:.*/)?(?:libc|libpthread|librt|libdl)(?:[-.].*)?\.so(?:\..*)?")
+WRAPPER_CATEGORY = "syscall-wrappers"
+
+
 @dataclass
 class SyscallRow:
     """One system call: its samples, how many are bare entry/exit, how many loopback delivery
-    (inside a send), and the user-space frames that made it."""
+    (inside a send), the user-space frames that made it (the wrapper just above the kernel) and
+    the code that called those (made_by: the first named frame above the wrappers and Go's I/O
+    plumbing; what a user reads as "who sends")."""
 
     name: str
     total: int = 0
     transitions: int = 0
     loopback: int = 0
     wrappers: dict[str, int] = field(default_factory=dict)
+    made_by: dict[str, int] = field(default_factory=dict)
 
     @property
     def work(self) -> int:
@@ -238,6 +254,16 @@ class SyscallBreakdown:
 def syscall_breakdown(profile: Profile, kb: Knowledge) -> SyscallBreakdown:
     owners = attribution(profile, kb).owners
     frames = profile.frames
+    categories = kb.classify(profile)
+    plumbing: dict[int, bool] = {}
+
+    def is_plumbing(f: int) -> bool:
+        p = plumbing.get(f)
+        if p is None:
+            c, fr = categories[f], frames[f]
+            p = plumbing[f] = (c is not None and c.id == WRAPPER_CATEGORY) or \
+                _GO_IO_PLUMBING.fullmatch(fr.name) is not None or _C_LIBRARY.fullmatch(fr.module) is not None
+        return p
     rows: dict[str, SyscallRow] = {}
     total = transitions = 0
     inferred = False
@@ -259,5 +285,24 @@ def syscall_breakdown(profile: Profile, kb: Knowledge) -> SyscallBreakdown:
             row.loopback += n
         caller = frames[call.wrapper].name if call.wrapper is not None else "[kernel thread]"
         row.wrappers[caller] = row.wrappers.get(caller, 0) + n
+        if call.wrapper is not None:
+            maker = _made_by(s.frames, call.wrapper, is_plumbing)
+            if maker is not None and frames[maker].named:
+                name = frames[maker].name
+                row.made_by[name] = row.made_by.get(name, 0) + n
     ordered = sorted(rows.values(), key=lambda r: (-r.total, r.name))
     return SyscallBreakdown(total, transitions, ordered, inferred)
+
+
+def _made_by(fr: tuple[int, ...], wrapper: int, is_plumbing: Callable[[int], bool]) -> int | None:
+    """The frame that made a stack's system call: from the wrapper's caller towards the root, the
+    first that is not plumbing (a wrapper, Go's I/O packages); None when the stack has none. A frame
+    without a name there (a call chain broken above libc) is returned too: the maker is unknown,
+    not the next named frame further up."""
+    pos = len(fr) - 1
+    while pos >= 0 and fr[pos] != wrapper:
+        pos -= 1
+    for f in reversed(fr[:pos]):
+        if not is_plumbing(f):
+            return f
+    return None

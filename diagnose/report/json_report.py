@@ -147,7 +147,9 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
                        "transitions": r.transitions, "loopback_delivery": r.loopback, "work": r.work,
                        "caller_count": len(r.wrappers),
                        "callers": [{"name": w, "samples": k} for w, k in
-                                   sorted(r.wrappers.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]}
+                                   sorted(r.wrappers.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]],
+                       "made_by": [{"name": w, "samples": k} for w, k in
+                                   sorted(r.made_by.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]}
                       for r in sb.rows],
         }
 

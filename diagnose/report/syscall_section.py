@@ -30,7 +30,9 @@ class SyscallRow:
     entry_exit: str
     loopback: str
     work: str
-    callers: list[str]  # user-space frames, most samples first (at most two)
+    # The code that made the call (SyscallRow.made_by), else the wrapper frames above the kernel
+    # when the call chain above them is broken; most samples first, at most two.
+    callers: list[str]
 
 
 @dataclass
@@ -67,5 +69,5 @@ def syscall_section(analysis: Analysis) -> SyscallSection | None:
             entry_exit=share_text(r.transitions / n) if not out.inferred else "–",
             loopback=share_text(r.loopback / n) if r.loopback else "–",
             work=share_text(r.work / n) if not out.inferred else "–",
-            callers=[w for w, _ in sorted(r.wrappers.items(), key=lambda kv: -kv[1])[:2]]))
+            callers=[w for w, _ in sorted((r.made_by or r.wrappers).items(), key=lambda kv: -kv[1])[:2]]))
     return out
