@@ -251,7 +251,9 @@ class SyscallBreakdown:
         return sum(r.loopback for r in self.rows)
 
 
-def syscall_breakdown(profile: Profile, kb: Knowledge) -> SyscallBreakdown:
+def syscall_breakdown(profile: Profile, kb: Knowledge, makers: bool = False) -> SyscallBreakdown:
+    """The samples in system calls, per call; with makers, who makes each (SyscallRow.made_by:
+    the reports' column; the rules do not read it)."""
     owners = attribution(profile, kb).owners
     frames = profile.frames
     categories = kb.classify(profile)
@@ -285,7 +287,7 @@ def syscall_breakdown(profile: Profile, kb: Knowledge) -> SyscallBreakdown:
             row.loopback += n
         caller = frames[call.wrapper].name if call.wrapper is not None else "[kernel thread]"
         row.wrappers[caller] = row.wrappers.get(caller, 0) + n
-        if call.wrapper is not None:
+        if makers and call.wrapper is not None:
             maker = _made_by(s.frames, call.wrapper, is_plumbing)
             if maker is not None and frames[maker].named:
                 name = frames[maker].name

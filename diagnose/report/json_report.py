@@ -139,7 +139,7 @@ def report_dict(analysis: Analysis, all_functions: bool | None = None) -> dict[s
         "call_trees": [_tree(analysis, t) for t in s.trees],
     }
     if analysis.knowledge is not None:
-        sb = syscall_breakdown(analysis.profile, analysis.knowledge)
+        sb = syscall_breakdown(analysis.profile, analysis.knowledge, makers=True)
         profile["syscalls"] = {
             "samples": sb.total, **_share(Share(sb.total, n)), "transitions": sb.transitions,
             "loopback_delivery": sb.loopback, "inferred_from_wrappers": sb.inferred,

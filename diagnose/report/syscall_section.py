@@ -54,7 +54,7 @@ def syscall_section(analysis: Analysis) -> SyscallSection | None:
     L = lambda k: label(k, lang)  # noqa: E731
     out = SyscallSection(header=[L("syscall"), L("direction"), L("share"), L("entry_exit"), L("loopback_delivery"),
                                  L("kernel_work"), L("caller")])
-    sb = syscall_breakdown(p, kb)
+    sb = syscall_breakdown(p, kb, makers=True)
     if not sb.total:
         return out
     out.inferred = bool(sb.inferred)
