@@ -156,3 +156,59 @@ def test_a_process_evaluated_alone_is_judged_as_its_samples_alone_would_be(name:
         # ... and the owners were taken from the merged attribution, not computed again.
         taken = [o for o, i in zip(att_a.owners, reused.origin.stacks) if o is merged_owners[i]]
         assert any(o.category is not None for o in taken), f"{name}: pid {pid} owners computed again"
+
+
+def _two_process_text(janus_threads: list[int], encoder_samples: int) -> str:
+    """perf script text of a system-wide recording (10 s at 99 Hz) of Janus sending UDP from
+    threads of the given samples each, beside an encoder process with one thread: a hand-made
+    edge case in the shape of fixtures/janus-videoroom-system."""
+    send = ["udp_sendmsg ([kernel.kallsyms])", "____sys_sendmsg ([kernel.kallsyms])",
+            "__sys_sendmsg ([kernel.kallsyms])", "do_syscall_64 ([kernel.kallsyms])",
+            "entry_SYSCALL_64_after_hwframe ([kernel.kallsyms])",
+            "__libc_sendmsg (/usr/lib/x86_64-linux-gnu/libc.so.6)",
+            "g_socket_send_message (/usr/lib/x86_64-linux-gnu/libgio-2.0.so.0)",
+            "janus_ice_send_thread (/usr/bin/janus)", "start_thread (/usr/lib/x86_64-linux-gnu/libc.so.6)"]
+    encode = ["vp8_encode_frame (/usr/lib/x86_64-linux-gnu/libvpx.so.7)",
+              "vpx_codec_encode (/usr/lib/x86_64-linux-gnu/libvpx.so.7)",
+              "gst_vpx_enc_handle_frame (/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstvpx.so)",
+              "start_thread (/usr/lib/x86_64-linux-gnu/libc.so.6)"]
+    out = ["# cmdline : /usr/bin/perf record -a -g -F 99 -- sleep 10", ""]
+    t = 1.0
+
+    def block(comm: str, pid: int, tid: int, frames: list[str]) -> None:
+        nonlocal t
+        t += 0.001
+        out.append(f"{comm} {pid}/{tid} {t:.6f}: 10101010 cpu-clock:ppp: ")
+        out.extend(f"\t{0x1000 + i:x} {f}" for i, f in enumerate(frames))
+        out.append("")
+
+    for k, n in enumerate(janus_threads):
+        for _ in range(n):
+            block(f"hloop {k}", 200, 201 + k, send)
+    for _ in range(encoder_samples):
+        block("vp8enc0:src", 300, 301, encode)
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("janus_threads, offered", [([150, 150, 150, 150], False), ([600, 20, 20, 20], True)])
+def test_spreading_janus_needs_a_busy_janus_thread_not_a_busy_neighbour(tmp_path: Path, janus_threads: list[int],
+                                                                        offered: bool) -> None:
+    """'Spread the fan-out over more cores' needs a thread near a full core: in a capture of
+    several processes, one of Janus's, not the encoder beside it at 0.6 cores."""
+    src = tmp_path / "janus-beside-encoder.perf.txt"
+    src.write_text(_two_process_text(janus_threads, 600))
+    proc = run_cli("analyze", str(src), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    [send] = [f for f in report["findings"] if f["id"] == "udp-send-heavy"]
+    assert send.get("process") is None  # fired on the merged capture
+    assert send["processes"][0]["pid"] == 200
+    assert report["health"]["busiest_thread"]["cores"] >= 0.6  # the machine has a thread near a core either way
+    ids = {r["id"] for r in send["recommendations"]}
+    withheld = {w["id"]: w["status"] for w in send.get("withheld", [])}
+    if offered:
+        assert "webrtc.spread-fanout" in ids
+    else:
+        assert "webrtc.spread-fanout" not in ids and withheld["webrtc.spread-fanout"] == "needs-evidence"
+        [why] = [w["why"] for w in send["withheld"] if w["id"] == "webrtc.spread-fanout"]
+        assert "janus 200 (most of this finding's samples) does not show" in why

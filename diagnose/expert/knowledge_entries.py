@@ -23,7 +23,7 @@ COMPONENT_KEYS = {"id", "title", "color", "description"}
 RECOMMENDATION_KEYS = {"id", "kind", "title", "why", "caveats", "sources", "key", "default", "value", "mode", "ranges",
                        "where", "commands", "applies_to", "requires", "unless", "variants", "batches", "not_if"}
 MARKER_KEYS = {"id", "title", "symbols", "modules", "threads", "processes", "calls", "env", "min_samples", "min_share",
-               "overview"}
+               "overview", "per_process"}
 ENV_OPS = ("gt", "gte", "lt", "lte", "eq", "ne")
 
 
@@ -192,13 +192,19 @@ def marker(doc: YamlDoc, where: tuple, item: Any) -> Marker:
     overview = item.get("overview", True)
     if not isinstance(overview, bool):
         raise doc.error((*where, "overview"), "must be true or false")
+    per_process = item.get("per_process", False)
+    if not isinstance(per_process, bool):
+        raise doc.error((*where, "per_process"), "must be true or false")
+    if per_process and any(item.get(k) for k in ("symbols", "modules", "threads", "processes", "calls")):
+        raise doc.error((*where, "per_process"), "applies to env conditions only (a process's frames and calls "
+                                                 "are judged when it is evaluated alone)")
     calls = tuple(str(c) for c in as_list(doc, (*where, "calls"), item.get("calls")))
     return Marker(str(item["id"]), text(doc, (*where, "title"), item["title"]),  # type: ignore[arg-type]
                   patterns(doc, (*where, "symbols"), item.get("symbols")),
                   patterns(doc, (*where, "modules"), item.get("modules")),
                   patterns(doc, (*where, "threads"), item.get("threads")),
                   patterns(doc, (*where, "processes"), item.get("processes")),
-                  calls, tuple(env), min_samples, float(min_share), overview)
+                  calls, tuple(env), min_samples, float(min_share), overview, per_process)
 
 
 def ids(doc: YamlDoc, where: tuple, value: Any, known: set[str], what: str, home: str) -> tuple[str, ...]:

@@ -68,6 +68,9 @@ class Marker:
     min_samples: int = 1
     min_share: float = 0.0
     overview: bool = True  # named in the report's overview when seen (false: a measurement the report shows elsewhere)
+    # Judged, for a finding of a capture of several processes, on the process with most of the
+    # finding's samples (an environment signal of its threads), not on the whole machine.
+    per_process: bool = False
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,16 @@ def _first_frame_name(profile: Profile, frame_hits: list[int], marker: int) -> s
         return None
     f = profile.frames[best]
     return f.name if f.name != "[unknown]" else f.module_base or None
+
+
+def rejudged(platform: Platform, markers: list[Marker], env: dict[str, Any]) -> Platform:
+    """`platform` with the environment-only `markers` judged again on `env` (a process's view of
+    the environment, see rule_environment.process_view)."""
+    signals = dict(platform.signals)
+    for m in markers:
+        seen = _judge(m, 0, None, 0, {}, env)
+        if seen is None:
+            signals.pop(m.id, None)
+        else:
+            signals[m.id] = seen
+    return Platform(platform.stacks, signals)

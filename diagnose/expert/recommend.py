@@ -20,12 +20,16 @@ OFFER, NOT_APPLICABLE, IN_EFFECT, NEEDS_EVIDENCE = "offer", "not-applicable", "a
 WHY_OTHER_STACK = {"en": "applies to {wanted}; this capture shows {seen}", "zh": "适用于 {wanted}；本次采集显示的是 {seen}"}
 WHY_NO_EVIDENCE = {"en": "offered only on evidence of {wanted}, which this capture does not show",
                    "zh": "仅在有“{wanted}”的证据时提供，本次采集没有显示"}
+WHY_NO_EVIDENCE_IN = {"en": "offered only on evidence of {wanted}, which {process} (most of this finding's samples) "
+                            "does not show",
+                      "zh": "仅在有“{wanted}”的证据时提供，而 {process}（本发现的大部分采样）没有显示"}
 WHY_SET_ALREADY = {"en": "{key} is {value} already", "zh": "{key} 已经是 {value}"}
 LIST_SEP = {"en": ", ", "zh": "、"}
 OR = {"en": " or ", "zh": "或"}
 
 
-def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, str | None, dict[str, str] | None]:
+def judge(rec: Recommendation, kb: Knowledge, platform: Platform,
+          process: str | None = None) -> tuple[str, str | None, dict[str, str] | None]:
     """Whether a recommendation is offered for this capture: (status, the stack to phrase it
     for, why not, per language). It is not offered when it names stacks and the capture shows
     none of them, when a signal says it does not apply here (not_if) or is already in effect,
@@ -52,7 +56,9 @@ def judge(rec: Recommendation, kb: Knowledge, platform: Platform) -> tuple[str, 
         return IN_EFFECT, None, {lang: f"{tr(markers[u], lang)} ({signal.why_texts[lang]})" if signal else
                                  tr(markers[u], lang) for lang in LANGS}
     if rec.requires and not any(platform.has(r) for r in rec.requires):
-        return NEEDS_EVIDENCE, None, {lang: WHY_NO_EVIDENCE[lang].format(wanted=names(rec.requires, lang, OR))
+        # (process: the platform is judged on that process's threads, see engine.platform_for)
+        why = WHY_NO_EVIDENCE_IN if process else WHY_NO_EVIDENCE
+        return NEEDS_EVIDENCE, None, {lang: why[lang].format(wanted=names(rec.requires, lang, OR), process=process)
                                       for lang in LANGS}
     stack = next((s for s in seen if s in rec.variants), None)
     return OFFER, stack, None

@@ -29,16 +29,32 @@ def environment_view(profile: Profile) -> dict[str, Any]:
     return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
 
 
-def sample_facts(profile: Profile) -> dict[str, Any]:
+def sample_facts(profile: Profile, pid: int | None = None) -> dict[str, Any]:
     """What the samples themselves say of the load, for rules and signals that a run folder's
     /proc measurements (threads.*) would say better but a bare capture lacks:
-    busiest_thread_cores, the cores of the thread with the most samples (None without the
-    sampling frequency and the duration)."""
+    busiest_thread_cores, the cores of the thread with the most samples (of process `pid`'s
+    threads only, when given; None without the sampling frequency and the duration)."""
     per: dict[int, int] = {}
+    threads = profile.threads
     for s in profile.stacks:
-        per[s.thread] = per.get(s.thread, 0) + s.samples
+        if pid is None or threads[s.thread].pid == pid:
+            per[s.thread] = per.get(s.thread, 0) + s.samples
     cap = profile.capture
     return {"busiest_thread_cores": cores_used(max(per.values(), default=0), cap.frequency_hz, cap.duration_s)}
+
+
+def process_view(env: dict[str, Any], profile: Profile, pid: int) -> dict[str, Any]:
+    """The environment view with its thread facts narrowed to process `pid`: /proc's busiest
+    thread (threads.busiest) among that process's listed threads, or the samples' busiest thread
+    of that process. What per_process signals are judged on for a finding of that process."""
+    out = dict(env)
+    threads = env.get("threads")
+    if isinstance(threads, dict) and isinstance(threads.get("busiest"), dict):
+        rows = [r for r in threads.get("threads") or [] if isinstance(r, dict) and r.get("pid") == pid]
+        out["threads"] = {**threads, "threads": rows, "busiest": rows[0] if rows else None}
+    else:
+        out["samples"] = sample_facts(profile, pid)
+    return out
 
 
 def command_lines(env: dict[str, Any], profile: Profile) -> list[str]:
