@@ -14,7 +14,7 @@ from diagnose.expert.findings import Finding, rank, score_curve, severity_for
 from diagnose.expert.knowledge import Knowledge
 from diagnose.expert.path_measures import dominator, passes_through
 from diagnose.model.profile import Profile, cores_used
-from diagnose.expert.platform import Platform, detect, rejudged
+from diagnose.expert.platform import FindingPlatforms, detect
 from diagnose.expert.recommend import IN_EFFECT, OFFER, concrete, judge, set_already, withheld_entry
 from diagnose.expert.rules import SELECTOR_MEASURES, SEVERITIES, Condition, Rule, RuleSet, Selector
 from diagnose.model.stats import cores_confidence
@@ -22,7 +22,7 @@ from diagnose.expert.syscall_costs import with_costs
 from diagnose.core.texts import LANGS, fill, fmt_value
 from diagnose.expert.thread_facts import with_roles
 from diagnose.expert.evidence import OWNED_MEASURES, evidence as finding_evidence  # noqa: F401
-from diagnose.expert.rule_environment import command_lines, environment_view, process_view, refine_subject  # noqa: F401
+from diagnose.expert.rule_environment import command_lines, environment_view, refine_subject  # noqa: F401
 from diagnose.expert.trace import (OP_TEXT, PERCENT_MEASURES, SHARE_MEASURES, ConditionTrace,  # noqa: F401
                                    Evaluation, RuleTrace, _json, _shown, describe, why_not)
 
@@ -64,26 +64,7 @@ class _Run:
         # with what each costs.
         self.env = with_costs(with_roles(environment_view(profile), kb), profile, kb)
         self.platform = detect(profile, kb, self.env)
-        self.per_process_markers = {m.id: m for m in kb.signals if m.per_process}
-        self._platforms: dict[int, Platform] = {}
-
-    def platform_for(self, rec_ids: Collection[str], processes: list[dict[str, Any]]) -> Platform:
-        """The platform a finding's recommendations are judged on: the capture's, with its
-        per_process signals judged on the process with most of the finding's samples when the
-        capture holds several (a busy encoder thread of a publisher recorded beside Janus says
-        nothing of Janus's threads)."""
-        if not processes or not self.per_process_markers:
-            return self.platform
-        recs = self.kb.recommendations
-        used = {m for r in rec_ids for m in (*recs[r].requires, *recs[r].unless, *recs[r].not_if)}
-        markers = [self.per_process_markers[m] for m in used if m in self.per_process_markers]
-        if not markers:
-            return self.platform
-        pid = processes[0]["pid"]
-        if pid not in self._platforms:
-            self._platforms[pid] = rejudged(self.platform, list(self.per_process_markers.values()),
-                                            process_view(self.env, self.profile, pid))
-        return self._platforms[pid]
+        self.platforms = FindingPlatforms(self.platform, kb, self.env, profile)
 
     def measure(self, c: Condition) -> Measured:
         m = self.m
@@ -279,10 +260,10 @@ class _Run:
             finding_evidence(self.profile, self.kb, self.m, rule, prim, pm)
         recs, satisfied, withheld = [], [], []
         processes = processes_of(self.profile, pm.by_thread if pm is not None else None)
-        platform = self.platform_for(rule.recommend, processes)
+        platform = self.platforms.of(rule.recommend, processes)
         for rid in () if rule.id in self.brief else rule.recommend:
             known = self.kb.recommendations[rid]
-            scoped = platform is not self.platform and any(m in self.per_process_markers for m in known.requires)
+            scoped = platform is not self.platform and self.platforms.scoped(known.requires)
             status, stack, reason = judge(known, self.kb, platform,
                                           f"{processes[0]['comm']} {processes[0]['pid']}" if scoped else None)
             if status != OFFER:

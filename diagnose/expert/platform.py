@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
+from collections.abc import Iterable
 from typing import Any
 
 from diagnose.expert.facts import as_number, env_lookup
 from diagnose.expert.knowledge import Knowledge, Marker
+from diagnose.expert.rule_environment import process_view
 from diagnose.core.patterns import OwnedPatterns, compile_pattern
 from diagnose.model.profile import Profile
 from diagnose.expert.syscalls import stack_calls
@@ -192,6 +194,34 @@ def _first_frame_name(profile: Profile, frame_hits: list[int], marker: int) -> s
         return None
     f = profile.frames[best]
     return f.name if f.name != "[unknown]" else f.module_base or None
+
+
+class FindingPlatforms:
+    """The platform a finding's recommendations are judged on: the capture's, with its
+    per_process signals judged on the process with most of the finding's samples when the
+    capture holds several (a busy encoder thread of a publisher recorded beside Janus says
+    nothing of Janus's threads). One per evaluation; a process's platform is made once."""
+
+    def __init__(self, platform: Platform, kb: Knowledge, env: dict[str, Any], profile: Profile) -> None:
+        self.platform, self.kb, self.env, self.profile = platform, kb, env, profile
+        self.markers = {m.id: m for m in kb.signals if m.per_process}
+        self._of_pid: dict[int, Platform] = {}
+
+    def scoped(self, marker_ids: Iterable[str]) -> bool:
+        return any(m in self.markers for m in marker_ids)
+
+    def of(self, rec_ids: Iterable[str], processes: list[dict[str, Any]]) -> Platform:
+        """processes: the finding's, most samples first (finding_processes.processes_of)."""
+        if not processes or not self.markers:
+            return self.platform
+        recs = self.kb.recommendations
+        if not any(self.scoped((*recs[r].requires, *recs[r].unless, *recs[r].not_if)) for r in rec_ids):
+            return self.platform
+        pid = processes[0]["pid"]
+        if pid not in self._of_pid:
+            self._of_pid[pid] = rejudged(self.platform, list(self.markers.values()),
+                                         process_view(self.env, self.profile, pid))
+        return self._of_pid[pid]
 
 
 def rejudged(platform: Platform, markers: list[Marker], env: dict[str, Any]) -> Platform:
