@@ -76,6 +76,9 @@ def test_a_system_wide_recording_without_pids_says_its_processes_cannot_be_told_
     assert any("no process ids" in line and "system-wide" in line for line in err.splitlines())
     terminal = run_cli("analyze", str(path), env={"COLUMNS": "150"}).stdout
     assert re.search(r"Processes\s+several, not told apart", terminal)
+    # Threads picked by name: the shares are of what the user chose, nothing to warn about.
+    picked = run_cli("analyze", str(path), "--comm", "hloop .*", "--format", "json")
+    assert picked.returncode == 0 and "no process ids" not in picked.stderr, picked.stderr
 
 
 def test_several_programs_without_pids_or_header_are_named(tmp_path: Path) -> None:

@@ -212,3 +212,24 @@ def test_spreading_janus_needs_a_busy_janus_thread_not_a_busy_neighbour(tmp_path
         assert "webrtc.spread-fanout" not in ids and withheld["webrtc.spread-fanout"] == "needs-evidence"
         [why] = [w["why"] for w in send["withheld"] if w["id"] == "webrtc.spread-fanout"]
         assert "janus 200 (most of this finding's samples) does not show" in why
+
+
+def test_a_run_of_several_processes_judges_a_processs_advice_on_its_own_threads(tmp_path: Path) -> None:
+    """/proc's reading of a run that recorded Janus beside an encoder (its busiest thread the
+    encoder's, at 0.9 cores): Janus's fan-out advice looks at Janus's threads, 0.1 of a core."""
+    from conftest import lab_copy_with_environment
+
+    def row(pid: int, tid: int, comm: str, cores: float) -> dict:
+        return {"pid": pid, "tid": tid, "comm": comm, "process": comm, "seen": "whole", "cores": cores,
+                "cpu_s": cores * 10, "runnable": cores, "wait_ratio": 0.0, "wait_per_s": 0.0}
+
+    janus = json.loads((fixture("lab") / "janus-videoroom" / "environment.json").read_text())["processes"][0]["pid"]
+    for encoder_cores, offered in ((0.9, False), (None, True)):
+        rows = [row(4242, 4243, "vp8enc0:src", encoder_cores)] if encoder_cores else []
+        rows.append(row(janus, janus + 30, "hloop 1", 0.1 if encoder_cores else 0.7))
+        folder = lab_copy_with_environment(tmp_path / str(offered), "janus-videoroom",
+                                           {"threads": {"window_s": 10.0, "threads": rows, "busiest": rows[0]}})
+        proc = run_cli("analyze", str(folder), "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        [send] = [f for f in json.loads(proc.stdout)["findings"] if f["id"] == "udp-send-heavy"]
+        assert ("webrtc.spread-fanout" in {r["id"] for r in send["recommendations"]}) is offered

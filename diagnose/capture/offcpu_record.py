@@ -170,7 +170,10 @@ def read(perf: str, recorder: OffCpuRecorder) -> tuple[OffCpu, list[str]]:
             err.seek(0)
             lines = [ln.strip() for ln in err.read(1 << 16).decode("utf-8", "replace").splitlines()
                      if ln.strip() and "not valid for" not in ln]
-            ended = PerfScriptExit(code, _first_error(lines)).describe()
+            error = _first_error(lines)
+            if code < 0 and error and error.startswith("Warning"):  # (a signal's cause is not a warning)
+                error = None
+            ended = PerfScriptExit(code, error).describe()
             warnings.append(f"{recorder.output}: perf script stopped ({ended}); the off-CPU figures cover what it read")
     off = parser.finish()
     if off.lost:

@@ -26,6 +26,11 @@ def environment_view(profile: Profile) -> dict[str, Any]:
     threads = env.get("threads")
     measured = isinstance(threads, dict) and isinstance(threads.get("busiest"), dict)
     env["samples"] = {"busiest_thread_cores": None} if measured else sample_facts(profile)
+    pids = {t.pid for t in profile.threads}
+    if measured and len(pids) == 1 and None not in pids and \
+            any(isinstance(r, dict) and r.get("pid") not in pids for r in threads.get("threads") or []):
+        # One process of a run of several (evaluated alone, or picked with --pid): its threads.
+        env = process_view(env, profile, next(iter(pids)))
     return with_receive_buffer(env)  # the socket that dropped, and the sysctl that sizes its buffer
 
 
@@ -49,10 +54,11 @@ def process_view(env: dict[str, Any], profile: Profile, pid: int) -> dict[str, A
     of that process. What per_process signals are judged on for a finding of that process."""
     out = dict(env)
     threads = env.get("threads")
+    rows = []
     if isinstance(threads, dict) and isinstance(threads.get("busiest"), dict):
         rows = [r for r in threads.get("threads") or [] if isinstance(r, dict) and r.get("pid") == pid]
         out["threads"] = {**threads, "threads": rows, "busiest": rows[0] if rows else None}
-    else:
+    if not rows:  # not measured, or none of its threads among those /proc's reading lists
         out["samples"] = sample_facts(profile, pid)
     return out
 

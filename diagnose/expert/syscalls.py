@@ -212,7 +212,8 @@ def _inferred(fr: tuple[int, ...], frames: list[Frame], wrapper_name: list[str |
 _GO_IO_PLUMBING = re.compile(r"(?:net|os|io|bufio|internal/poll|internal/syscall/unix|syscall"
                              r"|golang\.org/x/sys/unix)\.[^/]*")
 # The C library's own frames around a wrapper (sem_timedwait -> __new_sem_wait_slow -> futex).
-_C_LIBRARY = re.compile(r"(?:.*/)?(?:libc|libpthread|librt|libdl)(?:[-.].*)?\.so(?:\..*)?")
+_C_LIBRARY = re.compile(r"(?:.*/)?(?:(?:libc|libpthread|librt|libdl)(?:-[\d.]+)?\.so(?:\.\d+)*"
+                        r"|ld-musl-[\w-]+\.so(?:\.\d+)*|libc\.musl-[\w-]+\.so(?:\.\d+)*)")
 WRAPPER_CATEGORY = "syscall-wrappers"
 
 

@@ -121,7 +121,7 @@ def stream_perf_script(path: str, status: PerfScriptExit | None = None, time_ran
         proc.stderr.close()
     err = tail.text()
     if code != 0 and not got_any:
-        detail = _first_error_line(err) if err.strip() else how_it_ended(code)
+        detail = _first_error_line(err) if code > 0 else PerfScriptExit(code, _last_error_line(err, code)).describe()
         raise input_error(path, f"perf script could not read it ({detail})",
                           "check that it is a complete perf.data file readable by this user")
     if status is not None:

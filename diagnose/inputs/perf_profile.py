@@ -10,7 +10,7 @@ from dataclasses import replace
 from diagnose.core.errors import DiagnoseError
 from diagnose.model.call_graph_mode import call_graph_mode
 from diagnose.inputs.perf_script import FrameRec, PartialParse
-from diagnose.model.programs import recorded_system_wide
+from diagnose.model.programs import programs_without_pids
 from diagnose.model.profile import CaptureInfo, Frame, Kind, Profile, Stack, Thread, positive
 from diagnose.model.symbols import display_name
 
@@ -184,7 +184,6 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
         capture.warnings.append(f"{source}: {odd_ids} thread(s) carry a pid or tid of more than {MAX_TASK_ID_DIGITS} "
                                 f"digits (a corrupt line?); their samples are counted without it")
     apply_header(capture, parse.header, chosen)
-    thread_list = threads_of_targets(thread_list, capture)
     if parse.time_min is not None and parse.time_max is not None \
             and math.isfinite(parse.time_min) and math.isfinite(parse.time_max):
         capture.time_first, capture.time_last = parse.time_min, parse.time_max
@@ -199,7 +198,9 @@ def build_profile(parse: PartialParse, source: str, fmt: str, requested_event: s
             if hz is not None:
                 capture.frequency_hz, capture.frequency_source = hz, "period"
     settle_duration(capture)
-    return Profile(table.frames, thread_list, order, capture)
+    profile = Profile(table.frames, thread_list, order, capture)
+    threads_of_targets(profile)
+    return profile
 
 
 def header_event(header: list[bytes]) -> str | None:
@@ -310,22 +311,23 @@ def settle_duration(capture: CaptureInfo) -> None:
             capture.duration_s, capture.duration_source = round(span, 6), "sample time stamps"
 
 
-def threads_of_targets(threads: list[Thread], capture: CaptureInfo) -> list[Thread]:
-    """The threads with their process ids, where the recording's command line tells them and
-    the samples do not (perf script's default text has thread ids only): after `perf record -p
-    PID`, every thread is PID's; after `-p PID1,PID2`, a thread whose id is one of them is that
+def threads_of_targets(profile: Profile) -> None:
+    """The threads' process ids, where the recording's command line tells them and the samples
+    do not (perf script's default text has thread ids only), set in place: after `perf record -p
+    PID`, every thread is PID's (unless the stacks run in several programs: a child the target
+    forked is another process); after `-p PID1,PID2`, a thread whose id is one of them is that
     process's main thread, and when every thread is such a one (single-threaded processes, as in
     two socat or two ffmpeg), each gets its pid. Otherwise the threads stay without one: a
     process made of its main thread alone would be wrong, and several processes' threads cannot
-    be told apart (diagnose.model.programs says so)."""
-    targets = capture.target_pids
-    if not targets or any(t.pid is not None for t in threads) or recorded_system_wide(capture.command):
-        return threads
+    be told apart (diagnose.model.programs says so). perf's -p wins over -a."""
+    threads, targets = profile.threads, profile.capture.target_pids
+    if not targets or any(t.pid is not None for t in threads):
+        return
     if len(targets) == 1:
-        return [replace(t, pid=targets[0]) for t in threads]
-    if all(t.tid in targets for t in threads):
-        return [replace(t, pid=t.tid) for t in threads]
-    return threads
+        if len(programs_without_pids(profile)) <= 1:
+            threads[:] = [replace(t, pid=targets[0]) for t in threads]
+    elif all(t.tid in targets for t in threads):
+        threads[:] = [replace(t, pid=t.tid) for t in threads]
 
 
 def pids_from_command(command: str | None) -> list[int]:

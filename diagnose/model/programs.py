@@ -13,6 +13,8 @@ several programs (`janus`, `gst-launch-1.0`, `python3.11`), as do the recording'
 
 from __future__ import annotations
 
+import re
+
 from diagnose.model.profile import Profile, executable_of
 
 
@@ -53,13 +55,21 @@ def several_without_pids(profile: Profile) -> str | None:
         seen = ", ".join(f"{exe} {k / n:.0%}" for exe, k in programs[:4])
         return f"they run in {len(programs)} programs ({seen})"
     cap = profile.capture
-    if recorded_system_wide(cap.command) or cap.idle_samples:
-        return "the recording is system-wide (perf record -a)"
-    if len(cap.target_pids) > 1:
+    if cap.selection:  # threads picked with --pid/--tid/--comm: the user chose what the shares are of
+        return None
+    if len(cap.target_pids) > 1:  # (perf's -p wins over -a)
         return f"the recording followed {len(cap.target_pids)} processes (perf record -p)"
+    if not cap.target_pids and (recorded_system_wide(cap.command) or cap.idle_samples):
+        return "the recording is system-wide (perf record -a)"
     return None
+
+
+# A cluster of perf record's short options that take no value, one of them -a: `-a`, `-ag`, `-ga`.
+_ALL_CPUS = re.compile(r"-[agqvsnTdPRiBNk]*a[agqvsnTdPRiBNk]*|--all-cpus")
 
 
 def recorded_system_wide(command: str | None) -> bool:
     """Whether perf's recorded command line (its header's cmdline) sampled every CPU (-a)."""
-    return any(a in ("-a", "--all-cpus") for a in (command or "").split())
+    args = (command or "").split()
+    own = args[:args.index("--")] if "--" in args else args  # (after --: the command perf ran)
+    return any(_ALL_CPUS.fullmatch(a) for a in own)
