@@ -56,7 +56,7 @@ def judge(rec: Recommendation, kb: Knowledge, platform: Platform,
         return IN_EFFECT, None, {lang: f"{tr(markers[u], lang)} ({signal.why_texts[lang]})" if signal else
                                  tr(markers[u], lang) for lang in LANGS}
     if rec.requires and not any(platform.has(r) for r in rec.requires):
-        # (process: the platform is judged on that process's threads, see engine.platform_for)
+        # (process: the platform is judged on that process's threads, see platform.FindingPlatforms)
         why = WHY_NO_EVIDENCE_IN if process else WHY_NO_EVIDENCE
         return NEEDS_EVIDENCE, None, {lang: why[lang].format(wanted=names(rec.requires, lang, OR), process=process)
                                       for lang in LANGS}
