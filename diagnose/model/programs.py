@@ -30,6 +30,9 @@ def programs_without_pids(profile: Profile) -> list[tuple[str, int]]:
     as a GStreamer streaming thread, counts for none). Programs under MIN_SHARE are left out."""
     if any(th.pid is not None for th in profile.threads):
         return []
+    cached = getattr(profile, "_programs_without_pids", None)
+    if cached is not None:  # (the warning and the overview both ask: one pass over the stacks)
+        return cached
     exe_of: dict[int, str | None] = {}
     samples: dict[str, int] = {}
     for s in profile.stacks:
@@ -41,7 +44,9 @@ def programs_without_pids(profile: Profile) -> list[tuple[str, int]]:
                 samples[exe] = samples.get(exe, 0) + s.samples
                 break
     floor = MIN_SHARE * profile.capture.total_samples
-    return sorted(((e, n) for e, n in samples.items() if n >= floor), key=lambda en: (-en[1], en[0]))
+    out = sorted(((e, n) for e, n in samples.items() if n >= floor), key=lambda en: (-en[1], en[0]))
+    profile._programs_without_pids = out  # type: ignore[attr-defined]
+    return out
 
 
 def several_without_pids(profile: Profile) -> str | None:
