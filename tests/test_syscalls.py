@@ -115,3 +115,19 @@ def test_a_call_chain_broken_above_libc_names_no_maker() -> None:
 
     recvfrom = _calls(str(FIXTURES / "socat-unix-ipc.perf.txt.gz"))["recvfrom"]
     assert recvfrom["made_by"] == [] and recvfrom["callers"][0]["name"] == "__libc_recv"
+
+
+def test_dwarf_stacks_name_no_c_library_internal_as_the_maker() -> None:
+    """perf's DWARF unwinding prints glibc's inlined internals (__GI___libc_malloc, _IO_fread) with
+    the module of their caller (fixtures/lab/janus-videoroom-dwarf, fixtures/bzip2-dwarf): they are
+    still the C library, not the code that made the call."""
+    import re
+
+    from conftest import FIXTURES
+
+    makers = {c["name"]: [m["name"] for m in c["made_by"]]
+              for path in (FIXTURES / "lab" / "janus-videoroom-dwarf", FIXTURES / "bzip2-dwarf.perf.txt.gz")
+              for c in _calls(str(path)).values()}
+    assert makers["sendmsg"] == ["g_socket_send_message_with_timeout"]
+    internal = [m for ms in makers.values() for m in ms if re.match(r"__GI_|__libc_|_IO_", m)]
+    assert not internal

@@ -211,7 +211,10 @@ def _inferred(fr: tuple[int, ...], frames: list[Frame], wrapper_name: list[str |
 # runtime: it is not plumbing to look past.)
 _GO_IO_PLUMBING = re.compile(r"(?:net|os|io|bufio|internal/poll|internal/syscall/unix|syscall"
                              r"|golang\.org/x/sys/unix)\.[^/]*")
-# The C library's own frames around a wrapper (sem_timedwait -> __new_sem_wait_slow -> futex).
+# The C library's own frames around a wrapper (sem_timedwait -> __new_sem_wait_slow -> futex), by
+# module, and by glibc's internal names (__GI_*, __libc_*, _IO_*), which perf's DWARF unwinding can print
+# with the module of the function they were inlined into.
+_C_LIBRARY_NAME = re.compile(r"__GI_.*|__libc_.*|_IO_.*")
 _C_LIBRARY = re.compile(r"(?:.*/)?(?:(?:libc|libpthread|librt|libdl)(?:-[\d.]+)?\.so(?:\.\d+)*"
                         r"|ld-musl-[\w-]+\.so(?:\.\d+)*|libc\.musl-[\w-]+\.so(?:\.\d+)*)")
 WRAPPER_CATEGORY = "syscall-wrappers"
@@ -265,7 +268,8 @@ def syscall_breakdown(profile: Profile, kb: Knowledge, makers: bool = False) -> 
         if p is None:
             c, fr = categories[f], frames[f]
             p = plumbing[f] = (c is not None and c.id == WRAPPER_CATEGORY) or \
-                _GO_IO_PLUMBING.fullmatch(fr.name) is not None or _C_LIBRARY.fullmatch(fr.module) is not None
+                _GO_IO_PLUMBING.fullmatch(fr.name) is not None or _C_LIBRARY.fullmatch(fr.module) is not None or \
+                _C_LIBRARY_NAME.fullmatch(fr.name) is not None
         return p
     rows: dict[str, SyscallRow] = {}
     total = transitions = 0
