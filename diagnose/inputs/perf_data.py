@@ -14,7 +14,7 @@ from typing import IO, TypeVar
 from diagnose.core.errors import DiagnoseError, input_error
 from diagnose.core.thread_signals import leave_ctrl_c_to_the_main_thread
 from diagnose.inputs.perf_command import PERF_INSTALL_HINT, PIPE_PIECE, analysis_command, started_perf
-from diagnose.inputs.perf_header import sample_times  # noqa: F401  (also perf_data's, for its callers)
+from diagnose.inputs.perf_header import sample_times  # (the benchmarks import it from here too)
 from diagnose.inputs.perf_reader import parse_chunks
 from diagnose.inputs.perf_script import PartialParse
 

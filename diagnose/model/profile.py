@@ -152,6 +152,7 @@ class Profile:
         self._self: list[int] | None = None
         self._stack_samples: int | None = None
         self._program_names: dict[int, str] | None = None
+        self._frame_executables: list[str | None] | None = None
 
     # -- totals -------------------------------------------------------------------------
 
@@ -238,22 +239,16 @@ class Profile:
         missing = {th.pid for th in self.threads if th.pid is not None and th.pid not in names}
         if missing:
             executables: dict[int, dict[str, int]] = {}
-            exe_of: dict[int, str | None] = {}
+            exe_of = self.frame_executables()
             for s in self.stacks:
                 th = self.threads[s.thread]
                 if th.pid not in missing:
                     continue
                 c = by_name.setdefault(th.pid, {})
                 c[th.comm] = c.get(th.comm, 0) + s.samples
-                seen = set()
-                for f in s.frames:
-                    exe = exe_of.get(f, "")
-                    if exe == "":
-                        exe = exe_of[f] = executable_of(self.frames[f].module)
-                    if exe is not None and exe not in seen:
-                        seen.add(exe)
-                        e = executables.setdefault(th.pid, {})
-                        e[exe] = e.get(exe, 0) + s.samples
+                for exe in {exe_of[f] for f in s.frames} - {None}:
+                    e = executables.setdefault(th.pid, {})
+                    e[exe] = e.get(exe, 0) + s.samples  # type: ignore[index]
             for pid in missing:
                 exes = executables.get(pid)
                 c = by_name.get(pid)
@@ -269,6 +264,15 @@ class Profile:
                 names[p["pid"]] = str(p["comm"])
         self._program_names = names
         return names
+
+    def frame_executables(self) -> list[str | None]:
+        """The program each frame runs in (executable_of its module; None in a library, the
+        kernel, JIT code), by frame id. Computed once."""
+        if self._frame_executables is None:
+            by_module: dict[str, str | None] = {}
+            self._frame_executables = [by_module[f.module] if f.module in by_module else
+                                       by_module.setdefault(f.module, executable_of(f.module)) for f in self.frames]
+        return self._frame_executables
 
     # -- invariants ---------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from diagnose.model.profile import Profile, executable_of
+from diagnose.model.profile import Profile
 
 
 # A program named in the warning: at least this share of the samples (a stray helper process
@@ -33,16 +33,12 @@ def programs_without_pids(profile: Profile) -> list[tuple[str, int]]:
     cached = getattr(profile, "_programs_without_pids", None)
     if cached is not None:  # (the warning and the overview both ask: one pass over the stacks)
         return cached
-    exe_of: dict[int, str | None] = {}
+    exe_of = profile.frame_executables()
     samples: dict[str, int] = {}
     for s in profile.stacks:
-        for f in s.frames:
-            if f not in exe_of:
-                exe_of[f] = executable_of(profile.frames[f].module)
-            exe = exe_of[f]
-            if exe is not None:
-                samples[exe] = samples.get(exe, 0) + s.samples
-                break
+        exe = next((e for e in map(exe_of.__getitem__, s.frames) if e is not None), None)
+        if exe is not None:
+            samples[exe] = samples.get(exe, 0) + s.samples
     floor = MIN_SHARE * profile.capture.total_samples
     out = sorted(((e, n) for e, n in samples.items() if n >= floor), key=lambda en: (-en[1], en[0]))
     profile._programs_without_pids = out  # type: ignore[attr-defined]
